@@ -1,0 +1,58 @@
+// One catalogue of mbwa's errors. Codes are API (the README lists them); messages may change. Each code says
+// whether retrying can help and, where one applies, the HTTP status it maps to.
+
+export interface ErrorSpec {
+  readonly status?: number
+  readonly retriable: boolean
+  readonly summary: string
+}
+
+export const ERRORS = {
+  MBWA_CONFIG_INVALID: { retriable: false, summary: 'A configuration key has a bad value or is unknown' },
+  MBWA_CONFIG_UNREADABLE: { retriable: false, summary: 'A configuration file could not be read or parsed' },
+  MBWA_SECRET_UNAVAILABLE: { retriable: false, summary: 'A secret named in the configuration could not be read' },
+  MBWA_SCHEMA_INVALID: { retriable: false, summary: 'An Avro schema in schemas/ does not parse' },
+  MBWA_EVENT_INVALID: { retriable: false, summary: 'An event does not match its schema (nothing was written)' },
+  MBWA_DECODE_FAILED: { retriable: false, summary: 'A message does not decode; it goes to the dead-letter topic' },
+  MBWA_UNKNOWN_EVENT_TYPE: { retriable: false, summary: 'No schema of that event type is known' },
+  MBWA_LOG_CLOSED: { retriable: false, summary: 'The log was used after close()' },
+  MBWA_LOG_LOCKED: { retriable: false, summary: 'The embedded log is open in another process' },
+  MBWA_TOPIC_UNKNOWN: { retriable: false, summary: 'The topic does not exist (ensureTopics first)' },
+  MBWA_PARTITION_INVALID: { retriable: false, summary: 'The partition is outside the topic' },
+  MBWA_GROUP_MEMBER_EXISTS: {
+    retriable: false,
+    summary: 'The embedded log has one consumer per group; a second one joined',
+  },
+  MBWA_KAFKA_UNAVAILABLE: { retriable: true, summary: 'The Kafka brokers could not be reached' },
+  MBWA_BAD_REQUEST: { status: 400, retriable: false, summary: 'The HTTP request is malformed' },
+  MBWA_NOT_FOUND: { status: 404, retriable: false, summary: 'No such resource' },
+  MBWA_METHOD_NOT_ALLOWED: { status: 405, retriable: false, summary: 'The HTTP endpoint is read-only' },
+} as const satisfies Record<string, ErrorSpec>
+
+export type ErrorCode = keyof typeof ERRORS
+
+export class MbwaError extends Error {
+  readonly code: ErrorCode
+  readonly retriable: boolean
+  readonly status: number | undefined
+  /** Structured context safe to log (never secrets). */
+  readonly details: Record<string, unknown>
+
+  constructor(code: ErrorCode, message: string, details: Record<string, unknown> = {}, options?: ErrorOptions) {
+    super(message, options)
+    const spec: ErrorSpec = ERRORS[code]
+    this.name = 'MbwaError'
+    this.code = code
+    this.retriable = spec.retriable
+    this.status = spec.status
+    this.details = details
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { code: this.code, message: this.message, ...this.details }
+  }
+}
+
+export function isMbwaError(err: unknown, code?: ErrorCode): err is MbwaError {
+  return err instanceof MbwaError && (code === undefined || err.code === code)
+}

@@ -1,0 +1,16 @@
+// Title normalisation as MediaWiki does it for database keys (DESIGN.md rule 1): underscores and every Unicode
+// space become one space, bidi marks go, the result is trimmed and in NFC. The first letter is left alone:
+// Wiktionaries are case-sensitive there.
+
+const SPACES = /[ _\u00A0\u1680\u180E\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]+/gu
+// U+200E, U+200F (LRM, RLM) and U+202A–U+202E (embeddings and overrides), as MediaWiki strips them.
+const BIDI = /[\u200E\u200F\u202A-\u202E]/gu
+
+export function normaliseTitle(title: string): string {
+  return title.normalize('NFC').replace(BIDI, '').replace(SPACES, ' ').trim()
+}
+
+/** The key under which all facts about a title are appended, so they land in one partition, in order. */
+export function titleKey(title: string): string {
+  return normaliseTitle(title)
+}

@@ -1,0 +1,165 @@
+// TypeScript shapes of the Avro records in schemas/ (kept in step by test/events/schemas.unit.test.ts, which
+// round-trips a sample of every type through its schema).
+
+export type Source = 'stream' | 'rc' | 'snapshot' | 'verify' | 'sink' | 'dump' | 'import' | 'projection' | 'cli'
+
+interface Fact {
+  /** Deterministic id of the fact, for dedupe across replays and resumed feeds. */
+  id: string
+  source: Source | string
+  /** ms since epoch */
+  observedAt: number
+}
+
+interface OnPage extends Fact {
+  wiki: string
+  title: string
+}
+
+export interface LanguageLink {
+  code: string
+  title: string
+}
+
+export interface PageCreated extends OnPage {
+  pageId: number | null
+  revision: number | null
+  byBot: boolean
+  createdAt: number | null
+}
+
+export interface PageEdited extends OnPage {
+  pageId: number | null
+  revision: number | null
+  byBot: boolean
+}
+
+export interface PageObserved extends OnPage {
+  pageId: number | null
+  exists: boolean
+  redirect: boolean
+  blank: boolean | null
+  revision: number | null
+  links: LanguageLink[]
+  writtenLinks: LanguageLink[] | null
+  snapshotId: string | null
+}
+
+export interface PageDeleted extends OnPage {
+  pageId: number | null
+  logId: number | null
+}
+
+export interface PageMoved extends Fact {
+  wiki: string
+  fromTitle: string
+  toTitle: string
+  redirectLeft: boolean | null
+  pageId: number | null
+  revision: number | null
+  logId: number | null
+}
+
+export interface SnapshotStarted extends Fact {
+  wiki: string
+  snapshotId: string
+}
+
+export interface SnapshotCompleted extends Fact {
+  wiki: string
+  snapshotId: string
+  partition: number
+  startedAt: number
+  pages: number
+}
+
+export interface EditRequested extends OnPage {
+  commandId: string
+  add: string[]
+  remove: string[]
+  priority: number
+  reason: string
+}
+
+export interface EditApplied extends OnPage {
+  commandId: string
+  revision: number
+  added: string[]
+  removed: string[]
+}
+
+export interface EditSkipped extends OnPage {
+  commandId: string
+  reason: string
+}
+
+export interface EditFailed extends OnPage {
+  commandId: string
+  code: string
+  message: string
+  retriable: boolean
+}
+
+interface DumpFact extends Fact {
+  wiki: string
+  jobId: string
+}
+
+export interface DumpRequested extends DumpFact {
+  requestedBy: string | null
+}
+
+export interface DumpStarted extends DumpFact {
+  host: string
+  pid: number
+  leaseMs: number
+}
+
+export interface DumpHeartbeat extends DumpFact {
+  host: string
+  pid: number
+  titlesWritten: number
+  titlesTotal: number | null
+}
+
+export interface DumpCompleted extends DumpFact {
+  path: string
+  bytes: number
+  count: number
+  sha256: string
+}
+
+export interface DumpFailed extends DumpFact {
+  error: string
+}
+
+export interface DumpAbandoned extends DumpFact {
+  lastHeartbeatAt: number
+  declaredBy: string
+}
+
+/** Event type name (the Avro record's short name) → its value. */
+export interface EventMap {
+  PageCreated: PageCreated
+  PageEdited: PageEdited
+  PageObserved: PageObserved
+  PageDeleted: PageDeleted
+  PageMoved: PageMoved
+  SnapshotStarted: SnapshotStarted
+  SnapshotCompleted: SnapshotCompleted
+  EditRequested: EditRequested
+  EditApplied: EditApplied
+  EditSkipped: EditSkipped
+  EditFailed: EditFailed
+  DumpRequested: DumpRequested
+  DumpStarted: DumpStarted
+  DumpHeartbeat: DumpHeartbeat
+  DumpCompleted: DumpCompleted
+  DumpFailed: DumpFailed
+  DumpAbandoned: DumpAbandoned
+}
+
+export type EventType = keyof EventMap
+
+/** A decoded event: its type and value, as a discriminated union. */
+export type MbwaEvent = { [K in EventType]: { type: K; value: EventMap[K] } }[EventType]
