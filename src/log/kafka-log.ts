@@ -340,7 +340,7 @@ class KafkaSubscription implements Subscription {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 1,
-      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+      eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
         if (this.failure !== undefined) return
         await this.assignReady
         const key = tpKey(batch.topic, batch.partition)
@@ -368,7 +368,11 @@ class KafkaSubscription implements Subscription {
           }
           const last = chunk[chunk.length - 1]!.offset
           resolveOffset(String(last))
-          await this.consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(last + 1) }])
+          // The batch's own commit, not consumer.commitOffsets(): kafkajs silently drops the latter once stop()
+          // has begun, so the last batch before a graceful leave would be handled again by the next owner.
+          await commitOffsetsIfNecessary({
+            topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: String(last + 1) }] }],
+          })
           await heartbeat()
         }
       },
