@@ -1,0 +1,108 @@
+import { isMbwaError } from '../errors/errors.js'
+import type { Logger } from '../logging.js'
+import { silentLogger } from '../logging.js'
+import { deadLetters, eventsConsumed, consumerLag } from '../metrics.js'
+import type { AppendResult, ConsumeOptions, EventLog, Subscription } from '../log/types.js'
+import type { SchemaRegistry } from './registry.js'
+import type { EventMap, EventType, MbwaEvent } from './types.js'
+
+// Events on top of the byte log: append encodes with the registry; consume decodes, and a message that does not
+// decode is appended to the dead-letter topic (same key, original bytes, the reason in headers) before its
+// batch is committed, so it is never lost and never stops the consumer.
+
+export const DLQ_HEADERS = {
+  reason: 'mbwa-dlq-reason',
+  code: 'mbwa-dlq-code',
+  message: 'mbwa-dlq-message',
+  source: 'mbwa-dlq-source',
+  at: 'mbwa-dlq-at',
+} as const
+
+export interface EventToAppend<K extends EventType = EventType> {
+  type: K
+  value: EventMap[K]
+  key: string | null
+  partition?: number
+}
+
+export interface DecodedEvent {
+  offset: number
+  key: string | null
+  timestamp: number
+  event: MbwaEvent
+}
+
+export interface DecodedBatch {
+  topic: string
+  partition: number
+  events: DecodedEvent[]
+  /** Offset of the last message of the batch, decoded or dead-lettered: the position to store is this + 1. */
+  lastOffset: number
+  highWatermark: number
+  deadLettered: number
+}
+
+export interface ConsumeEventsOptions extends Omit<ConsumeOptions, 'eachBatch'> {
+  deadLetterTopic: string
+  eachBatch(batch: DecodedBatch): Promise<void>
+  logger?: Logger
+}
+
+export class EventStore {
+  constructor(
+    readonly log: EventLog,
+    readonly registry: SchemaRegistry,
+  ) {}
+
+  append(topic: string, events: EventToAppend[]): Promise<AppendResult[]> {
+    return this.log.append(
+      topic,
+      events.map((e) => ({ key: e.key, value: this.registry.encode(e.type, e.value), partition: e.partition })),
+    )
+  }
+
+  consume(options: ConsumeEventsOptions): Promise<Subscription> {
+    const { deadLetterTopic, logger = silentLogger } = options
+    return this.log.consume({
+      ...options,
+      eachBatch: async (batch) => {
+        const events: DecodedEvent[] = []
+        const dead: { key: string | null; value: Buffer; headers: Record<string, string> }[] = []
+        for (const m of batch.messages) {
+          try {
+            events.push({ offset: m.offset, key: m.key, timestamp: m.timestamp, event: this.registry.decode(m.value) })
+          } catch (err) {
+            const reason = isMbwaError(err) ? String(err.details.reason ?? err.code) : 'handler-error'
+            const message = (err as Error).message
+            dead.push({
+              key: m.key,
+              value: m.value,
+              headers: {
+                ...m.headers,
+                [DLQ_HEADERS.reason]: reason,
+                [DLQ_HEADERS.code]: isMbwaError(err) ? err.code : 'MBWA_DECODE_FAILED',
+                [DLQ_HEADERS.message]: message,
+                [DLQ_HEADERS.source]: `${batch.topic}:${batch.partition}:${m.offset}`,
+                [DLQ_HEADERS.at]: new Date().toISOString(),
+              },
+            })
+            deadLetters.inc({ topic: batch.topic, reason })
+            logger.warn({ topic: batch.topic, partition: batch.partition, offset: m.offset, reason }, 'dead-lettered: %s', message)
+          }
+        }
+        if (dead.length > 0) await this.log.append(deadLetterTopic, dead)
+        const last = batch.messages[batch.messages.length - 1]!.offset
+        await options.eachBatch({
+          topic: batch.topic,
+          partition: batch.partition,
+          events,
+          lastOffset: last,
+          highWatermark: batch.highWatermark,
+          deadLettered: dead.length,
+        })
+        eventsConsumed.inc({ topic: batch.topic, group: options.groupId }, events.length)
+        consumerLag.set({ topic: batch.topic, group: options.groupId, partition: String(batch.partition) }, batch.highWatermark - last - 1)
+      },
+    })
+  }
+}

@@ -1,0 +1,4 @@
+import { connectTestKafka } from '../setup/kafka.js'
+import { deadLetterSuite } from './dead-letter.suite.js'
+
+deadLetterSuite('Kafka (real broker)', () => connectTestKafka())
