@@ -1,0 +1,109 @@
+import { z } from 'zod'
+
+// mbwa's configuration, validated strictly: an unknown or misspelled key is an error naming it, never ignored.
+// Every key has a default, so an empty file (or none) is a valid configuration. The README's configuration
+// reference follows this file.
+
+/** Secrets are never written in the file: they are named, and read from the environment or a file. */
+export const SecretRef = z.union(
+  [z.object({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name') }).strict(),
+    z.object({ file: z.string().min(1) }).strict()],
+  { error: 'secrets come from the environment or a file: write {env: NAME} or {file: PATH}, not the secret itself' },
+)
+export type SecretRef = z.infer<typeof SecretRef>
+
+const listOf = <T extends z.ZodTypeAny>(item: T) =>
+  z.preprocess((v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v), z.array(item))
+
+const wikiCode = z.string().regex(/^[a-z][a-z0-9-]*$/, 'a wiki code: lowercase letters, digits and -')
+
+const WikiSettings = z
+  .object({
+    /** manual: keep the written links complete; cognate: report (and optionally remove) stale and redundant ones. */
+    linkMode: z.enum(['manual', 'cognate']).optional(),
+    /** Link to pages on this wiki that are redirects. */
+    linkRedirects: z.boolean().optional(),
+    /** Codes this wiki must not link to. */
+    nolink: listOf(wikiCode).optional(),
+    /** Closed or locked wikis are never edited and never linked to. */
+    closed: z.boolean().optional(),
+    locked: z.boolean().optional(),
+    /** Codes no longer valid: links to them are removed. */
+    invalidCodes: listOf(z.string()).optional(),
+    /** The bot may edit here (its status on the wiki). */
+    edit: z.boolean().optional(),
+    /** On a cognate wiki: remove stale and redundant written links, not just report them. */
+    removeOverrides: z.boolean().optional(),
+    /** Order of links in the interwiki block. */
+    order: z.enum(['code', 'name', 'put-first']).optional(),
+    putFirst: listOf(wikiCode).optional(),
+    /** Minimum seconds between two edits on this wiki. */
+    editIntervalSeconds: z.number().min(0).optional(),
+  })
+  .strict()
+
+const Wiki = WikiSettings.extend({
+  /** The Action API endpoint, e.g. https://en.wiktionary.org/w/api.php */
+  api: z.url({ protocol: /^https?$/ }),
+  /** Name of the wiki's main page (never linked). */
+  mainPage: z.string().min(1).optional(),
+  credentials: z
+    .object({
+      username: z.string().min(1).optional(),
+      password: SecretRef.optional(),
+      oauthToken: SecretRef.optional(),
+    })
+    .strict()
+    .optional(),
+}).strict()
+
+export const ConfigSchema = z
+  .object({
+    /** Where the embedded log and the stores live. */
+    dataDir: z.string().min(1).default('./data'),
+    log: z
+      .object({
+        /** Kafka bootstrap servers; empty means the embedded log in dataDir/log. */
+        brokers: listOf(z.string().regex(/^[^\s:]+:\d+$/, 'host:port')).default([]),
+        clientId: z.string().min(1).default('mbwa'),
+        groupId: z.string().min(1).default('mbwa'),
+        topicPrefix: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ -').default('mbwa'),
+        replicationFactor: z.int().min(1).default(1),
+        partitions: z
+          .object({
+            events: z.int().min(1).max(1000).default(12),
+            edits: z.int().min(1).max(1000).default(4),
+            dumps: z.int().min(1).max(1000).default(1),
+            deadLetter: z.int().min(1).max(1000).default(1),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    http: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.int().min(0).max(65535).default(8642),
+      })
+      .strict()
+      .prefault({}),
+    logging: z
+      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .strict()
+      .prefault({}),
+    userAgent: z
+      .object({
+        /** A URL or e-mail address where the wikis' operators can reach you (Wikimedia's User-Agent policy). */
+        contact: z.string().default(''),
+      })
+      .strict()
+      .prefault({}),
+    /** Settings every wiki gets unless it says otherwise. */
+    wikiDefaults: WikiSettings.prefault({}),
+    wikis: z.record(wikiCode, Wiki).default({}),
+  })
+  .strict()
+
+export type Config = z.infer<typeof ConfigSchema>
+export type WikiConfig = z.infer<typeof Wiki>
