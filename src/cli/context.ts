@@ -1,0 +1,46 @@
+import type { Command } from 'commander'
+import { loadConfig, type LoadedConfig } from '../config/load.js'
+import { createLogger, type Logger } from '../logging.js'
+
+export interface GlobalFlags {
+  config?: string
+  dataDir?: string
+  brokers?: string
+  logLevel?: string
+}
+
+/** The global flags as configuration overrides (the last layer). */
+export function flagOverrides(flags: GlobalFlags): Record<string, unknown> {
+  return {
+    dataDir: flags.dataDir,
+    'log.brokers': flags.brokers,
+    'logging.level': flags.logLevel,
+  }
+}
+
+export interface CommandContext extends LoadedConfig {
+  logger: Logger
+}
+
+/** Loads the layered configuration for a subcommand (its global flags are the last layer) and a logger. */
+export function commandContext(command: Command, extraFlags: Record<string, unknown> = {}): CommandContext {
+  const flags = command.optsWithGlobals<GlobalFlags>()
+  const loaded = loadConfig({ file: flags.config, flags: { ...flagOverrides(flags), ...extraFlags } })
+  return { ...loaded, logger: createLogger(loaded.config.logging.level) }
+}
+
+/** Resolves on the first SIGINT or SIGTERM. */
+export function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    // Signal handlers alone do not keep Node's event loop alive.
+    const keepAlive = setInterval(() => undefined, 1 << 30)
+    const on = (signal: NodeJS.Signals): void => {
+      clearInterval(keepAlive)
+      process.off('SIGINT', on)
+      process.off('SIGTERM', on)
+      resolve(signal)
+    }
+    process.on('SIGINT', on)
+    process.on('SIGTERM', on)
+  })
+}

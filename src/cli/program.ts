@@ -1,0 +1,41 @@
+import { Command, Option } from 'commander'
+import { isMbwaError } from '../errors/errors.js'
+import { PACKAGE_VERSION } from '../paths.js'
+import { registerRun } from './run.js'
+import { registerConfig } from './config.js'
+import { registerOffsets } from './offsets.js'
+
+// mbwa's command line. Each subcommand lives in its own file and registers itself here.
+export function buildProgram(): Command {
+  const program = new Command()
+  program
+    .name('mbwa')
+    .description('Keeps interlanguage links between wikis that share a title, as an event-sourced stream processor.')
+    .version(PACKAGE_VERSION, '-V, --version')
+    .addOption(new Option('-c, --config <file>', 'configuration file (default: first of ./mbwa.yaml, /etc/mbwa/mbwa.yaml, ~/.config/mbwa/mbwa.yaml)'))
+    .addOption(new Option('--data-dir <dir>', 'where the embedded log and stores live (config: dataDir)'))
+    .addOption(new Option('--brokers <list>', 'Kafka bootstrap servers, comma-separated; none = embedded log (config: log.brokers)'))
+    .addOption(new Option('--log-level <level>', 'log level (config: logging.level)'))
+    .showHelpAfterError()
+  registerRun(program)
+  registerConfig(program)
+  registerOffsets(program)
+  return program
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv)
+    return process.exitCode === undefined ? 0 : Number(process.exitCode)
+  } catch (err) {
+    if (isMbwaError(err)) {
+      process.stderr.write(`mbwa: ${err.message}\n  (${err.code})\n`)
+      return err.code.startsWith('MBWA_CONFIG') || err.code === 'MBWA_SECRET_UNAVAILABLE' ? 2 : 1
+    }
+    const code = (err as { code?: string }).code
+    if (code?.startsWith('commander.')) return (err as { exitCode?: number }).exitCode ?? 1
+    process.stderr.write(`mbwa: ${(err as Error).stack ?? String(err)}\n`)
+    return 1
+  }
+}
+

@@ -1,0 +1,25 @@
+import type { Command } from 'commander'
+import { openLog } from '../log/open-log.js'
+import { commandContext, untilSignal } from './context.js'
+
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description('run mbwa: the configured sources, the log, the projection and the sink, until SIGINT or SIGTERM')
+    .action(async (_options: unknown, command: Command) => {
+      const { config, file, logger } = commandContext(command)
+      logger.info({ config: file ?? '(defaults)' }, 'mbwa starting')
+      const { log, topics } = await openLog(config, logger)
+      const ends = await log.endOffsets(topics.events)
+      logger.info(
+        { log: log.kind, topics, events: ends.reduce((a, b) => a + b, 0), wikis: Object.keys(config.wikis).length },
+        'mbwa running; SIGINT or SIGTERM stops it',
+      )
+      process.stderr.write(`mbwa: running on the ${log.kind} log (${topics.events}); Ctrl-C stops\n`)
+      const signal = await untilSignal()
+      logger.info({ signal }, 'mbwa stopping')
+      await log.close()
+      logger.info('mbwa stopped')
+      logger.flush()
+    })
+}
