@@ -2,7 +2,7 @@ import { EventEmitter, once } from 'node:events'
 import { mkdirSync } from 'node:fs'
 import { ClassicLevel } from 'classic-level'
 import { MbwaError } from '../errors/errors.js'
-import { decodeStored, encodeStored } from './message-codec.js'
+import { chunkCount, decodeChunk, encodeChunk, type ChunkMessage } from './message-codec.js'
 import { partitionForKey, RoundRobin } from './partitioner.js'
 import type {
   AppendResult,
@@ -17,8 +17,9 @@ import type {
 } from './types.js'
 import { tpKey } from './types.js'
 
-// The log for one machine, on LevelDB (classic-level). Keys sort by topic, partition, then a fixed-width hex
-// offset, so a partition is one contiguous key range and reading from an offset is one iterator. Appends are
+// The log for one machine, on LevelDB (classic-level). Keys sort by topic, partition, then the fixed-width hex
+// first offset of a chunk (message-codec.ts), so a partition is one contiguous key range and reading from an
+// offset is one backward seek to its chunk and one forward iterator. Appends are
 // serialised and written with sync:true: when append() resolves, the batch is on disk. One process holds the
 // directory (LevelDB's lock), so groups have one member each; Kafka is for more.
 
@@ -90,8 +91,9 @@ export class EmbeddedLog implements EventLog {
       const ends: number[] = []
       for (let p = 0; p < partitions; p++) {
         const prefix = partitionPrefix(topic, p)
-        const last = await this.db.keys({ gte: prefix, lt: prefix + '\xff', reverse: true, limit: 1 }).all()
-        ends.push(last[0] === undefined ? 0 : parseInt(last[0].slice(prefix.length), 16) + 1)
+        const last = await this.db.iterator({ gte: prefix, lt: prefix + '\xff', reverse: true, limit: 1 }).all()
+        const entry = last[0]
+        ends.push(entry === undefined ? 0 : parseInt(entry[0].slice(prefix.length), 16) + chunkCount(entry[1]))
       }
       this.ends.set(topic, ends)
     }
@@ -129,20 +131,22 @@ export class EmbeddedLog implements EventLog {
     const next = ends.slice()
     const now = Date.now()
     const results: AppendResult[] = new Array<AppendResult>(messages.length)
-    const ops: { type: 'put'; key: string; value: Buffer }[] = new Array(messages.length)
+    const chunks = new Map<number, ChunkMessage[]>()
     for (let i = 0; i < messages.length; i++) {
       const m = messages[i]!
       const partition = this.choosePartition(topic, m, ends.length)
-      const offset = next[partition]!
-      next[partition] = offset + 1
-      ops[i] = {
-        type: 'put',
-        key: partitionPrefix(topic, partition) + offsetSuffix(offset),
-        value: encodeStored(m.key, m.value, m.headers, m.timestamp ?? now),
-      }
-      results[i] = { partition, offset }
+      results[i] = { partition, offset: next[partition]! }
+      next[partition]! += 1
+      let chunk = chunks.get(partition)
+      if (!chunk) chunks.set(partition, (chunk = []))
+      chunk.push({ key: m.key, value: m.value, headers: m.headers, timestamp: m.timestamp ?? now })
     }
-    if (ops.length === 0) return results
+    if (chunks.size === 0) return results
+    const ops = [...chunks].map(([partition, chunk]) => ({
+      type: 'put' as const,
+      key: partitionPrefix(topic, partition) + offsetSuffix(ends[partition]!),
+      value: encodeChunk(chunk),
+    }))
     await this.db.batch(ops, { sync: true })
     this.ends.set(topic, next)
     this.appended.emit(topic)
@@ -168,11 +172,15 @@ export class EmbeddedLog implements EventLog {
     const end = ends[partition]!
     if (offset >= end || max <= 0) return []
     const prefix = partitionPrefix(topic, partition)
-    const limit = Math.min(max, end - offset)
-    const entries = await this.db
-      .iterator({ gte: prefix + offsetSuffix(Math.max(0, offset)), lt: prefix + offsetSuffix(end), limit })
-      .all()
-    return entries.map(([key, value]) => decodeStored(topic, partition, parseInt(key.slice(prefix.length), 16), value))
+    const from = Math.max(0, offset)
+    const to = Math.min(end, from + max)
+    // The chunk holding `from` is the last one whose first offset is not after it.
+    const [start] = await this.db.keys({ gte: prefix, lte: prefix + offsetSuffix(from), reverse: true, limit: 1 }).all()
+    const out: StoredMessage[] = []
+    for await (const [key, chunk] of this.db.iterator({ gte: start ?? prefix, lt: prefix + offsetSuffix(to) })) {
+      decodeChunk(topic, partition, parseInt(key.slice(prefix.length), 16), chunk, from, to, out)
+    }
+    return out
   }
 
   async endOffsets(topic: string): Promise<number[]> {

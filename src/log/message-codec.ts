@@ -1,28 +1,81 @@
 import type { StoredMessage } from './types.js'
 
-// How the embedded log stores one message in LevelDB: timestamp (f64), key (u32 length, 0xffffffff for null),
-// headers (u32 length, JSON), then the value bytes. Kept apart from the log so it can be tested on its own.
+// How the embedded log stores messages in LevelDB. One append writes one chunk per partition it touches (as
+// Kafka writes record batches): the chunk's key holds its first offset, its value is a u32 count then, per
+// message, a u32 length and the message: timestamp (f64), key (u32 length, 0xffffffff for null), headers (u32
+// length, JSON), value bytes. Few large LevelDB entries instead of many small ones is what makes appends fast.
 
 const NULL_KEY = 0xffffffff
 
-export function encodeStored(key: string | null, value: Buffer, headers: Record<string, string> | undefined, timestamp: number): Buffer {
-  const keyBytes = key === null ? null : Buffer.from(key, 'utf8')
-  const headerBytes = headers && Object.keys(headers).length > 0 ? Buffer.from(JSON.stringify(headers), 'utf8') : null
-  const size = 8 + 4 + (keyBytes?.length ?? 0) + 4 + (headerBytes?.length ?? 0) + value.length
+export interface ChunkMessage {
+  key: string | null
+  value: Buffer
+  headers: Record<string, string> | undefined
+  timestamp: number
+}
+
+export function encodeChunk(messages: ChunkMessage[]): Buffer {
+  const keys: (Buffer | null)[] = new Array<Buffer | null>(messages.length)
+  const headers: (Buffer | null)[] = new Array<Buffer | null>(messages.length)
+  let size = 4
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i]!
+    const k = m.key === null ? null : Buffer.from(m.key, 'utf8')
+    const h = m.headers && Object.keys(m.headers).length > 0 ? Buffer.from(JSON.stringify(m.headers), 'utf8') : null
+    keys[i] = k
+    headers[i] = h
+    size += 4 + 8 + 4 + (k?.length ?? 0) + 4 + (h?.length ?? 0) + m.value.length
+  }
   const out = Buffer.allocUnsafe(size)
-  let pos = out.writeDoubleLE(timestamp, 0)
-  pos = out.writeUInt32LE(keyBytes ? keyBytes.length : NULL_KEY, pos)
-  if (keyBytes) pos += keyBytes.copy(out, pos)
-  pos = out.writeUInt32LE(headerBytes?.length ?? 0, pos)
-  if (headerBytes) pos += headerBytes.copy(out, pos)
-  value.copy(out, pos)
+  let pos = out.writeUInt32LE(messages.length, 0)
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i]!
+    const k = keys[i]!
+    const h = headers[i]!
+    pos = out.writeUInt32LE(8 + 4 + (k?.length ?? 0) + 4 + (h?.length ?? 0) + m.value.length, pos)
+    pos = out.writeDoubleLE(m.timestamp, pos)
+    pos = out.writeUInt32LE(k ? k.length : NULL_KEY, pos)
+    if (k) pos += k.copy(out, pos)
+    pos = out.writeUInt32LE(h?.length ?? 0, pos)
+    if (h) pos += h.copy(out, pos)
+    pos += m.value.copy(out, pos)
+  }
   return out
 }
 
-export function decodeStored(topic: string, partition: number, offset: number, buf: Buffer): StoredMessage {
-  const timestamp = buf.readDoubleLE(0)
-  const keyLength = buf.readUInt32LE(8)
-  let pos = 12
+export function chunkCount(chunk: Buffer): number {
+  return chunk.readUInt32LE(0)
+}
+
+/**
+ * Decodes the messages of a chunk whose first offset is `first`, keeping those with offsets in [from, to),
+ * appending them to `out`.
+ */
+export function decodeChunk(
+  topic: string,
+  partition: number,
+  first: number,
+  chunk: Buffer,
+  from: number,
+  to: number,
+  out: StoredMessage[],
+): void {
+  const count = chunk.readUInt32LE(0)
+  let pos = 4
+  for (let i = 0; i < count; i++) {
+    const length = chunk.readUInt32LE(pos)
+    pos += 4
+    const offset = first + i
+    if (offset >= to) return
+    if (offset >= from) out.push(decodeMessage(topic, partition, offset, chunk, pos, pos + length))
+    pos += length
+  }
+}
+
+function decodeMessage(topic: string, partition: number, offset: number, buf: Buffer, start: number, end: number): StoredMessage {
+  const timestamp = buf.readDoubleLE(start)
+  const keyLength = buf.readUInt32LE(start + 8)
+  let pos = start + 12
   let key: string | null = null
   if (keyLength !== NULL_KEY) {
     key = buf.toString('utf8', pos, pos + keyLength)
@@ -32,5 +85,5 @@ export function decodeStored(topic: string, partition: number, offset: number, b
   pos += 4
   const headers = headerLength > 0 ? (JSON.parse(buf.toString('utf8', pos, pos + headerLength)) as Record<string, string>) : {}
   pos += headerLength
-  return { topic, partition, offset, key, value: buf.subarray(pos), headers, timestamp }
+  return { topic, partition, offset, key, value: buf.subarray(pos, end), headers, timestamp }
 }
