@@ -4,6 +4,8 @@ import { defineConfig } from 'vitest/config'
 // MediaWiki), which the int project's global setup starts (and fails, never skips, when it cannot).
 export default defineConfig({
   test: {
+    // Also a JSON report, which .ci/run reads for its closing line.
+    reporters: ['default', ['json', { outputFile: 'test-results/vitest.json' }]],
     projects: [
       {
         test: {

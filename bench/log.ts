@@ -160,6 +160,9 @@ The ratio column compares with the raw LevelDB batch write of the same bytes mea
 | what | events | events/s | ratio to raw LevelDB |
 | --- | ---: | ---: | ---: |
 ${rows.join('\n')}
+
+Aims of the foundation issue: embedded append ≥ 200,000/s, embedded read ≥ 300,000/s, Kafka produce and consume
+≥ 50,000/s each. Single runs on a shared machine: expect ±20% between runs.
 `,
     )
   }

@@ -32,6 +32,12 @@ running_pid() {
 fetch() {
   local version; version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/pom.xml")
   if [ -f "$lib/kafka_2.13-$version.jar" ]; then return 0; fi
+  if ! command -v mvn >/dev/null || ! command -v java >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      echo "kafka.sh: installing Java and Maven with apt-get" >&2
+      apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless maven >&2
+    fi
+  fi
   command -v mvn >/dev/null || { echo "kafka.sh: mvn not found (apt-get install maven)" >&2; exit 1; }
   command -v java >/dev/null || { echo "kafka.sh: java not found (Java 17 is needed)" >&2; exit 1; }
   echo "kafka.sh: fetching Apache Kafka $version jars with Maven" >&2

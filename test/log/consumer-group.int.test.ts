@@ -20,7 +20,6 @@ describe('consumer group on Kafka (int, real broker)', () => {
     const [producer, ...memberLogs] = logs as [KafkaLog, KafkaLog, KafkaLog, KafkaLog]
     await producer.ensureTopics([{ name: topic, partitions }])
     const first = 3000
-    await producer.append(topic, Array.from({ length: first }, (_, i) => ({ key: `k-${i}`, value: Buffer.from(`k-${i}`) })))
 
     const counts = new Map<string, number>()
     const byMember: number[] = [0, 0, 0]
@@ -38,7 +37,7 @@ describe('consumer group on Kafka (int, real broker)', () => {
             }
             byMember[m]! += batch.messages.length
             // slow enough that the rebalance happens while there is work in flight
-            await new Promise((r) => setTimeout(r, 10))
+            await new Promise((r) => setTimeout(r, 20))
           },
         }),
       )
@@ -48,6 +47,8 @@ describe('consumer group on Kafka (int, real broker)', () => {
     const spread = subs.map((s) => s.assignment().length)
     expect(spread).toEqual([2, 2, 2])
     expect(new Set(union(subs).map((tp) => tp.partition)).size).toBe(partitions)
+    // Appended once the three share the partitions, so each has work of its own when one leaves.
+    await producer.append(topic, Array.from({ length: first }, (_, i) => ({ key: `k-${i}`, value: Buffer.from(`k-${i}`) })))
 
     // the leaver must have done work of its own, so its last commit is part of what is checked
     await waitFor(() => counts.size >= 600 && byMember[2]! > 0, 60000, 'some progress before the leave')
