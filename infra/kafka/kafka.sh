@@ -17,10 +17,14 @@ home=${MBWA_KAFKA_HOME:-$here/.state}
 lib=$here/target/lib
 pidfile=$home/broker.pid
 
+listening() {
+  # bash's /dev/tcp needs no extra tool.
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null
+}
+
 answers() {
-  # The broker answers when its listener accepts a TCP connection and the metadata log is ready; kafkajs
-  # itself checks the rest. bash's /dev/tcp needs no extra tool.
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && grep -q "Kafka Server started\|\[KafkaRaftServer nodeId=1\] Kafka Server started" "$home/logs/server.log" 2>/dev/null
+  # Our broker answers when its listener accepts connections and it has logged that it started.
+  listening && grep -q "Kafka Server started" "$home/logs/server.log" 2>/dev/null
 }
 
 running_pid() {
@@ -79,6 +83,11 @@ java_args() {
 start() {
   if running_pid >/dev/null && answers; then echo "kafka.sh: broker already running on 127.0.0.1:$port"; return 0; fi
   if running_pid >/dev/null; then stop; fi
+  if listening; then
+    # Another checkout's broker (or one started by hand) holds the port: use it rather than fail to bind.
+    echo "kafka.sh: a broker already listens on 127.0.0.1:$port (not started from $home); using it"
+    return 0
+  fi
   fetch
   configure
   java_args
@@ -114,7 +123,7 @@ stop() {
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
-  status) running_pid >/dev/null && answers ;;
+  status) listening ;;
   reset) stop; rm -rf "$home" ;;
   fetch) fetch ;;
   *) echo "usage: $0 start|stop|status|reset|fetch" >&2; exit 2 ;;
