@@ -24,6 +24,10 @@ export const ERRORS = {
     summary: 'The embedded log has one consumer per group; a second one joined',
   },
   MBWA_KAFKA_UNAVAILABLE: { retriable: true, summary: 'The Kafka brokers could not be reached' },
+  MBWA_MEDIAWIKI_API: { retriable: false, summary: "A wiki's Action API answered with an error (apiCode, info)" },
+  MBWA_MEDIAWIKI_HTTP: { retriable: true, summary: 'A wiki answered with an HTTP error or a body that is not JSON' },
+  MBWA_MEDIAWIKI_UNREACHABLE: { retriable: true, summary: 'A wiki could not be reached (network error, timeout)' },
+  MBWA_WIKI_NOT_CONFIGURED: { retriable: false, summary: 'The wiki is not in the configuration' },
   MBWA_BAD_REQUEST: { status: 400, retriable: false, summary: 'The HTTP request is malformed' },
   MBWA_NOT_FOUND: { status: 404, retriable: false, summary: 'No such resource' },
   MBWA_METHOD_NOT_ALLOWED: { status: 405, retriable: false, summary: 'The HTTP endpoint is read-only' },
@@ -38,12 +42,17 @@ export class MbwaError extends Error {
   /** Structured context safe to log (never secrets). */
   readonly details: Record<string, unknown>
 
-  constructor(code: ErrorCode, message: string, details: Record<string, unknown> = {}, options?: ErrorOptions) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    details: Record<string, unknown> = {},
+    options?: ErrorOptions & { retriable?: boolean },
+  ) {
     super(message, options)
     const spec: ErrorSpec = ERRORS[code]
     this.name = 'MbwaError'
     this.code = code
-    this.retriable = spec.retriable
+    this.retriable = options?.retriable ?? spec.retriable
     this.status = spec.status
     this.details = details
   }

@@ -26,6 +26,7 @@ export interface PageCreated extends OnPage {
   revision: number | null
   byBot: boolean
   createdAt: number | null
+  redirect: boolean | null
 }
 
 export interface PageEdited extends OnPage {

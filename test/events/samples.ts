@@ -5,7 +5,7 @@ const base = { id: 'fact-1', source: 'rc', observedAt: 1_700_000_000_000 }
 const page = { ...base, wiki: 'en', title: 'chat' }
 
 export const SAMPLES: { [K in keyof EventMap]: EventMap[K] } = {
-  PageCreated: { ...page, pageId: 12, revision: 345, byBot: false, createdAt: 1_699_999_000_000 },
+  PageCreated: { ...page, pageId: 12, revision: 345, byBot: false, createdAt: 1_699_999_000_000, redirect: false },
   PageEdited: { ...page, pageId: 12, revision: 346, byBot: true },
   PageObserved: {
     ...page,

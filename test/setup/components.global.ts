@@ -12,5 +12,11 @@ export default function setup(): void {
     throw new Error(`the Kafka broker for the integration tests did not start (infra/kafka/kafka.sh start): ${(err as Error).message}`)
   }
   process.env.MBWA_TEST_KAFKA_BROKERS ??= `127.0.0.1:${process.env.MBWA_KAFKA_PORT ?? '19092'}`
-  console.log(`components ready in ${Date.now() - started} ms (Kafka at ${process.env.MBWA_TEST_KAFKA_BROKERS})`)
+  try {
+    execFileSync('bash', [join(PACKAGE_ROOT, 'infra/mediawiki/farm.sh'), 'start'], { stdio: ['ignore', 'inherit', 'inherit'] })
+  } catch (err) {
+    throw new Error(`the MediaWiki farm for the integration tests did not start (infra/mediawiki/farm.sh start): ${(err as Error).message}`)
+  }
+  process.env.MBWA_TEST_FARM_JSON ??= join(process.env.MBWA_FARM_DIR ?? join(PACKAGE_ROOT, 'infra/mediawiki/.state'), 'farm.json')
+  console.log(`components ready in ${Date.now() - started} ms (Kafka at ${process.env.MBWA_TEST_KAFKA_BROKERS}, farm ${process.env.MBWA_TEST_FARM_JSON})`)
 }

@@ -1,0 +1,93 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { silentLogger, type Logger } from '../logging.js'
+import type { CheckpointStore } from './checkpoints.js'
+import { SnapshotReader, type SnapshotSchedule } from './snapshot.js'
+import type { WikiSource } from './wiki-source.js'
+
+// Which wiki to snapshot next, as the old bot's addtasks() did: an interrupted snapshot first (it resumes),
+// then the least recently snapshotted wiki once it is due (its target interval, default one week, has passed
+// since its last snapshot). Snapshots run one at a time, so requests to a wiki stay serial. The pace adapts by
+// itself: with N wikis due every T, the scheduler sleeps until the next one is due, so reads spread over T
+// instead of bunching up; a wiki that took long to read is still due T after it *started*.
+
+export interface SchedulerOptions {
+  reader: SnapshotReader
+  checkpoints: CheckpointStore
+  /** Target interval between two snapshots of a wiki. Default one week. */
+  intervalMs?: number
+  /** Per-wiki overrides of the interval. */
+  intervals?: Record<string, number>
+  /** Longest sleep before looking again (new wikis may appear). Default 10 minutes. */
+  maxSleepMs?: number
+  logger?: Logger
+  now?: () => number
+}
+
+export class SnapshotScheduler {
+  private readonly logger: Logger
+  private readonly now: () => number
+  private readonly stopping = new AbortController()
+  private loop: Promise<void> | undefined
+  private wikis: WikiSource[]
+
+  constructor(
+    wikis: WikiSource[],
+    private readonly options: SchedulerOptions,
+  ) {
+    this.wikis = wikis
+    this.logger = options.logger ?? silentLogger
+    this.now = options.now ?? Date.now
+  }
+
+  /** Replace the wiki list (discovery refreshed it). */
+  setWikis(wikis: WikiSource[]): void {
+    this.wikis = wikis
+  }
+
+  private interval(wiki: string): number {
+    return this.options.intervals?.[wiki] ?? this.options.intervalMs ?? 7 * 86_400_000
+  }
+
+  /** The next wiki to snapshot and when it is due (ms since epoch; <= now means now). */
+  async next(): Promise<{ wiki: WikiSource; dueAt: number } | undefined> {
+    let best: { wiki: WikiSource; dueAt: number; last: number } | undefined
+    for (const wiki of this.wikis) {
+      if (await this.options.reader.state(wiki.code)) return { wiki, dueAt: 0 }
+      const schedule = await this.options.checkpoints.get<SnapshotSchedule>(SnapshotReader.scheduleKey(wiki.code))
+      const last = schedule?.lastStartedAt ?? 0
+      const dueAt = schedule ? last + this.interval(wiki.code) : 0
+      if (!best || dueAt < best.dueAt || (dueAt === best.dueAt && last < best.last)) best = { wiki, dueAt, last }
+    }
+    return best && { wiki: best.wiki, dueAt: best.dueAt }
+  }
+
+  start(): void {
+    this.loop = this.run()
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.stopping.signal
+    while (!signal.aborted) {
+      const next = await this.next().catch((err: unknown) => {
+        this.logger.warn({ err: (err as Error).message }, 'snapshot schedule unreadable')
+        return undefined
+      })
+      const wait = next ? Math.max(0, next.dueAt - this.now()) : this.options.maxSleepMs ?? 600_000
+      if (!next || wait > 0) {
+        await sleep(Math.min(wait, this.options.maxSleepMs ?? 600_000), undefined, { signal }).catch(() => undefined)
+        continue
+      }
+      try {
+        await this.options.reader.run(next.wiki, { signal })
+      } catch (err) {
+        this.logger.warn({ wiki: next.wiki.code, err: (err as Error).message }, 'snapshot failed; it resumes later')
+        await sleep(60_000, undefined, { signal }).catch(() => undefined)
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopping.abort()
+    await this.loop
+  }
+}

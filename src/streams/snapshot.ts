@@ -1,0 +1,205 @@
+import { randomUUID } from 'node:crypto'
+import type { EventStore, EventToAppend } from '../events/event-log.js'
+import type { LanguageLink } from '../events/types.js'
+import { silentLogger, type Logger } from '../logging.js'
+import type { CheckpointStore } from './checkpoints.js'
+import { titleEvent } from './event-batch.js'
+import type { WikiSource } from './wiki-source.js'
+
+// Reads every namespace-0 page of a wiki with generator=allpages&prop=langlinks|info, following all continuation,
+// and turns each page into a PageObserved event keyed by title; then appends a SnapshotCompleted marker to every
+// partition of the events topic, so each partition's projector can sweep that wiki's titles the snapshot did
+// not see (deleted without an event reaching us). The position is stored after each complete generator batch,
+// so a snapshot interrupted by a crash resumes where it was, with the same snapshot id.
+//
+// Continuation: while `llcontinue` is present the generator batch stays the same and the same pages come back
+// with more of their links (and without `info`); `batchcomplete` marks the end of a batch; merge by page id.
+
+export interface SnapshotOptions {
+  events: EventStore
+  topic: string
+  checkpoints: CheckpointStore
+  logger?: Logger
+  /** gaplimit: pages per generator batch ('max' = 500, or 5000 with apihighlimits). */
+  pageSize?: number | 'max'
+  /** lllimit per request. */
+  linkLimit?: number | 'max'
+  now?: () => number
+}
+
+export interface SnapshotState {
+  snapshotId: string
+  startedAt: number
+  /** The continue object that starts the next generator batch; undefined before the first. */
+  continue?: Record<string, string>
+  pages: number
+  batches: number
+}
+
+export interface SnapshotSchedule {
+  lastStartedAt: number
+  lastCompletedAt: number
+  lastDurationMs: number
+  pages: number
+}
+
+export interface SnapshotRunOptions {
+  signal?: AbortSignal
+  /** Stop (as if interrupted) after this many generator batches: for tests of resuming. */
+  maxBatches?: number
+}
+
+export interface SnapshotResult {
+  snapshotId: string
+  completed: boolean
+  pages: number
+  batches: number
+  resumed: boolean
+  requests: number
+}
+
+interface ApiPage {
+  pageid?: number
+  ns: number
+  title: string
+  missing?: boolean
+  redirect?: boolean
+  lastrevid?: number
+  length?: number
+  langlinks?: { lang: string; title: string }[]
+}
+
+export class SnapshotReader {
+  private readonly logger: Logger
+  private readonly now: () => number
+
+  constructor(private readonly options: SnapshotOptions) {
+    this.logger = options.logger ?? silentLogger
+    this.now = options.now ?? Date.now
+  }
+
+  static stateKey(wiki: string): string {
+    return `snapshot:${wiki}`
+  }
+
+  static scheduleKey(wiki: string): string {
+    return `snapshot-schedule:${wiki}`
+  }
+
+  async state(wiki: string): Promise<SnapshotState | undefined> {
+    return this.options.checkpoints.get<SnapshotState>(SnapshotReader.stateKey(wiki))
+  }
+
+  async run(wiki: WikiSource, run: SnapshotRunOptions = {}): Promise<SnapshotResult> {
+    const { events, topic, checkpoints } = this.options
+    const requestsBefore = wiki.client.requests
+    let state = await this.state(wiki.code)
+    const resumed = state !== undefined
+    if (!state) {
+      state = { snapshotId: `${wiki.code}:${new Date(this.now()).toISOString()}:${randomUUID().slice(0, 8)}`, startedAt: this.now(), pages: 0, batches: 0 }
+      await events.append(topic, [
+        {
+          type: 'SnapshotStarted',
+          key: `snapshot:${wiki.code}`,
+          value: { id: `${wiki.code}:snapshot-started:${state.snapshotId}`, source: 'snapshot', observedAt: this.now(), wiki: wiki.code, snapshotId: state.snapshotId },
+        },
+      ])
+      await checkpoints.put(SnapshotReader.stateKey(wiki.code), state)
+    } else {
+      this.logger.info({ wiki: wiki.code, snapshotId: state.snapshotId, pages: state.pages }, 'resuming snapshot')
+    }
+
+    const params = {
+      action: 'query',
+      generator: 'allpages',
+      gapnamespace: 0,
+      gaplimit: this.options.pageSize ?? 'max',
+      prop: 'langlinks|info',
+      lllimit: this.options.linkLimit ?? 'max',
+    }
+    let batch = new Map<number, ApiPage>()
+    let batchesThisRun = 0
+    for await (const res of wiki.client.continued(params, state.continue)) {
+      if (run.signal?.aborted) break
+      for (const page of ((res.query as { pages?: ApiPage[] } | undefined)?.pages ?? [])) {
+        if (page.pageid === undefined) continue
+        const seen = batch.get(page.pageid)
+        if (!seen) batch.set(page.pageid, { ...page, langlinks: [...(page.langlinks ?? [])] })
+        else {
+          seen.langlinks!.push(...(page.langlinks ?? []))
+          seen.redirect ??= page.redirect
+          seen.lastrevid ??= page.lastrevid
+          seen.length ??= page.length
+        }
+      }
+      if (!res.batchcomplete) continue
+      const observed = [...batch.values()].filter((p) => p.ns === 0 && !p.missing).map((p) => this.observed(wiki.code, state!, p))
+      if (observed.length > 0) await events.append(topic, observed)
+      state = { ...state, continue: res.continue, pages: state.pages + observed.length, batches: state.batches + 1 }
+      await checkpoints.put(SnapshotReader.stateKey(wiki.code), state)
+      batch = new Map()
+      batchesThisRun++
+      if (res.continue && run.maxBatches !== undefined && batchesThisRun >= run.maxBatches) {
+        return { snapshotId: state.snapshotId, completed: false, pages: state.pages, batches: state.batches, resumed, requests: wiki.client.requests - requestsBefore }
+      }
+    }
+    if (run.signal?.aborted || state.continue) {
+      return { snapshotId: state.snapshotId, completed: false, pages: state.pages, batches: state.batches, resumed, requests: wiki.client.requests - requestsBefore }
+    }
+
+    // One marker per partition: each projector sweeps its own titles of this wiki.
+    const partitions = await events.log.partitionCount(topic)
+    const completedAt = this.now()
+    const markers: EventToAppend[] = Array.from({ length: partitions }, (_, partition) => ({
+      type: 'SnapshotCompleted',
+      key: null,
+      partition,
+      value: {
+        id: `${wiki.code}:snapshot-completed:${state!.snapshotId}:${partition}`,
+        source: 'snapshot',
+        observedAt: completedAt,
+        wiki: wiki.code,
+        snapshotId: state!.snapshotId,
+        partition,
+        startedAt: state!.startedAt,
+        pages: state!.pages,
+      },
+    }))
+    await events.append(topic, markers)
+    const schedule: SnapshotSchedule = { lastStartedAt: state.startedAt, lastCompletedAt: completedAt, lastDurationMs: completedAt - state.startedAt, pages: state.pages }
+    await checkpoints.put(SnapshotReader.scheduleKey(wiki.code), schedule)
+    await checkpoints.delete(SnapshotReader.stateKey(wiki.code))
+    this.logger.info({ wiki: wiki.code, snapshotId: state.snapshotId, pages: state.pages, ms: schedule.lastDurationMs }, 'snapshot completed')
+    return { snapshotId: state.snapshotId, completed: true, pages: state.pages, batches: state.batches, resumed, requests: wiki.client.requests - requestsBefore }
+  }
+
+  private observed(wiki: string, state: SnapshotState, p: ApiPage): EventToAppend {
+    const links: LanguageLink[] = (p.langlinks ?? []).map((l) => ({ code: l.lang, title: l.title }))
+    return titleEvent('PageObserved', {
+      id: `${wiki}:snapshot:${state.snapshotId}:${p.pageid}`,
+      source: 'snapshot',
+      observedAt: this.now(),
+      wiki,
+      title: p.title,
+      pageId: p.pageid ?? null,
+      exists: true,
+      redirect: p.redirect === true,
+      blank: surelyNotBlank(p.length, links) ? false : null,
+      revision: p.lastrevid ?? null,
+      links,
+      writtenLinks: null,
+      snapshotId: state.snapshotId,
+    })
+  }
+}
+
+/**
+ * prop=info gives the page's length in bytes, not its text. A page is blank when nothing but whitespace is left
+ * once its language links are removed (DESIGN.md rule 2); if the length exceeds the links' shortest possible
+ * markup by a margin, the page surely has other content. Otherwise it is unknown (null) until the text is read.
+ */
+export function surelyNotBlank(length: number | undefined, links: LanguageLink[]): boolean {
+  if (length === undefined) return false
+  const linkBytes = links.reduce((n, l) => n + Buffer.byteLength(`[[${l.code}:${l.title}]]\n`), 0)
+  return length - linkBytes > 32
+}

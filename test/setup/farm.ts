@@ -1,0 +1,77 @@
+import { randomUUID } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { MediaWikiClient } from '../../src/mediawiki/client.js'
+import { PACKAGE_ROOT } from '../../src/paths.js'
+
+// The MediaWiki farm the integration tests use (infra/mediawiki/farm.sh, started by the global setup), and
+// helpers that act on it as a person would: as Admin (who may delete and move) through the Action API.
+
+export interface FarmWiki {
+  lang: string
+  dbname: string
+  port: number
+  api: string
+  dir: string
+}
+
+export interface Farm {
+  wikis: FarmWiki[]
+  bot: { user: string; botPasswordUser: string; botPassword: string }
+  admin: { user: string; botPasswordUser: string; botPassword: string }
+}
+
+export function readFarm(): Farm {
+  const path = process.env.MBWA_TEST_FARM_JSON ?? join(PACKAGE_ROOT, 'infra/mediawiki/.state/farm.json')
+  return JSON.parse(readFileSync(path, 'utf8')) as Farm
+}
+
+export function farmWiki(lang: string): FarmWiki {
+  const w = readFarm().wikis.find((x) => x.lang === lang)
+  if (!w) throw new Error(`no ${lang} wiki in the farm`)
+  return w
+}
+
+/** A title no other test uses. */
+export function uniqueTitle(stem: string): string {
+  return `${stem} ${randomUUID().slice(0, 8)}`
+}
+
+/** Acts on one wiki as its Admin (logged in with a bot password), to make the changes sources must see. */
+export class FarmEditor {
+  private token: string | undefined
+  readonly client: MediaWikiClient
+
+  private constructor(readonly wiki: FarmWiki) {
+    this.client = new MediaWikiClient({ api: wiki.api, contact: 'mbwa tests', maxlag: 0 })
+  }
+
+  static async open(lang: string): Promise<FarmEditor> {
+    const editor = new FarmEditor(farmWiki(lang))
+    const { admin } = readFarm()
+    await editor.client.login(admin.botPasswordUser, admin.botPassword)
+    editor.token = await editor.client.csrfToken()
+    return editor
+  }
+
+  async edit(title: string, text: string): Promise<{ pageid: number; newrevid: number }> {
+    const res = await this.client.post({ action: 'edit', title, text, token: this.token, summary: 'test' })
+    return res.edit as { pageid: number; newrevid: number }
+  }
+
+  async move(from: string, to: string, leaveRedirect = true): Promise<void> {
+    await this.client.post({ action: 'move', from, to, token: this.token, noredirect: !leaveRedirect, reason: 'test' })
+  }
+
+  async delete(title: string): Promise<void> {
+    await this.client.post({ action: 'delete', title, token: this.token, reason: 'test' })
+  }
+
+  async undelete(title: string): Promise<void> {
+    await this.client.post({ action: 'undelete', title, token: this.token, reason: 'test' })
+  }
+
+  async close(): Promise<void> {
+    await this.client.close()
+  }
+}
