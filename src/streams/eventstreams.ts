@@ -1,0 +1,301 @@
+import { createHash } from 'node:crypto'
+import { EventSource, type FetchLike } from 'eventsource'
+import { DLQ_HEADERS, type EventStore, type EventToAppend } from '../events/event-log.js'
+import { silentLogger, type Logger } from '../logging.js'
+import { userAgent } from '../mediawiki/client.js'
+import type { CheckpointStore } from './checkpoints.js'
+import { mapStreamEvent, resumeId } from './eventstreams-mapping.js'
+
+// Wikimedia EventStreams (SSE) as a source: one connection for all streams (the service allows two per IP),
+// events of configured wikis mapped to mbwa events, canaries dropped, malformed data to the dead-letter topic.
+// Events are buffered and appended in batches; the Last-Event-ID of a batch is stored only after the batch is
+// durably appended, so a restart resumes where the log is. The server closes connections routinely (~15 min)
+// and sends no heartbeats, so a silence watchdog reconnects, and every reconnect backs off exponentially.
+
+export const DEFAULT_STREAMS = [
+  'mediawiki.recentchange',
+  'mediawiki.page-create',
+  'mediawiki.page-delete',
+  'mediawiki.page-move',
+  'mediawiki.page-undelete',
+]
+
+export interface EventStreamsOptions {
+  /** Base URL of the stream route, e.g. https://stream.wikimedia.org/v2/stream */
+  url: string
+  streams?: string[]
+  events: EventStore
+  topic: string
+  deadLetterTopic: string
+  checkpoints: CheckpointStore
+  /** database name (enwiktionary) → wiki code (en), for the configured wikis only */
+  wikiByDbName: ReadonlyMap<string, string>
+  contact?: string
+  /** On first start (no stored Last-Event-ID), ask for events since this time (ms since epoch). */
+  since?: number
+  /** Reconnect when nothing arrived for this long. Default 120 s. */
+  idleTimeoutMs?: number
+  /** Backoff between reconnects: starts here, doubles, capped. Defaults 1 s and 60 s. */
+  reconnectMinMs?: number
+  reconnectMaxMs?: number
+  /** Append when this many events are buffered, or after flushMs. Defaults 500 and 1000 ms. */
+  batchSize?: number
+  flushMs?: number
+  /** How many recent meta.ids to remember for dropping duplicates after a resume. Default 50,000. */
+  dedupeWindow?: number
+  /** How many of them are stored with the checkpoint, to drop repeats after a restart too. Default 2,000. */
+  storedDedupe?: number
+  /** How far before the last seen timestamp a resume starts (see resumeId). Default 1 ms. */
+  resumeOverlapMs?: number
+  /** Wait after HTTP 429 (another connection from this address is open). Default 30 s. */
+  tooManyConnectionsWaitMs?: number
+  logger?: Logger
+  now?: () => number
+}
+
+export interface EventStreamsStats {
+  received: number
+  appended: number
+  duplicates: number
+  canaries: number
+  ignored: number
+  malformed: number
+  connections: number
+  flushes: number
+}
+
+const CHECKPOINT_KEY = 'eventstreams:position'
+
+interface Position {
+  /** The Last-Event-ID covering everything appended. */
+  lastEventId: string
+  /** meta.ids of the last events appended, to recognise repeats after a restart. */
+  recent: string[]
+}
+
+interface Pending {
+  id: string | undefined
+  metaId?: string
+  events: EventToAppend[]
+  dead?: { value: Buffer; reason: string }
+}
+
+export class EventStreamsSource {
+  readonly stats: EventStreamsStats = { received: 0, appended: 0, duplicates: 0, canaries: 0, ignored: 0, malformed: 0, connections: 0, flushes: 0 }
+  private es: EventSource | undefined
+  private lastReceivedId: string | undefined
+  private buffer: Pending[] = []
+  private flushing: Promise<void> = Promise.resolve()
+  private flushTimer: NodeJS.Timeout | undefined
+  private watchdog: NodeJS.Timeout | undefined
+  private reconnectTimer: NodeJS.Timeout | undefined
+  private lastActivity = 0
+  private backoffMs: number
+  private gotMessageOnConnection = false
+  private stopped = false
+  private readonly seen = new Map<string, true>()
+  /** meta.ids of appended events, newest last: only these may be stored as seen. */
+  private appendedIds: string[] = []
+  private readonly logger: Logger
+  private readonly now: () => number
+  private failure: unknown
+
+  constructor(private readonly options: EventStreamsOptions) {
+    this.logger = options.logger ?? silentLogger
+    this.now = options.now ?? Date.now
+    this.backoffMs = options.reconnectMinMs ?? 1000
+  }
+
+  /** The stored Last-Event-ID (what the log has), if any. */
+  async storedId(): Promise<string | undefined> {
+    return (await this.options.checkpoints.get<Position>(CHECKPOINT_KEY))?.lastEventId
+  }
+
+  async start(): Promise<void> {
+    const position = await this.options.checkpoints.get<Position>(CHECKPOINT_KEY)
+    this.lastReceivedId = position?.lastEventId
+    for (const metaId of position?.recent ?? []) this.remember(metaId)
+    this.appendedIds = [...(position?.recent ?? [])]
+    this.connect()
+    const idle = this.options.idleTimeoutMs ?? 120_000
+    this.watchdog = setInterval(() => {
+      if (this.es && this.now() - this.lastActivity > idle) {
+        this.logger.warn({ idleMs: this.now() - this.lastActivity }, 'eventstreams: silent too long, reconnecting')
+        this.reconnect(0)
+      }
+    }, Math.max(50, Math.min(idle / 4, 10_000)))
+  }
+
+  private connect(): void {
+    if (this.stopped) return
+    const streams = (this.options.streams ?? DEFAULT_STREAMS).join(',')
+    const url = new URL(`${this.options.url.replace(/\/$/, '')}/${streams}`)
+    const resume = this.lastReceivedId ? resumeId(this.lastReceivedId, 60_000, this.options.resumeOverlapMs ?? 1) : undefined
+    if (!resume && this.options.since !== undefined) url.searchParams.set('since', new Date(this.options.since).toISOString())
+    const ua = userAgent(this.options.contact)
+    this.stats.connections++
+    this.lastActivity = this.now()
+    this.gotMessageOnConnection = false
+    const es = new EventSource(url, {
+      fetch: (input: Parameters<FetchLike>[0], init?: Parameters<FetchLike>[1]) => {
+        const headers: Record<string, string> = { ...(init?.headers as Record<string, string> | undefined), 'User-Agent': ua }
+        // Our resume point, not the library's: a fresh EventSource starts without one.
+        if (resume && !headers['Last-Event-ID']) headers['Last-Event-ID'] = resume
+        return fetch(input, { ...init, headers })
+      },
+    })
+    this.es = es
+    es.addEventListener('open', () => {
+      this.lastActivity = this.now()
+      this.logger.info({ resume: resume !== undefined }, 'eventstreams: connected')
+    })
+    es.addEventListener('message', (ev) => this.onMessage(String(ev.data), ev.lastEventId))
+    es.addEventListener('error', (ev) => {
+      if (this.es !== es) return
+      const code = (ev as unknown as { code?: number }).code
+      // 429: another connection from this address is open; wait longer before trying again.
+      const wait = code === 429 ? Math.max(this.backoffMs, this.options.tooManyConnectionsWaitMs ?? 30_000) : this.gotMessageOnConnection ? (this.options.reconnectMinMs ?? 1000) : this.backoffMs
+      this.logger.warn({ status: code, waitMs: wait, message: (ev as unknown as { message?: string }).message }, 'eventstreams: connection ended')
+      this.reconnect(wait)
+    })
+  }
+
+  private reconnect(waitMs: number): void {
+    this.es?.close()
+    this.es = undefined
+    if (this.stopped) return
+    clearTimeout(this.reconnectTimer)
+    if (!this.gotMessageOnConnection) this.backoffMs = Math.min(this.options.reconnectMaxMs ?? 60_000, this.backoffMs * 2)
+    else this.backoffMs = this.options.reconnectMinMs ?? 1000
+    this.reconnectTimer = setTimeout(() => this.connect(), waitMs)
+  }
+
+  private onMessage(data: string, id: string): void {
+    this.lastActivity = this.now()
+    this.gotMessageOnConnection = true
+    this.stats.received++
+    if (id) this.lastReceivedId = id
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(data)
+    } catch {
+      // No meta.id to recognise a repeat by: the bytes themselves are the identity.
+      if (this.repeated(`raw:${createHash('sha1').update(data).digest('base64')}`)) return
+      this.stats.malformed++
+      this.push({ id: id || undefined, events: [], dead: { value: Buffer.from(data, 'utf8'), reason: 'not-json' } })
+      return
+    }
+    const mapped = mapStreamEvent(parsed, this.options.wikiByDbName, this.now())
+    switch (mapped.kind) {
+      case 'canary':
+        this.stats.canaries++
+        this.push({ id: id || undefined, events: [] })
+        return
+      case 'ignored':
+        this.stats.ignored++
+        this.push({ id: id || undefined, events: [] })
+        return
+      case 'malformed':
+        if (this.repeated(mapped.metaId ?? `raw:${createHash('sha1').update(data).digest('base64')}`)) return
+        this.stats.malformed++
+        this.push({ id: id || undefined, events: [], dead: { value: Buffer.from(data, 'utf8'), reason: mapped.reason } })
+        return
+      case 'events':
+        if (mapped.metaId !== undefined) {
+          if (this.seen.has(mapped.metaId)) {
+            this.stats.duplicates++
+            this.push({ id: id || undefined, events: [] })
+            return
+          }
+          this.remember(mapped.metaId)
+        }
+        this.push({ id: id || undefined, metaId: mapped.metaId, events: mapped.events })
+    }
+  }
+
+  /** True (and counted) when this identity was seen recently; otherwise remembers it. */
+  private repeated(identity: string): boolean {
+    if (this.seen.has(identity)) {
+      this.stats.duplicates++
+      return true
+    }
+    this.remember(identity)
+    return false
+  }
+
+  private remember(metaId: string): void {
+    this.seen.set(metaId, true)
+    const max = this.options.dedupeWindow ?? 50_000
+    if (this.seen.size > max) this.seen.delete(this.seen.keys().next().value!)
+  }
+
+  private push(p: Pending): void {
+    this.buffer.push(p)
+    if (this.buffer.length >= (this.options.batchSize ?? 500)) void this.flush()
+    else this.flushTimer ??= setTimeout(() => void this.flush(), this.options.flushMs ?? 1000)
+  }
+
+  /** Appends what is buffered, then stores the Last-Event-ID it covers. */
+  flush(): Promise<void> {
+    clearTimeout(this.flushTimer)
+    this.flushTimer = undefined
+    const batch = this.buffer
+    this.buffer = []
+    this.flushing = this.flushing.then(async () => {
+      if (batch.length === 0 || this.failure !== undefined) return
+      const { events, topic, deadLetterTopic, checkpoints } = this.options
+      const out = batch.flatMap((p) => p.events)
+      const dead = batch.filter((p) => p.dead)
+      try {
+        if (dead.length > 0) {
+          await events.log.append(
+            deadLetterTopic,
+            dead.map((p) => ({
+              key: null,
+              value: p.dead!.value,
+              headers: {
+                [DLQ_HEADERS.reason]: p.dead!.reason,
+                [DLQ_HEADERS.code]: 'MBWA_DECODE_FAILED',
+                [DLQ_HEADERS.message]: `EventStreams event: ${p.dead!.reason}`,
+                [DLQ_HEADERS.source]: `eventstreams:${p.id ?? ''}`,
+                [DLQ_HEADERS.at]: new Date(this.now()).toISOString(),
+              },
+            })),
+          )
+        }
+        if (out.length > 0) await events.append(topic, out)
+        const last = [...batch].reverse().find((p) => p.id)?.id
+        if (last) {
+          for (const p of batch) if (p.metaId !== undefined) this.appendedIds.push(p.metaId)
+          this.appendedIds = this.appendedIds.slice(-(this.options.storedDedupe ?? 2000))
+          const position: Position = { lastEventId: last, recent: this.appendedIds }
+          await checkpoints.put(CHECKPOINT_KEY, position)
+        }
+        this.stats.appended += out.length
+        this.stats.flushes++
+      } catch (err) {
+        // The log failed: nothing after this point may be stored as done. Stop, and let a restart resume
+        // from the stored Last-Event-ID.
+        this.failure = err
+        this.logger.error({ err: (err as Error).message }, 'eventstreams: append failed; stopping the source')
+        await this.stop()
+      }
+    })
+    return this.flushing
+  }
+
+  /** Set when an append failed and the source stopped. */
+  get error(): unknown {
+    return this.failure
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return
+    this.stopped = true
+    clearInterval(this.watchdog)
+    clearTimeout(this.reconnectTimer)
+    this.es?.close()
+    this.es = undefined
+    if (this.failure === undefined) await this.flush()
+  }
+}
