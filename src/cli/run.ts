@@ -1,4 +1,7 @@
 import type { Command } from 'commander'
+import { Sources } from '../app/sources.js'
+import { EventStore } from '../events/event-log.js'
+import { SchemaRegistry } from '../events/registry.js'
 import { openLog } from '../log/open-log.js'
 import { commandContext, untilSignal } from './context.js'
 
@@ -10,6 +13,8 @@ export function registerRun(program: Command): void {
       const { config, file, logger } = commandContext(command)
       logger.info({ config: file ?? '(defaults)' }, 'mbwa starting')
       const { log, topics } = await openLog(config, logger)
+      const events = new EventStore(log, SchemaRegistry.load())
+      const sources = await Sources.start(config, events, topics, logger)
       const ends = await log.endOffsets(topics.events)
       logger.info(
         { log: log.kind, topics, events: ends.reduce((a, b) => a + b, 0), wikis: Object.keys(config.wikis).length },
@@ -18,6 +23,7 @@ export function registerRun(program: Command): void {
       process.stderr.write(`mbwa: running on the ${log.kind} log (${topics.events}); Ctrl-C stops\n`)
       const signal = await untilSignal()
       logger.info({ signal }, 'mbwa stopping')
+      await sources.stop()
       await log.close()
       logger.info('mbwa stopped')
       logger.flush()

@@ -45,6 +45,8 @@ const WikiSettings = z
 const Wiki = WikiSettings.extend({
   /** The Action API endpoint, e.g. https://en.wiktionary.org/w/api.php */
   api: z.url({ protocol: /^https?$/ }),
+  /** Database name as EventStreams names the wiki (default: the code with _ for -, + "wiktionary"). */
+  dbname: z.string().regex(/^[a-z0-9_]+$/).optional(),
   /** Name of the wiki's main page (never linked). */
   mainPage: z.string().min(1).optional(),
   credentials: z
@@ -96,6 +98,63 @@ export const ConfigSchema = z
       .object({
         /** A URL or e-mail address where the wikis' operators can reach you (Wikimedia's User-Agent policy). */
         contact: z.string().default(''),
+      })
+      .strict()
+      .prefault({}),
+    sources: z
+      .object({
+        recentChanges: z
+          .object({
+            enabled: z.boolean().default(true),
+            minIntervalSeconds: z.number().positive().default(10),
+            maxIntervalSeconds: z.number().positive().default(86_400),
+            initialIntervalSeconds: z.number().positive().default(60),
+            /** On first start, how far back to read. */
+            lookbackHours: z.number().min(0).default(48),
+          })
+          .strict()
+          .prefault({}),
+        snapshot: z
+          .object({
+            enabled: z.boolean().default(true),
+            /** Target interval between two snapshots of a wiki. */
+            intervalHours: z.number().positive().default(168),
+            pageSize: z.union([z.literal('max'), z.int().min(1).max(5000)]).default('max'),
+          })
+          .strict()
+          .prefault({}),
+        eventStreams: z
+          .object({
+            enabled: z.boolean().default(false),
+            url: z.url({ protocol: /^https?$/ }).default('https://stream.wikimedia.org/v2/stream'),
+            streams: listOf(z.string().min(1)).default([
+              'mediawiki.recentchange',
+              'mediawiki.page-create',
+              'mediawiki.page-delete',
+              'mediawiki.page-move',
+              'mediawiki.page-undelete',
+            ]),
+            /** On first start (no stored position), read from this many hours back. */
+            sinceHours: z.number().min(0).default(1),
+            idleTimeoutSeconds: z.number().positive().default(120),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    discovery: z
+      .object({
+        sitematrix: z
+          .object({
+            /** Take the wiki list from a Wikimedia sitematrix (configured wikis override what it says). */
+            enabled: z.boolean().default(false),
+            api: z.url({ protocol: /^https?$/ }).default('https://meta.wikimedia.org/w/api.php'),
+            family: z.string().min(1).default('wiktionary'),
+            refreshHours: z.number().positive().default(24),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),
