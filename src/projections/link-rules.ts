@@ -1,0 +1,176 @@
+import type { LanguageLink } from '../events/types.js'
+import { normaliseTitle } from '../events/titles.js'
+import type { PageState } from './page-state.js'
+import type { RulesByWiki, WikiRules } from './wiki-rules.js'
+
+// The domain rules of DESIGN.md, as one pure evaluation of a title: which pages take part in its link set, and
+// for each page what it should carry, what to add and remove, and (on cognate wikis) which written links are
+// stale or redundant. Nothing here reads a clock or a store, so every rule is tested on its own.
+
+export type ReportKind = 'stale-missing' | 'stale-other-title' | 'redundant' | 'invalid-code'
+export type DiscrepancyKind = 'missing' | 'remove' | ReportKind
+
+export interface WrittenLinkReport {
+  code: string
+  title: string
+  kind: ReportKind
+}
+
+export interface PageVerdict {
+  wiki: string
+  mode: 'manual' | 'cognate'
+  /** The page takes part in the title's link set. */
+  participates: boolean
+  /** mbwa may edit this page (configured, not closed or locked, bot may edit, page takes part). */
+  editable: boolean
+  /** What the page's links should be (manual mode), as codes; null when its links are unknown. */
+  shouldCarry: string[] | null
+  add: string[]
+  remove: string[]
+  /** Cognate mode: written links that override the automatic ones. */
+  reports: WrittenLinkReport[]
+  /** Why nothing could be computed for this page, if so. */
+  unknown?: 'links-unknown' | 'written-links-unknown'
+}
+
+export interface TitleVerdict {
+  title: string
+  linkSet: string[]
+  /** All information needed to remove links is there (rule 4). */
+  complete: boolean
+  incomplete: string[]
+  pages: PageVerdict[]
+}
+
+export interface EvaluationContext {
+  /** Wikis whose snapshot has completed in this partition: only for them is a missing page known to be missing. */
+  snapshotted: ReadonlySet<string>
+}
+
+/** Cognate's title folding: U+02BC and U+2019 to ', … to ..., then NFC. */
+export function cognateFold(title: string): string {
+  return title.replace(/[\u02BC\u2019]/g, "'").replace(/\u2026/g, '...').normalize('NFC')
+}
+
+function participates(title: string, page: PageState | undefined, rules: WikiRules | undefined): boolean {
+  if (!page || !rules) return false
+  if (rules.closed || rules.locked) return false
+  if (rules.mainPage !== undefined && normaliseTitle(rules.mainPage) === normaliseTitle(title)) return false
+  if (page.redirect && !rules.linkRedirects) return false
+  if (page.blank === true) return false
+  return true
+}
+
+export function evaluateTitle(title: string, pages: ReadonlyMap<string, PageState>, rules: RulesByWiki, ctx: EvaluationContext): TitleVerdict {
+  const linkSet = [...pages.keys()].filter((w) => participates(title, pages.get(w), rules.get(w))).sort()
+  const inSet = new Set(linkSet)
+  const incomplete: string[] = []
+  for (const [code, r] of rules) {
+    if (r.closed) continue
+    if (!ctx.snapshotted.has(code) && !pages.has(code)) incomplete.push(`${code}: not snapshotted yet`)
+  }
+  for (const [code, page] of pages) {
+    if (!rules.has(code)) continue
+    if (page.links === null) incomplete.push(`${code}: links unknown`)
+    if (page.blank === null && !page.redirect) incomplete.push(`${code}: blank unknown`)
+  }
+  const complete = incomplete.length === 0
+  const verdicts: PageVerdict[] = []
+  for (const [code, page] of [...pages].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const r = rules.get(code)
+    if (!r) continue
+    const part = inSet.has(code)
+    const editable = part && r.edit && !r.closed && !r.locked
+    verdicts.push(r.linkMode === 'manual' ? manual(title, code, page, r, inSet, rules, complete, part, editable) : cognate(title, code, page, r, inSet, rules, complete, part, editable))
+  }
+  return { title, linkSet, complete, incomplete, pages: verdicts }
+}
+
+function isInvalid(code: string, own: WikiRules, rules: RulesByWiki): boolean {
+  if (own.invalidCodes.has(code)) return true
+  for (const r of rules.values()) if (r.invalidCodes.has(code)) return true
+  return false
+}
+
+function manual(
+  title: string,
+  code: string,
+  page: PageState,
+  r: WikiRules,
+  inSet: ReadonlySet<string>,
+  rules: RulesByWiki,
+  complete: boolean,
+  part: boolean,
+  editable: boolean,
+): PageVerdict {
+  const base = { wiki: code, mode: 'manual' as const, participates: part, editable, reports: [] }
+  const desired = [...inSet].filter((c) => c !== code && !r.nolink.has(c)).sort()
+  if (page.links === null) return { ...base, shouldCarry: desired, add: [], remove: [], unknown: 'links-unknown' }
+  if (!part) return { ...base, shouldCarry: [], add: [], remove: [] }
+  const sameTitle = new Set(page.links.filter((l) => l.title === title).map((l) => l.code))
+  const add = desired.filter((c) => !sameTitle.has(c))
+  const remove = new Set<string>()
+  // A link to a different title on a wiki that has this title is replaced by the same-title link.
+  for (const l of page.links) if (l.title !== title && inSet.has(l.code) && add.includes(l.code)) remove.add(l.code)
+  for (const l of page.links) {
+    if (l.code === code) continue // a link to the wiki itself is an ordinary link, not a language link
+    if (isInvalid(l.code, r, rules)) {
+      remove.add(l.code) // codes no longer valid go whatever else is known
+      continue
+    }
+    if (!complete) continue // rule 4: never remove on incomplete information
+    const target = rules.get(l.code)
+    if (!target) continue // a wiki mbwa does not know: not its business
+    if (target.closed || target.locked || r.nolink.has(l.code)) remove.add(l.code)
+    else if (l.title === title && !inSet.has(l.code)) remove.add(l.code)
+  }
+  return { ...base, shouldCarry: desired, add, remove: [...remove].sort() }
+}
+
+function cognate(
+  title: string,
+  code: string,
+  page: PageState,
+  r: WikiRules,
+  inSet: ReadonlySet<string>,
+  rules: RulesByWiki,
+  complete: boolean,
+  part: boolean,
+  editable: boolean,
+): PageVerdict {
+  const base = { wiki: code, mode: 'cognate' as const, participates: part, editable, shouldCarry: [] as string[], add: [] as string[] }
+  if (page.writtenLinks === null) return { ...base, remove: [], reports: [], unknown: 'written-links-unknown' }
+  const folded = cognateFold(title)
+  const reports: WrittenLinkReport[] = []
+  for (const l of page.writtenLinks) {
+    if (l.code === code) continue
+    if (isInvalid(l.code, r, rules)) {
+      reports.push({ code: l.code, title: l.title, kind: 'invalid-code' })
+      continue
+    }
+    if (!rules.has(l.code)) continue
+    if (cognateFold(l.title) === folded) {
+      if (inSet.has(l.code)) reports.push({ code: l.code, title: l.title, kind: 'redundant' })
+      else if (complete) reports.push({ code: l.code, title: l.title, kind: 'stale-missing' })
+    } else if (inSet.has(l.code)) {
+      // The other wiki has this very title: the written link to another title blocks the automatic one.
+      reports.push({ code: l.code, title: l.title, kind: 'stale-other-title' })
+    }
+  }
+  const removable = r.removeOverrides && editable && (complete || reports.every((x) => x.kind === 'invalid-code' || x.kind === 'redundant'))
+  const remove = removable ? [...new Set(reports.map((x) => x.code))].sort() : []
+  return { ...base, remove, reports }
+}
+
+/** The discrepancy kinds a verdict shows, for the discrepancy index. */
+export function discrepancies(v: PageVerdict): { kind: DiscrepancyKind; codes: string[] }[] {
+  const out: { kind: DiscrepancyKind; codes: string[] }[] = []
+  if (v.add.length > 0) out.push({ kind: 'missing', codes: v.add })
+  if (v.mode === 'manual' && v.remove.length > 0) out.push({ kind: 'remove', codes: v.remove })
+  const byKind = new Map<ReportKind, string[]>()
+  for (const r of v.reports) byKind.set(r.kind, [...(byKind.get(r.kind) ?? []), r.code])
+  for (const [kind, codes] of byKind) out.push({ kind, codes })
+  return out
+}
+
+export type { LanguageLink }
