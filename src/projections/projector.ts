@@ -1,0 +1,177 @@
+import type { EventStore } from '../events/event-log.js'
+import type { EditRequested } from '../events/types.js'
+import { silentLogger, type Logger } from '../logging.js'
+import type { TopicNames } from '../log/topics.js'
+import type { Subscription, TopicPartition } from '../log/types.js'
+import { PartitionApplier } from './partition-applier.js'
+import type { TitleStore } from './title-store.js'
+import type { RulesByWiki } from './wiki-rules.js'
+
+// Feeds the events topic into the title store. Each partition this member is given starts from the offset the
+// store holds for it (state and offset are written together), so the group's own committed offsets are only a
+// fallback for tools; a partition is "restoring" until it has caught up with the end it had when it was given,
+// and the query server does not serve it before that.
+
+export interface ProjectorOptions {
+  store: TitleStore
+  events: EventStore
+  topics: TopicNames
+  groupId: string
+  rules: RulesByWiki
+  settleMs?: number
+  emitCommands?: boolean
+  /** How often settled pages are looked at again. Default 30 s. */
+  settleTickMs?: number
+  maxBatchSize?: number
+  logger?: Logger
+  now?: () => number
+}
+
+export interface PartitionStatus {
+  partition: number
+  offset: number
+  /** End of the partition when last seen. */
+  end: number
+  restoring: boolean
+}
+
+interface Owned {
+  applier: PartitionApplier
+  offset: number
+  end: number
+  restoring: boolean
+  queue: Promise<unknown>
+}
+
+export class Projector {
+  readonly owned = new Map<number, Owned>()
+  private subscription: Subscription | undefined
+  private settleTimer: NodeJS.Timeout | undefined
+  private readonly logger: Logger
+  eventsApplied = 0
+  commandsSent = 0
+  private readonly listeners = new Set<() => void>()
+
+  constructor(private readonly options: ProjectorOptions) {
+    this.logger = options.logger ?? silentLogger
+  }
+
+  /** Called whenever ownership or readiness changes (the query server republishes its view). */
+  onChange(listener: () => void): void {
+    this.listeners.add(listener)
+  }
+
+  private changed(): void {
+    for (const l of this.listeners) l()
+  }
+
+  async start(): Promise<void> {
+    const { events, topics, store } = this.options
+    this.subscription = await events.consume({
+      groupId: this.options.groupId,
+      topics: [topics.events],
+      deadLetterTopic: topics.deadLetter,
+      maxBatchSize: this.options.maxBatchSize ?? 5000,
+      logger: this.logger,
+      onAssign: async (assigned: TopicPartition[]) => {
+        const ends = await events.log.endOffsets(topics.events)
+        const starts = new Map<string, number>()
+        const keep = new Set(assigned.map((tp) => tp.partition))
+        for (const p of [...this.owned.keys()]) if (!keep.has(p)) this.owned.delete(p)
+        for (const { topic, partition } of assigned) {
+          const offset = await store.offset(partition)
+          const applier = this.owned.get(partition)?.applier ?? new PartitionApplier(store, partition, this.applierOptions())
+          await applier.load()
+          const end = ends[partition] ?? 0
+          this.owned.set(partition, { applier, offset, end, restoring: offset < end, queue: Promise.resolve() })
+          starts.set(`${topic}:${partition}`, offset)
+        }
+        this.logger.info({ partitions: [...keep].sort((a, b) => a - b), restoring: [...this.owned.values()].filter((o) => o.restoring).length }, 'projection: partitions assigned')
+        this.changed()
+        return starts
+      },
+      onRevoke: (revoked) => {
+        for (const { partition } of revoked) this.owned.delete(partition)
+        this.changed()
+      },
+      eachBatch: async (batch) => {
+        const owned = this.owned.get(batch.partition)
+        if (!owned) return
+        const next = batch.lastOffset + 1
+        await this.serial(owned, async () => {
+          const stats = await owned.applier.apply(batch.events, next)
+          this.eventsApplied += stats.events
+          this.commandsSent += stats.commands
+        })
+        owned.offset = next
+        owned.end = Math.max(owned.end, batch.highWatermark)
+        if (owned.restoring && next >= owned.end) {
+          owned.restoring = false
+          this.logger.info({ partition: batch.partition, offset: next }, 'projection: partition restored')
+          this.changed()
+        }
+      },
+    })
+    const tick = this.options.settleTickMs ?? 30_000
+    this.settleTimer = setInterval(() => void this.settleAll(), tick)
+    this.settleTimer.unref()
+  }
+
+  private applierOptions() {
+    const { events, topics } = this.options
+    return {
+      rules: this.options.rules,
+      settleMs: this.options.settleMs ?? 3_600_000,
+      emitCommands: this.options.emitCommands ?? true,
+      now: this.options.now ?? Date.now,
+      sendCommands: async (commands: EditRequested[]) => {
+        await events.append(
+          topics.edits,
+          commands.map((value) => ({ type: 'EditRequested' as const, value, key: value.wiki })),
+        )
+      },
+    }
+  }
+
+  /** One thing at a time per partition: batches and settle ticks touch the same keys. */
+  private serial<T>(owned: Owned, fn: () => Promise<T>): Promise<T> {
+    const run = owned.queue.then(fn)
+    owned.queue = run.catch(() => undefined)
+    return run
+  }
+
+  async settleAll(): Promise<number> {
+    let sent = 0
+    for (const owned of this.owned.values()) {
+      if (owned.restoring) continue
+      try {
+        sent += await this.serial(owned, () => owned.applier.settleDue())
+      } catch (err) {
+        this.logger.warn({ err: (err as Error).message }, 'projection: settle tick failed')
+      }
+    }
+    this.commandsSent += sent
+    return sent
+  }
+
+  status(): PartitionStatus[] {
+    return [...this.owned.entries()]
+      .map(([partition, o]) => ({ partition, offset: o.offset, end: o.end, restoring: o.restoring }))
+      .sort((a, b) => a.partition - b.partition)
+  }
+
+  applier(partition: number): PartitionApplier | undefined {
+    return this.owned.get(partition)?.applier
+  }
+
+  /** Settles when the subscription ends (an error in applying stops it). */
+  get closed(): Promise<void> {
+    return this.subscription?.closed ?? Promise.resolve()
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.settleTimer)
+    await this.subscription?.stop()
+    await Promise.allSettled([...this.owned.values()].map((o) => o.queue))
+  }
+}

@@ -1,0 +1,185 @@
+import { createHash } from 'node:crypto'
+import { mkdirSync } from 'node:fs'
+import { ClassicLevel } from 'classic-level'
+import type { PendingCommand } from './edit-commands.js'
+import type { PageState } from './page-state.js'
+
+// The title-links store on LevelDB. Everything is grouped by partition of the events topic, so a consumer-group
+// member keeps, restores and drops partitions independently, and a partition's offset lives next to its state
+// and is written in the same batch (exactly-once state: after a crash, state and offset agree).
+//
+// Keys (P = partition, 4 hex digits; \0 separates):
+//   t P title            → { wiki → PageState }   all that is known of a title, one read per title
+//   w P wiki title       → ''                     which titles a wiki has (sweeps, counts, listings)
+//   x P wiki kind title  → codes                  discrepancy index (the HTTP endpoint pages through it)
+//   v P title            → [[wiki, kind], …]      the title's current index entries, to replace them
+//   e P title wiki       → PendingCommand         edit commands sent and not yet answered
+//   d P due title        → ''                     titles to look at again when new pages have settled
+//   s P wiki             → SnapshotMark           the last snapshot completed in this partition
+//   n P wiki             → count                  titles of a wiki
+//   o P                  → next offset            of this partition of the events topic
+
+export type TitlePages = Record<string, PageState>
+
+export interface SnapshotMark {
+  snapshotId: string
+  startedAt: number
+  completedAt: number
+  pages: number
+}
+
+const S = '\x00'
+const HI = '\xff'
+const hex = (p: number): string => p.toString(16).padStart(4, '0')
+const dueHex = (t: number): string => Math.max(0, Math.floor(t)).toString(16).padStart(12, '0')
+
+export const keys = {
+  title: (p: number, title: string) => `t${S}${hex(p)}${S}${title}`,
+  titlePrefix: (p: number) => `t${S}${hex(p)}${S}`,
+  wiki: (p: number, wiki: string, title: string) => `w${S}${hex(p)}${S}${wiki}${S}${title}`,
+  wikiPrefix: (p: number, wiki: string) => `w${S}${hex(p)}${S}${wiki}${S}`,
+  disc: (p: number, wiki: string, kind: string, title: string) => `x${S}${hex(p)}${S}${wiki}${S}${kind}${S}${title}`,
+  discPrefix: (p: number, wiki: string, kind?: string) => `x${S}${hex(p)}${S}${wiki}${S}${kind === undefined ? '' : kind + S}`,
+  verdict: (p: number, title: string) => `v${S}${hex(p)}${S}${title}`,
+  pending: (p: number, title: string, wiki: string) => `e${S}${hex(p)}${S}${title}${S}${wiki}`,
+  pendingPrefix: (p: number, title: string) => `e${S}${hex(p)}${S}${title}${S}`,
+  deferred: (p: number, due: number, title: string) => `d${S}${hex(p)}${S}${dueHex(due)}${S}${title}`,
+  deferredPrefix: (p: number) => `d${S}${hex(p)}${S}`,
+  deferredUntil: (p: number, due: number) => `d${S}${hex(p)}${S}${dueHex(due)}${HI}`,
+  snapshot: (p: number, wiki: string) => `s${S}${hex(p)}${S}${wiki}`,
+  snapshotPrefix: (p: number) => `s${S}${hex(p)}${S}`,
+  count: (p: number, wiki: string) => `n${S}${hex(p)}${S}${wiki}`,
+  countPrefix: (p: number) => `n${S}${hex(p)}${S}`,
+  offset: (p: number) => `o${S}${hex(p)}`,
+  partition: (p: number) => hex(p),
+}
+
+export type Op = { type: 'put'; key: string; value: string } | { type: 'del'; key: string }
+
+export class TitleStore {
+  private constructor(readonly db: ClassicLevel<string, string>, readonly path: string) {}
+
+  static async open(path: string): Promise<TitleStore> {
+    mkdirSync(path, { recursive: true })
+    const db = new ClassicLevel<string, string>(path, { keyEncoding: 'utf8', valueEncoding: 'utf8' })
+    await db.open()
+    return new TitleStore(db, path)
+  }
+
+  async close(): Promise<void> {
+    await this.db.close()
+  }
+
+  /** Next offset to read for a partition (0 when it was never read). */
+  async offset(p: number): Promise<number> {
+    const v = await this.db.get(keys.offset(p))
+    return v === undefined ? 0 : Number(v)
+  }
+
+  async titles(p: number, titles: string[]): Promise<(TitlePages | undefined)[]> {
+    const values = await this.db.getMany(titles.map((t) => keys.title(p, t)))
+    return values.map((v) => (v === undefined ? undefined : (JSON.parse(v) as TitlePages)))
+  }
+
+  async title(p: number, title: string): Promise<TitlePages | undefined> {
+    return (await this.titles(p, [title]))[0]
+  }
+
+  async pending(p: number, title: string): Promise<Record<string, PendingCommand>> {
+    const out: Record<string, PendingCommand> = {}
+    const prefix = keys.pendingPrefix(p, title)
+    for await (const [k, v] of this.db.iterator({ gte: prefix, lt: prefix + HI })) out[k.slice(prefix.length)] = JSON.parse(v) as PendingCommand
+    return out
+  }
+
+  async verdictEntries(p: number, titles: string[]): Promise<([string, string][] | undefined)[]> {
+    const values = await this.db.getMany(titles.map((t) => keys.verdict(p, t)))
+    return values.map((v) => (v === undefined ? undefined : (JSON.parse(v) as [string, string][])))
+  }
+
+  async snapshots(p: number): Promise<Record<string, SnapshotMark>> {
+    const out: Record<string, SnapshotMark> = {}
+    const prefix = keys.snapshotPrefix(p)
+    for await (const [k, v] of this.db.iterator({ gte: prefix, lt: prefix + HI })) out[k.slice(prefix.length)] = JSON.parse(v) as SnapshotMark
+    return out
+  }
+
+  async counts(p: number): Promise<Record<string, number>> {
+    const out: Record<string, number> = {}
+    const prefix = keys.countPrefix(p)
+    for await (const [k, v] of this.db.iterator({ gte: prefix, lt: prefix + HI })) out[k.slice(prefix.length)] = Number(v)
+    return out
+  }
+
+  /** Titles a wiki has in a partition, in key order. */
+  async *wikiTitles(p: number, wiki: string): AsyncGenerator<string> {
+    const prefix = keys.wikiPrefix(p, wiki)
+    for await (const k of this.db.keys({ gte: prefix, lt: prefix + HI })) yield k.slice(prefix.length)
+  }
+
+  /** Discrepancy entries of a wiki in a partition, optionally one kind, after a cursor title. */
+  async discrepancies(p: number, wiki: string, kind: string | undefined, after: string | undefined, limit: number): Promise<{ kind: string; title: string; codes: string[] }[]> {
+    const prefix = keys.discPrefix(p, wiki, kind)
+    const out: { kind: string; title: string; codes: string[] }[] = []
+    const gt = after === undefined ? undefined : after
+    for await (const [k, v] of this.db.iterator({ ...(gt === undefined ? { gte: prefix } : { gt: prefix + gt }), lt: prefix + HI, limit })) {
+      const rest = k.slice(keys.discPrefix(p, wiki).length)
+      const i = rest.indexOf(S)
+      out.push({ kind: rest.slice(0, i), title: rest.slice(i + 1), codes: JSON.parse(v) as string[] })
+    }
+    return out
+  }
+
+  /** Titles whose re-evaluation is due by `now`. */
+  async due(p: number, now: number, limit = 10_000): Promise<{ key: string; title: string }[]> {
+    const prefix = keys.deferredPrefix(p)
+    const out: { key: string; title: string }[] = []
+    for await (const k of this.db.keys({ gte: prefix, lt: keys.deferredUntil(p, now), limit })) {
+      out.push({ key: k, title: k.slice(prefix.length + 13) })
+    }
+    return out
+  }
+
+  async write(ops: Op[], sync = false): Promise<void> {
+    if (ops.length > 0) await this.db.batch(ops, { sync })
+  }
+
+  /** Removes everything of a partition (its state is rebuilt from the log). */
+  async dropPartition(p: number): Promise<void> {
+    for (const tag of ['t', 'w', 'x', 'v', 'e', 'd', 's', 'n']) await this.db.clear({ gte: `${tag}${S}${hex(p)}${S}`, lt: `${tag}${S}${hex(p)}${S}${HI}` })
+    await this.db.del(keys.offset(p))
+  }
+
+  /**
+   * A digest of the page state of some partitions: the sum (mod 2^256) of a SHA-256 per (title, wiki, state), so
+   * it does not depend on order, batch sizes or how partitions are spread over instances; digests of disjoint
+   * partition sets add up to the digest of their union.
+   */
+  async digest(partitions: number[]): Promise<{ sum: bigint; pages: number }> {
+    let sum = 0n
+    let pages = 0
+    for (const p of partitions) {
+      const prefix = keys.titlePrefix(p)
+      for await (const [k, v] of this.db.iterator({ gte: prefix, lt: prefix + HI })) {
+        const title = k.slice(prefix.length)
+        const byWiki = JSON.parse(v) as TitlePages
+        for (const wiki of Object.keys(byWiki).sort()) {
+          sum = (sum + pageHash(title, wiki, byWiki[wiki]!)) & MASK
+          pages++
+        }
+      }
+    }
+    return { sum, pages }
+  }
+}
+
+const MASK = (1n << 256n) - 1n
+
+function pageHash(title: string, wiki: string, s: PageState): bigint {
+  const canonical = JSON.stringify([title, wiki, s.redirect, s.blank, s.revision, s.pageId, s.links, s.writtenLinks, s.createdAt, s.byBot, s.observedAt, s.source, s.snapshotId, s.changedAt])
+  return BigInt('0x' + createHash('sha256').update(canonical).digest('hex'))
+}
+
+export function digestHex(sum: bigint): string {
+  return sum.toString(16).padStart(64, '0')
+}

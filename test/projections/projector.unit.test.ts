@@ -1,0 +1,161 @@
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { loadConfig } from '../../src/config/load.js'
+import type { EventToAppend } from '../../src/events/event-log.js'
+import { partitionForKey } from '../../src/log/partitioner.js'
+import { Projector } from '../../src/projections/projector.js'
+import { digestHex, TitleStore } from '../../src/projections/title-store.js'
+import { wikiRules } from '../../src/projections/wiki-rules.js'
+import { harness, readEvents, type Harness } from '../setup/events.js'
+import { waitFor } from '../log/helpers.js'
+import { created, deleted, edited, moved, observed, snapshotDone } from './fixtures.js'
+
+const PARTITIONS = 4
+const rules = wikiRules(
+  loadConfig({
+    env: {},
+    searchPaths: [],
+    flags: { wikis: Object.fromEntries(['en', 'fr', 'de', 'nl'].map((c) => [c, { api: `http://127.0.0.1/${c}/api.php`, edit: true, linkMode: 'manual' }])) },
+  }).config,
+)
+
+let h: Harness | undefined
+const stores: TitleStore[] = []
+afterEach(async () => {
+  for (const s of stores.splice(0)) await s.close().catch(() => undefined)
+  await h?.close()
+  h = undefined
+})
+
+async function project(name: string, options: { maxBatchSize?: number; settleMs?: number; now?: () => number; stopAfter?: number } = {}): Promise<{ store: TitleStore; projector: Projector }> {
+  const store = await TitleStore.open(join(h!.dir, name))
+  stores.push(store)
+  const projector = new Projector({ store, events: h!.events, topics: h!.topics, groupId: `g-${name}`, rules, settleMs: options.settleMs ?? 0, maxBatchSize: options.maxBatchSize, now: options.now })
+  await projector.start()
+  return { store, projector }
+}
+
+async function caughtUp(projector: Projector): Promise<void> {
+  const ends = await h!.log.endOffsets(h!.topics.events)
+  await waitFor(() => projector.status().length === PARTITIONS && projector.status().every((s) => s.offset >= ends[s.partition]!), 20_000, 'projection to catch up')
+}
+
+const all = [0, 1, 2, 3]
+
+function story(): EventToAppend[] {
+  return [
+    observed('en', 'chat', ['fr']),
+    observed('fr', 'chat', ['en', 'de']),
+    observed('de', 'chat', []),
+    observed('en', 'dog', ['nl'], { revision: 5 }),
+    observed('nl', 'hond', []),
+    created('fr', 'chien', 7),
+    edited('en', 'chat', 101),
+    observed('en', 'chat', ['fr', 'de'], { revision: 101 }),
+    observed('en', 'chat', ['fr'], { revision: 50 }), // an older read arriving late
+    ...moved('nl', 'hond', 'dog', false),
+    deleted('de', 'chat'),
+    observed('de', 'chat', [], { revision: 200 }),
+    ...Array.from({ length: 60 }, (_, i) => observed(['en', 'fr', 'de', 'nl'][i % 4]!, `word ${i % 20}`, i % 3 === 0 ? ['en'] : [])),
+  ]
+}
+
+describe('title-links projection (unit, embedded log)', () => {
+  it('applies page facts in order, newest revision wins, moves and deletions included', async () => {
+    h = await harness(PARTITIONS)
+    await h.events.append(h.topics.events, story())
+    const { store, projector } = await project('a')
+    await caughtUp(projector)
+    await projector.stop()
+    const chat = await store.title(partitionForKey('chat', PARTITIONS), 'chat')
+    expect(Object.keys(chat!).sort()).toEqual(['de', 'en', 'fr'])
+    expect(chat!.en!.revision).toBe(101)
+    expect(chat!.en!.links!.map((l) => l.code)).toEqual(['de', 'fr'])
+    expect(chat!.de!.revision).toBe(200)
+    expect(await store.title(partitionForKey('hond', PARTITIONS), 'hond')).toBeUndefined()
+    const dog = await store.title(partitionForKey('dog', PARTITIONS), 'dog')
+    expect(Object.keys(dog!).sort()).toEqual(['en', 'nl'])
+    expect(dog!.nl!.links).toBeNull() // moved in: links unknown until read
+    const chien = await store.title(partitionForKey('chien', PARTITIONS), 'chien')
+    expect(chien!.fr).toMatchObject({ revision: 7, links: null, byBot: false })
+  })
+
+  it('gives the same digest whatever the batch sizes and restarts', async () => {
+    h = await harness(PARTITIONS)
+    await h.events.append(h.topics.events, story())
+    const one = await project('whole', { maxBatchSize: 5000 })
+    await caughtUp(one.projector)
+    await one.projector.stop()
+    const expected = digestHex((await one.store.digest(all)).sum)
+
+    const small = await project('small', { maxBatchSize: 1 })
+    await caughtUp(small.projector)
+    await small.projector.stop()
+    expect(digestHex((await small.store.digest(all)).sum)).toBe(expected)
+
+    // Restarted every few batches: each start resumes from the offsets stored with the state.
+    const store = await TitleStore.open(join(h.dir, 'restarts'))
+    stores.push(store)
+    const ends = await h.log.endOffsets(h.topics.events)
+    for (let round = 0; round < 50; round++) {
+      const p = new Projector({ store, events: h.events, topics: h.topics, groupId: 'g-restarts', rules, settleMs: 0, maxBatchSize: 3 })
+      await p.start()
+      await new Promise((r) => setTimeout(r, 5))
+      await p.stop()
+      const offsets = await Promise.all(all.map((x) => store.offset(x)))
+      if (offsets.every((o, i) => o >= ends[i]!)) break
+    }
+    expect(digestHex((await store.digest(all)).sum)).toBe(expected)
+  })
+
+  it('sweeps titles a completed snapshot did not see, in every partition, and keeps what was seen since', async () => {
+    h = await harness(PARTITIONS)
+    const t0 = 1_700_000_000_000
+    await h.events.append(h.topics.events, [
+      observed('en', 'kept', [], { snapshotId: 's1', at: t0 }),
+      observed('en', 'gone', [], { snapshotId: 'old', at: t0 - 10_000 }),
+      observed('en', 'gone too', [], { snapshotId: 'old', at: t0 - 10_000 }),
+      observed('en', 'seen after start', [], { at: t0 + 500 }),
+      observed('fr', 'gone', [], { snapshotId: 'fr-old', at: t0 - 10_000 }),
+      ...snapshotDone('en', 's1', PARTITIONS, t0),
+    ])
+    const { store, projector } = await project('sweep')
+    await caughtUp(projector)
+    await projector.stop()
+    const get = (t: string) => store.title(partitionForKey(t, PARTITIONS), t)
+    expect(await get('kept')).toBeDefined()
+    expect(await get('seen after start')).toBeDefined()
+    expect(await get('gone too')).toBeUndefined()
+    expect(Object.keys((await get('gone'))!)).toEqual(['fr']) // only en's page went
+    const marks = await store.snapshots(partitionForKey('kept', PARTITIONS))
+    expect(marks.en).toMatchObject({ snapshotId: 's1', startedAt: t0 })
+  })
+
+  it('sends an edit command per discrepancy once pages settled, with a deterministic id, and not again on replay', async () => {
+    h = await harness(PARTITIONS)
+    let now = 1_700_000_000_000
+    await h.events.append(h.topics.events, [
+      ...['en', 'fr', 'de', 'nl'].flatMap((w) => snapshotDone(w, `s-${w}`, PARTITIONS, now - 100_000, now - 90_000)),
+      observed('en', 'chat', ['fr'], { at: now }),
+      observed('fr', 'chat', ['en', 'de'], { at: now }),
+      observed('de', 'chat', ['en', 'fr'], { at: now }),
+    ])
+    const a = await project('cmd', { settleMs: 3_600_000, now: () => now, maxBatchSize: 2 })
+    await caughtUp(a.projector)
+    expect(await readEvents(h.log, h.topics.edits)).toEqual([]) // not settled yet
+    now += 3_600_001
+    await a.projector.settleAll()
+    const commands = (await readEvents(h.log, h.topics.edits)).map((e) => e.event.value as { wiki: string; add: string[]; remove: string[]; commandId: string })
+    expect(commands.map((c) => [c.wiki, c.add, c.remove])).toEqual([['en', ['de'], []]])
+    await a.projector.settleAll()
+    await a.projector.stop()
+    expect((await readEvents(h.log, h.topics.edits)).length).toBe(1) // pending: not sent again
+
+    // A rebuilt store replaying everything would send the same id again, never a different one.
+    const b = await project('cmd-replay', { settleMs: 0, now: () => now })
+    await caughtUp(b.projector)
+    await b.projector.stop()
+    const ids = (await readEvents(h.log, h.topics.edits)).map((e) => (e.event.value as { commandId: string }).commandId)
+    expect(new Set(ids)).toEqual(new Set([commands[0]!.commandId]))
+  })
+})
