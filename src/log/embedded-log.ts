@@ -9,6 +9,7 @@ import type {
   Batch,
   ConsumeOptions,
   EventLog,
+  GroupMember,
   LogMessage,
   StoredMessage,
   Subscription,
@@ -321,6 +322,10 @@ class EmbeddedSubscription implements Subscription {
 
   assignment(): TopicPartition[] {
     return this.abort.signal.aborted ? [] : this.assigned.map((tp) => ({ ...tp }))
+  }
+
+  async members(): Promise<GroupMember[]> {
+    return [{ memberId: 'embedded', data: this.options.memberData, assignment: this.assignment(), self: true }]
   }
 
   async stop(): Promise<void> {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import {
+  AssignerProtocol,
   Kafka,
   logLevel as KafkaLogLevel,
   type Admin,
@@ -7,6 +8,7 @@ import {
   type KafkaMessage,
   type Producer,
   type LogEntry,
+  type PartitionAssigner,
 } from 'kafkajs'
 import { MbwaError } from '../errors/errors.js'
 import { silentLogger, type Logger } from '../logging.js'
@@ -16,6 +18,7 @@ import type {
   Batch,
   ConsumeOptions,
   EventLog,
+  GroupMember,
   LogMessage,
   StoredMessage,
   Subscription,
@@ -244,6 +247,7 @@ export class KafkaLog implements EventLog {
       rebalanceTimeout: 30000,
       maxWaitTimeInMs: this.options.maxWaitTimeMs ?? 1000,
       retry: { initialRetryTime: 100, retries: 8 },
+      partitionAssigners: [sharingAssigner(options.memberData)],
     })
     const sub = new KafkaSubscription(consumer, options)
     this.subscriptions.add(sub)
@@ -262,6 +266,38 @@ export class KafkaLog implements EventLog {
   private assertOpen(): void {
     if (this.closed) throw new MbwaError('MBWA_LOG_CLOSED', 'the Kafka log is closed')
   }
+}
+
+/**
+ * Round-robin over the sorted members, like kafkajs' own assigner, but each member's subscription metadata
+ * carries its memberData in userData, so every member can read every other's (describeGroup).
+ */
+function sharingAssigner(memberData: string | undefined): PartitionAssigner {
+  return ({ cluster }) => ({
+    name: 'MbwaRoundRobin',
+    version: 1,
+    protocol({ topics }) {
+      return {
+        name: 'MbwaRoundRobin',
+        metadata: AssignerProtocol.MemberMetadata.encode({ version: 1, topics, userData: Buffer.from(memberData ?? '', 'utf8') }),
+      }
+    },
+    async assign({ members, topics }) {
+      const sorted = members.map((m) => m.memberId).sort()
+      const assignment: Record<string, Record<string, number[]>> = {}
+      const all = topics.flatMap((topic) => cluster.findTopicPartitionMetadata(topic).map((m) => ({ topic, partition: m.partitionId })))
+      all.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition)
+      all.forEach(({ topic, partition }, i) => {
+        const member = sorted[i % sorted.length]!
+        assignment[member] ??= {}
+        ;(assignment[member]![topic] ??= []).push(partition)
+      })
+      return sorted.map((memberId) => ({
+        memberId,
+        memberAssignment: AssignerProtocol.MemberAssignment.encode({ version: 1, assignment: assignment[memberId] ?? {}, userData: Buffer.alloc(0) }),
+      }))
+    },
+  })
 }
 
 function toStored(topic: string, partition: number, m: KafkaMessage): StoredMessage {
@@ -285,6 +321,7 @@ class KafkaSubscription implements Subscription {
   private resolveClosed!: () => void
   private rejectClosed!: (err: unknown) => void
   private current: TopicPartition[] = []
+  private memberId: string | undefined
   /** Start offsets that onAssign asked for and that the fetcher has not reached yet. */
   private readonly pendingSeeks = new Map<string, number>()
   private assignReady: Promise<void> = Promise.resolve()
@@ -305,6 +342,7 @@ class KafkaSubscription implements Subscription {
   async start(): Promise<void> {
     const { consumer, options } = this
     consumer.on(consumer.events.GROUP_JOIN, (event) => {
+      this.memberId = event.payload.memberId
       const assigned: TopicPartition[] = []
       for (const [topic, partitions] of Object.entries(event.payload.memberAssignment)) {
         for (const partition of partitions) assigned.push({ topic, partition })
@@ -381,6 +419,18 @@ class KafkaSubscription implements Subscription {
 
   assignment(): TopicPartition[] {
     return this.current.map((tp) => ({ ...tp }))
+  }
+
+  async members(): Promise<GroupMember[]> {
+    const group = await this.consumer.describeGroup()
+    return group.members.map((m) => {
+      const meta = m.memberMetadata.length > 0 ? AssignerProtocol.MemberMetadata.decode(m.memberMetadata) : null
+      const assigned = m.memberAssignment.length > 0 ? AssignerProtocol.MemberAssignment.decode(m.memberAssignment) : null
+      const data = meta?.userData && meta.userData.length > 0 ? meta.userData.toString('utf8') : undefined
+      const assignment: TopicPartition[] = []
+      for (const [topic, partitions] of Object.entries(assigned?.assignment ?? {})) for (const partition of partitions) assignment.push({ topic, partition })
+      return { memberId: m.memberId, data, assignment, self: m.memberId === this.memberId }
+    })
   }
 
   private fail(err: unknown): void {

@@ -61,11 +61,27 @@ export interface ConsumeOptions {
   onAssign?(assigned: TopicPartition[]): Promise<Map<string, number> | void> | Map<string, number> | void
   /** Called when partitions are taken away, after their last batch was handled. */
   onRevoke?(revoked: TopicPartition[]): Promise<void> | void
+  /**
+   * A short string this member shares with the group through its membership metadata (mbwa: its HTTP
+   * address), as Kafka Streams shares application.server. Every member can read all members' data.
+   */
+  memberData?: string
+}
+
+export interface GroupMember {
+  memberId: string
+  /** What the member shared (memberData), if anything. */
+  data: string | undefined
+  assignment: TopicPartition[]
+  /** This process's own member. */
+  self: boolean
 }
 
 export interface Subscription {
   /** Partitions this member holds now. */
   assignment(): TopicPartition[]
+  /** The group's members now, with what each shared and holds (read from the group coordinator). */
+  members(): Promise<GroupMember[]>
   /** Stops consuming; the batch in hand finishes and is committed first. */
   stop(): Promise<void>
   /** Settles when the subscription ends: resolves after stop(), rejects with a handler's or the log's error. */

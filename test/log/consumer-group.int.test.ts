@@ -30,6 +30,7 @@ describe('consumer group on Kafka (int, real broker)', () => {
           groupId: group,
           topics: [topic],
           maxBatchSize: 25,
+          memberData: `http://member-${m}.test:8642`,
           eachBatch: async (batch) => {
             for (const msg of batch.messages) {
               const key = msg.value.toString()
@@ -47,6 +48,14 @@ describe('consumer group on Kafka (int, real broker)', () => {
     const spread = subs.map((s) => s.assignment().length)
     expect(spread).toEqual([2, 2, 2])
     expect(new Set(union(subs).map((tp) => tp.partition)).size).toBe(partitions)
+    // Every member reads what each shared through the membership metadata, and who holds what.
+    const members = await subs[1]!.members()
+    expect(members.map((x) => x.data).sort()).toEqual(['http://member-0.test:8642', 'http://member-1.test:8642', 'http://member-2.test:8642'])
+    for (let m = 0; m < 3; m++) {
+      const entry = members.find((x) => x.data === `http://member-${m}.test:8642`)!
+      expect(entry.assignment.map((tp) => tp.partition).sort()).toEqual(subs[m]!.assignment().map((tp) => tp.partition).sort())
+    }
+    expect(members.filter((x) => x.self).map((x) => x.data)).toEqual(['http://member-1.test:8642'])
     // Appended once the three share the partitions, so each has work of its own when one leaves.
     await producer.append(topic, Array.from({ length: first }, (_, i) => ({ key: `k-${i}`, value: Buffer.from(`k-${i}`) })))
 
