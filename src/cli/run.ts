@@ -1,4 +1,5 @@
 import type { Command } from 'commander'
+import { ProjectionService } from '../app/projection.js'
 import { Sources } from '../app/sources.js'
 import { EventStore } from '../events/event-log.js'
 import { SchemaRegistry } from '../events/registry.js'
@@ -15,15 +16,17 @@ export function registerRun(program: Command): void {
       const { log, topics } = await openLog(config, logger)
       const events = new EventStore(log, SchemaRegistry.load())
       const sources = await Sources.start(config, events, topics, logger)
+      const projection = await ProjectionService.start(config, events, topics, logger)
       const ends = await log.endOffsets(topics.events)
       logger.info(
         { log: log.kind, topics, events: ends.reduce((a, b) => a + b, 0), wikis: Object.keys(config.wikis).length },
         'mbwa running; SIGINT or SIGTERM stops it',
       )
-      process.stderr.write(`mbwa: running on the ${log.kind} log (${topics.events}); Ctrl-C stops\n`)
+      process.stderr.write(`mbwa: running on the ${log.kind} log (${topics.events}), queries at ${projection.url}; Ctrl-C stops\n`)
       const signal = await untilSignal()
       logger.info({ signal }, 'mbwa stopping')
       await sources.stop()
+      await projection.stop()
       await log.close()
       logger.info('mbwa stopped')
       logger.flush()

@@ -71,6 +71,8 @@ export const ConfigSchema = z
         groupId: z.string().min(1).default('mbwa'),
         topicPrefix: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ -').default('mbwa'),
         replicationFactor: z.int().min(1).default(1),
+        /** How long a member that died silently keeps its partitions. */
+        sessionTimeoutMs: z.int().min(1000).max(300_000).default(10_000),
         partitions: z
           .object({
             events: z.int().min(1).max(1000).default(12),
@@ -87,6 +89,8 @@ export const ConfigSchema = z
       .object({
         host: z.string().min(1).default('127.0.0.1'),
         port: z.int().min(0).max(65535).default(8642),
+        /** The address other members forward queries to (default http://host:port). */
+        advertisedUrl: z.url({ protocol: /^https?$/ }).optional(),
       })
       .strict()
       .prefault({}),
@@ -98,6 +102,16 @@ export const ConfigSchema = z
       .object({
         /** A URL or e-mail address where the wikis' operators can reach you (Wikimedia's User-Agent policy). */
         contact: z.string().default(''),
+      })
+      .strict()
+      .prefault({}),
+    projection: z
+      .object({
+        /** How long a page must be unchanged before mbwa asks to edit it. */
+        settleMinutes: z.number().min(0).default(60),
+        /** Send edit commands to the edits topic. */
+        editCommands: z.boolean().default(true),
+        maxBatchSize: z.int().min(1).max(100_000).default(5000),
       })
       .strict()
       .prefault({}),

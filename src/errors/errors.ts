@@ -31,6 +31,7 @@ export const ERRORS = {
   MBWA_BAD_REQUEST: { status: 400, retriable: false, summary: 'The HTTP request is malformed' },
   MBWA_NOT_FOUND: { status: 404, retriable: false, summary: 'No such resource' },
   MBWA_METHOD_NOT_ALLOWED: { status: 405, retriable: false, summary: 'The HTTP endpoint is read-only' },
+  MBWA_RESTORING: { status: 503, retriable: true, summary: 'The partition is being restored or changing owner; ask again shortly' },
 } as const satisfies Record<string, ErrorSpec>
 
 export type ErrorCode = keyof typeof ERRORS

@@ -20,6 +20,8 @@ export async function openLog(config: Config, logger: Logger): Promise<OpenedLog
       brokers: config.log.brokers,
       clientId: config.log.clientId,
       replicationFactor: config.log.replicationFactor,
+      sessionTimeoutMs: config.log.sessionTimeoutMs,
+      heartbeatIntervalMs: Math.max(300, Math.floor(config.log.sessionTimeoutMs / 10)),
       logger,
     })
     logger.info({ brokers: config.log.brokers }, 'log: Kafka')

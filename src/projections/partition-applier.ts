@@ -257,7 +257,7 @@ export class PartitionApplier {
       await this.store.write(ops, this.options.sync)
       chunk = []
     }
-    for await (const [k, v] of this.store.db.iterator({ gte: prefix, lt: prefix + '\xff' })) {
+    for await (const [k, v] of this.store.db.iterator({ gte: prefix, lt: keys.end(prefix) })) {
       chunk.push([k.slice(prefix.length), JSON.parse(v) as TitlePages])
       if (chunk.length >= 2000) await flush()
     }

@@ -2,7 +2,7 @@ import type { EventStore } from '../events/event-log.js'
 import type { EditRequested } from '../events/types.js'
 import { silentLogger, type Logger } from '../logging.js'
 import type { TopicNames } from '../log/topics.js'
-import type { Subscription, TopicPartition } from '../log/types.js'
+import type { GroupMember, Subscription, TopicPartition } from '../log/types.js'
 import { PartitionApplier } from './partition-applier.js'
 import type { TitleStore } from './title-store.js'
 import type { RulesByWiki } from './wiki-rules.js'
@@ -23,6 +23,8 @@ export interface ProjectorOptions {
   /** How often settled pages are looked at again. Default 30 s. */
   settleTickMs?: number
   maxBatchSize?: number
+  /** This member's HTTP address, shared with the group. */
+  address?: string
   logger?: Logger
   now?: () => number
 }
@@ -65,13 +67,15 @@ export class Projector {
     for (const l of this.listeners) l()
   }
 
-  async start(): Promise<void> {
+  /** Joins the group (sharing `address`, this member's query endpoint) and starts applying. */
+  async start(address?: string): Promise<void> {
     const { events, topics, store } = this.options
     this.subscription = await events.consume({
       groupId: this.options.groupId,
       topics: [topics.events],
       deadLetterTopic: topics.deadLetter,
       maxBatchSize: this.options.maxBatchSize ?? 5000,
+      memberData: address ?? this.options.address,
       logger: this.logger,
       onAssign: async (assigned: TopicPartition[]) => {
         const ends = await events.log.endOffsets(topics.events)
@@ -162,6 +166,11 @@ export class Projector {
 
   applier(partition: number): PartitionApplier | undefined {
     return this.owned.get(partition)?.applier
+  }
+
+  /** The consumer group's members, what each shared (its HTTP address) and which partitions each holds. */
+  async members(): Promise<GroupMember[]> {
+    return this.subscription ? this.subscription.members() : []
   }
 
   /** Settles when the subscription ends (an error in applying stops it). */

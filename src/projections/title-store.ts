@@ -29,11 +29,14 @@ export interface SnapshotMark {
 }
 
 const S = '\x00'
-const HI = '\xff'
+// Keys are UTF-8 in LevelDB, so a string bound like '\xff' sorts below most non-Latin titles: every prefix
+// here ends with the \x00 separator, and the same prefix ending in \x01 bounds it from above.
+const end = (prefix: string): string => prefix.slice(0, -1) + '\x01'
 const hex = (p: number): string => p.toString(16).padStart(4, '0')
 const dueHex = (t: number): string => Math.max(0, Math.floor(t)).toString(16).padStart(12, '0')
 
 export const keys = {
+  end,
   title: (p: number, title: string) => `t${S}${hex(p)}${S}${title}`,
   titlePrefix: (p: number) => `t${S}${hex(p)}${S}`,
   wiki: (p: number, wiki: string, title: string) => `w${S}${hex(p)}${S}${wiki}${S}${title}`,
@@ -45,7 +48,7 @@ export const keys = {
   pendingPrefix: (p: number, title: string) => `e${S}${hex(p)}${S}${title}${S}`,
   deferred: (p: number, due: number, title: string) => `d${S}${hex(p)}${S}${dueHex(due)}${S}${title}`,
   deferredPrefix: (p: number) => `d${S}${hex(p)}${S}`,
-  deferredUntil: (p: number, due: number) => `d${S}${hex(p)}${S}${dueHex(due)}${HI}`,
+  deferredUntil: (p: number, due: number) => `d${S}${hex(p)}${S}${dueHex(due)}\x01`,
   snapshot: (p: number, wiki: string) => `s${S}${hex(p)}${S}${wiki}`,
   snapshotPrefix: (p: number) => `s${S}${hex(p)}${S}`,
   count: (p: number, wiki: string) => `n${S}${hex(p)}${S}${wiki}`,
@@ -88,7 +91,7 @@ export class TitleStore {
   async pending(p: number, title: string): Promise<Record<string, PendingCommand>> {
     const out: Record<string, PendingCommand> = {}
     const prefix = keys.pendingPrefix(p, title)
-    for await (const [k, v] of this.db.iterator({ gte: prefix, lt: prefix + HI })) out[k.slice(prefix.length)] = JSON.parse(v) as PendingCommand
+    for await (const [k, v] of this.db.iterator({ gte: prefix, lt: end(prefix) })) out[k.slice(prefix.length)] = JSON.parse(v) as PendingCommand
     return out
   }
 
@@ -100,21 +103,21 @@ export class TitleStore {
   async snapshots(p: number): Promise<Record<string, SnapshotMark>> {
     const out: Record<string, SnapshotMark> = {}
     const prefix = keys.snapshotPrefix(p)
-    for await (const [k, v] of this.db.iterator({ gte: prefix, lt: prefix + HI })) out[k.slice(prefix.length)] = JSON.parse(v) as SnapshotMark
+    for await (const [k, v] of this.db.iterator({ gte: prefix, lt: end(prefix) })) out[k.slice(prefix.length)] = JSON.parse(v) as SnapshotMark
     return out
   }
 
   async counts(p: number): Promise<Record<string, number>> {
     const out: Record<string, number> = {}
     const prefix = keys.countPrefix(p)
-    for await (const [k, v] of this.db.iterator({ gte: prefix, lt: prefix + HI })) out[k.slice(prefix.length)] = Number(v)
+    for await (const [k, v] of this.db.iterator({ gte: prefix, lt: end(prefix) })) out[k.slice(prefix.length)] = Number(v)
     return out
   }
 
   /** Titles a wiki has in a partition, in key order. */
   async *wikiTitles(p: number, wiki: string): AsyncGenerator<string> {
     const prefix = keys.wikiPrefix(p, wiki)
-    for await (const k of this.db.keys({ gte: prefix, lt: prefix + HI })) yield k.slice(prefix.length)
+    for await (const k of this.db.keys({ gte: prefix, lt: end(prefix) })) yield k.slice(prefix.length)
   }
 
   /** Discrepancy entries of a wiki in a partition, optionally one kind, after a cursor title. */
@@ -122,7 +125,7 @@ export class TitleStore {
     const prefix = keys.discPrefix(p, wiki, kind)
     const out: { kind: string; title: string; codes: string[] }[] = []
     const gt = after === undefined ? undefined : after
-    for await (const [k, v] of this.db.iterator({ ...(gt === undefined ? { gte: prefix } : { gt: prefix + gt }), lt: prefix + HI, limit })) {
+    for await (const [k, v] of this.db.iterator({ ...(gt === undefined ? { gte: prefix } : { gt: prefix + gt }), lt: end(prefix), limit })) {
       const rest = k.slice(keys.discPrefix(p, wiki).length)
       const i = rest.indexOf(S)
       out.push({ kind: rest.slice(0, i), title: rest.slice(i + 1), codes: JSON.parse(v) as string[] })
@@ -146,7 +149,7 @@ export class TitleStore {
 
   /** Removes everything of a partition (its state is rebuilt from the log). */
   async dropPartition(p: number): Promise<void> {
-    for (const tag of ['t', 'w', 'x', 'v', 'e', 'd', 's', 'n']) await this.db.clear({ gte: `${tag}${S}${hex(p)}${S}`, lt: `${tag}${S}${hex(p)}${S}${HI}` })
+    for (const tag of ['t', 'w', 'x', 'v', 'e', 'd', 's', 'n']) await this.db.clear({ gte: `${tag}${S}${hex(p)}${S}`, lt: `${tag}${S}${hex(p)}\x01` })
     await this.db.del(keys.offset(p))
   }
 
@@ -160,7 +163,7 @@ export class TitleStore {
     let pages = 0
     for (const p of partitions) {
       const prefix = keys.titlePrefix(p)
-      for await (const [k, v] of this.db.iterator({ gte: prefix, lt: prefix + HI })) {
+      for await (const [k, v] of this.db.iterator({ gte: prefix, lt: end(prefix) })) {
         const title = k.slice(prefix.length)
         const byWiki = JSON.parse(v) as TitlePages
         for (const wiki of Object.keys(byWiki).sort()) {

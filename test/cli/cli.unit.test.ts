@@ -59,7 +59,7 @@ describe('mbwa CLI (unit)', () => {
 
   it('runs on the embedded log until SIGTERM, then exits 0 with its data kept', async () => {
     const work = mkdtempSync(join(dir, 'run-'))
-    const child = spawn(process.execPath, [CLI, 'run'], { cwd: work, env: cleanEnv })
+    const child = spawn(process.execPath, [CLI, 'run'], { cwd: work, env: { ...cleanEnv, MBWA_HTTP__PORT: '0' } })
     let stderr = ''
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
     const deadline = Date.now() + 20000

@@ -22,6 +22,7 @@ describe('mbwa run with the farm (int, real MediaWiki)', () => {
       config,
       `dataDir: ${join(dir, 'data')}
 userAgent: {contact: "mbwa tests"}
+http: {port: 0}
 wikis:
   en: {api: "${farmWiki('en').api}", dbname: enwiki}
   fr: {api: "${farmWiki('fr').api}", dbname: frwiki}

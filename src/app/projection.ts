@@ -1,0 +1,56 @@
+import { join, resolve } from 'node:path'
+import type { Config } from '../config/schema.js'
+import type { EventStore } from '../events/event-log.js'
+import type { Logger } from '../logging.js'
+import type { TopicNames } from '../log/topics.js'
+import { PartitionRouter } from '../projections/partition-router.js'
+import { Projector } from '../projections/projector.js'
+import { QueryServer } from '../projections/query-server.js'
+import { TitleStore } from '../projections/title-store.js'
+import { wikiRules } from '../projections/wiki-rules.js'
+
+// The projection side of `mbwa run`: the title store, the projector feeding it from the events topic, and the
+// query server. The server listens first (it answers /healthz and a 503 /readyz while partitions restore), so
+// its address is known before this member joins the group and shares it.
+
+export class ProjectionService {
+  private constructor(
+    readonly store: TitleStore,
+    readonly projector: Projector,
+    readonly server: QueryServer,
+    readonly url: string,
+  ) {}
+
+  static async start(config: Config, events: EventStore, topics: TopicNames, logger: Logger): Promise<ProjectionService> {
+    const store = await TitleStore.open(join(resolve(config.dataDir), 'projection'))
+    const rules = wikiRules(config)
+    const projector = new Projector({
+      store,
+      events,
+      topics,
+      groupId: config.log.groupId,
+      rules,
+      settleMs: config.projection.settleMinutes * 60_000,
+      emitCommands: config.projection.editCommands,
+      maxBatchSize: config.projection.maxBatchSize,
+      logger,
+    })
+    const partitions = await events.log.partitionCount(topics.events)
+    const router = events.log.kind === 'kafka' ? new PartitionRouter(projector, topics.events, logger) : undefined
+    const server = new QueryServer({ store, projector, rules, partitions, router, logger })
+    await server.listen(config.http.host, config.http.port)
+    const addr = server.app.server.address()
+    const port = typeof addr === 'object' && addr ? addr.port : config.http.port
+    const url = config.http.advertisedUrl ?? `http://${config.http.host}:${port}`
+    server.self = url
+    await projector.start(url)
+    logger.info({ url }, 'query endpoint listening')
+    return new ProjectionService(store, projector, server, url)
+  }
+
+  async stop(): Promise<void> {
+    await this.server.close()
+    await this.projector.stop()
+    await this.store.close()
+  }
+}

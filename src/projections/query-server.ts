@@ -1,0 +1,308 @@
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import { request as undiciRequest } from 'undici'
+import { ERRORS, MbwaError, type ErrorCode } from '../errors/errors.js'
+import { normaliseTitle, titleKey } from '../events/titles.js'
+import { silentLogger, type Logger } from '../logging.js'
+import { partitionForKey } from '../log/partitioner.js'
+import { metricsRegistry } from '../metrics.js'
+import { digestHex, type TitleStore } from './title-store.js'
+import type { PartitionRouter } from './partition-router.js'
+import type { Projector } from './projector.js'
+import type { RulesByWiki } from './wiki-rules.js'
+
+// The read-only HTTP query endpoint over the title store (fastify). Any member answers any title: a title whose
+// partition another member holds is forwarded to it (once; a forwarded request is never forwarded again).
+// Bad input gets a 4xx with a JSON error; there are no write routes.
+
+export interface QueryServerOptions {
+  store: TitleStore
+  projector: Projector
+  rules: RulesByWiki
+  /** Partitions of the events topic. */
+  partitions: number
+  /** Present in a consumer group; absent (all partitions local) on the embedded log. */
+  router?: PartitionRouter
+  logger?: Logger
+}
+
+const MAX_TITLE_BYTES = 255
+// Characters MediaWiki never allows in a title, and control characters.
+const ILLEGAL = /[#<>[\]|{}\u0000-\u001f\u007f\ufffd]/u
+const KINDS = ['missing', 'remove', 'stale-missing', 'stale-other-title', 'redundant', 'invalid-code'] as const
+const FORWARDED = 'x-mbwa-forwarded'
+
+function fail(code: ErrorCode, message: string, details: Record<string, unknown> = {}): never {
+  throw new MbwaError(code, message, details)
+}
+
+export class QueryServer {
+  readonly app: FastifyInstance
+  /** The address this member shares with the group (what others forward to). */
+  self: string | undefined
+  private readonly logger: Logger
+
+  constructor(private readonly options: QueryServerOptions) {
+    this.logger = options.logger ?? silentLogger
+    this.app = Fastify({
+      logger: false,
+      routerOptions: { maxParamLength: 4096 },
+      bodyLimit: 1024,
+      return503OnClosing: true,
+      // Malformed URLs (bad percent-encoding) and the like, before any route: JSON errors like ours.
+      frameworkErrors: (err, _req, reply) => {
+        void (reply as FastifyReply).code(400).send({ error: { code: 'MBWA_BAD_REQUEST', message: err.message } })
+      },
+    })
+    this.routes()
+  }
+
+  async listen(host: string, port: number): Promise<string> {
+    return this.app.listen({ host, port })
+  }
+
+  async close(): Promise<void> {
+    await this.app.close()
+  }
+
+  private isLocal(partition: number): boolean {
+    return this.options.projector.owned.has(partition)
+  }
+
+  private routes(): void {
+    const app = this.app
+    const { store, projector } = this.options
+
+    app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
+      if (err instanceof MbwaError) {
+        return reply.status(err.status ?? 500).send({ error: err.toJSON() })
+      }
+      const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500
+      if (status === 500) this.logger.error({ err: err.message }, 'query server error')
+      return reply.status(status).send({ error: { code: status === 500 ? 'MBWA_INTERNAL' : 'MBWA_BAD_REQUEST', message: status === 500 ? 'internal error' : err.message } })
+    })
+    app.setNotFoundHandler((req, reply) => {
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        return reply.status(405).header('allow', 'GET, HEAD').send({ error: { code: 'MBWA_METHOD_NOT_ALLOWED', message: 'the query endpoint is read-only: GET and HEAD only' } })
+      }
+      return reply.status(404).send({ error: { code: 'MBWA_NOT_FOUND', message: `no route ${req.url.split('?')[0]}` } })
+    })
+
+    app.get('/healthz', async () => ({ status: 'ok' }))
+
+    app.get('/readyz', async (_req, reply) => {
+      const status = projector.status()
+      const restoring = status.filter((s) => s.restoring).map((s) => s.partition)
+      const ready = status.length > 0 && restoring.length === 0
+      return reply.status(ready ? 200 : 503).send({ ready, partitions: status.map((s) => s.partition), restoring })
+    })
+
+    app.get('/metrics', async (_req, reply) => {
+      return reply.header('content-type', metricsRegistry.contentType).send(await metricsRegistry.metrics())
+    })
+
+    app.get<{ Params: { title: string } }>('/v1/titles/:title', async (req, reply) => {
+      const title = this.validTitle(req.params.title)
+      const key = titleKey(title)
+      const partition = partitionForKey(key, this.options.partitions)
+      if (!this.isLocal(partition)) return this.forward(req, reply, partition)
+      const owned = projector.owned.get(partition)!
+      if (owned.restoring) fail('MBWA_RESTORING', `partition ${partition} is being restored`, { partition })
+      const pages = (await store.title(partition, key)) ?? {}
+      const verdict = owned.applier.verdict(key, pages)
+      const pending = await store.pending(partition, key)
+      return {
+        title: key,
+        partition,
+        wikis: pages,
+        linkSet: verdict.linkSet,
+        complete: verdict.complete,
+        incomplete: verdict.incomplete,
+        pages: verdict.pages,
+        pendingEdits: pending,
+      }
+    })
+
+    app.get('/v1/wikis', async (req) => {
+      const local = (req.query as { local?: string }).local === '1'
+      const parts = await this.gather(req, local, async () => {
+        const out: Record<string, { titles: number; lastSnapshot: number | null; lag: number }> = {}
+        for (const [p, owned] of projector.owned) {
+          const lag = Math.max(0, owned.end - owned.offset)
+          for (const code of this.options.rules.keys()) {
+            const o = (out[code] ??= { titles: 0, lastSnapshot: null, lag: 0 })
+            o.titles += owned.applier.titleCounts[code] ?? 0
+            const mark = owned.applier.snapshotMarks[code]
+            if (mark && (o.lastSnapshot === null || mark.completedAt > o.lastSnapshot)) o.lastSnapshot = mark.completedAt
+            o.lag += lag
+          }
+          void p
+        }
+        return out
+      })
+      const merged: Record<string, { titles: number; lastSnapshot: number | null; lag: number }> = {}
+      for (const part of parts) {
+        for (const [code, v] of Object.entries(part as typeof merged)) {
+          const o = (merged[code] ??= { titles: 0, lastSnapshot: null, lag: 0 })
+          o.titles += v.titles
+          o.lag += v.lag
+          if (v.lastSnapshot !== null && (o.lastSnapshot === null || v.lastSnapshot > o.lastSnapshot)) o.lastSnapshot = v.lastSnapshot
+        }
+      }
+      return {
+        wikis: [...this.options.rules.values()].map((r) => ({
+          code: r.code,
+          linkMode: r.linkMode,
+          closed: r.closed,
+          locked: r.locked,
+          edit: r.edit,
+          titles: merged[r.code]?.titles ?? 0,
+          lastSnapshot: merged[r.code]?.lastSnapshot ? new Date(merged[r.code]!.lastSnapshot!).toISOString() : null,
+          lag: merged[r.code]?.lag ?? 0,
+        })),
+      }
+    })
+
+    app.get<{ Params: { wiki: string }; Querystring: Record<string, string | undefined> }>('/v1/wikis/:wiki/discrepancies', async (req, reply) => {
+      const { wiki } = req.params
+      if (!this.options.rules.has(wiki)) fail('MBWA_NOT_FOUND', `no wiki ${wiki} in the configuration`, { wiki })
+      const q = req.query
+      const kind = q.kind
+      if (kind !== undefined && !(KINDS as readonly string[]).includes(kind)) fail('MBWA_BAD_REQUEST', `kind must be one of ${KINDS.join(', ')}`, { kind })
+      const limit = q.limit === undefined ? 100 : Number(q.limit)
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) fail('MBWA_BAD_REQUEST', 'limit must be an integer from 1 to 1000')
+      let cursor: { p: number; after?: string } = { p: 0 }
+      if (q.cursor !== undefined) {
+        try {
+          cursor = JSON.parse(Buffer.from(q.cursor, 'base64url').toString('utf8')) as typeof cursor
+          if (!Number.isInteger(cursor.p) || cursor.p < 0 || cursor.p >= this.options.partitions) throw new Error('partition')
+        } catch {
+          fail('MBWA_BAD_REQUEST', 'cursor is not one this endpoint gave out')
+        }
+      }
+      // One partition's page, served here or by its owner (internal form: ?partition=).
+      if (q.partition !== undefined) {
+        const p = Number(q.partition)
+        if (!Number.isInteger(p) || p < 0 || p >= this.options.partitions) fail('MBWA_BAD_REQUEST', 'partition out of range')
+        if (!this.isLocal(p)) return this.forward(req, reply, p)
+        return { items: await store.discrepancies(p, wiki, kind, q.after, limit) }
+      }
+      const items: { title: string; kind: string; codes: string[] }[] = []
+      let p = cursor.p
+      let after = cursor.after
+      while (p < this.options.partitions && items.length < limit) {
+        const want = limit - items.length
+        const page = this.isLocal(p) ? await store.discrepancies(p, wiki, kind, after, want) : await this.remoteDiscrepancies(p, wiki, kind, after, want)
+        items.push(...page)
+        if (page.length < want) {
+          p++ // this partition has no more
+          after = undefined
+        } else {
+          const last = page[page.length - 1]!
+          after = kind === undefined ? `${last.kind}\u0000${last.title}` : last.title
+        }
+      }
+      const next = p < this.options.partitions ? Buffer.from(JSON.stringify({ p, after })).toString('base64url') : null
+      return { wiki, kind: kind ?? null, items, cursor: items.length >= limit ? next : null }
+    })
+
+    app.get('/v1/stats', async () => {
+      const status = projector.status()
+      return {
+        eventsApplied: projector.eventsApplied,
+        commandsSent: projector.commandsSent,
+        partitions: status,
+        partitionCount: this.options.partitions,
+        lag: status.reduce((n, s) => n + Math.max(0, s.end - s.offset), 0),
+        members: this.options.router?.addresses() ?? [],
+      }
+    })
+
+    app.get('/v1/digest', async (req) => {
+      const local = (req.query as { local?: string }).local === '1'
+      const parts = (await this.gather(req, local, async () => {
+        const partitions = [...projector.owned.keys()].sort((a, b) => a - b)
+        const d = await store.digest(partitions)
+        return { sum: d.sum.toString(16), pages: d.pages, partitions }
+      })) as { sum: string; pages: number; partitions: number[] }[]
+      let sum = 0n
+      let pages = 0
+      const partitions: number[] = []
+      for (const part of parts) {
+        sum = (sum + BigInt('0x' + (part.sum || '0'))) & ((1n << 256n) - 1n)
+        pages += part.pages
+        partitions.push(...part.partitions)
+      }
+      partitions.sort((a, b) => a - b)
+      return { digest: digestHex(sum), sum: sum.toString(16), pages, partitions, complete: partitions.length === this.options.partitions }
+    })
+  }
+
+  private validTitle(raw: string): string {
+    const title = normaliseTitle(raw)
+    if (title === '') fail('MBWA_BAD_REQUEST', 'the title is empty')
+    if (Buffer.byteLength(title, 'utf8') > MAX_TITLE_BYTES) fail('MBWA_BAD_REQUEST', `a title is at most ${MAX_TITLE_BYTES} bytes`)
+    if (ILLEGAL.test(title)) fail('MBWA_BAD_REQUEST', 'the title has characters MediaWiki does not allow in titles')
+    return title
+  }
+
+  /** This member's part, plus (unless asked for local only) every other member's, via ?local=1. */
+  private async gather(req: FastifyRequest, local: boolean, mine: () => Promise<unknown>): Promise<unknown[]> {
+    const own = await mine()
+    const router = this.options.router
+    if (local || !router || req.headers[FORWARDED]) return [own]
+    await router.refresh()
+    const self = this.selfAddress()
+    const others = router.addresses().filter((a) => a !== self)
+    const path = req.url.split('?')[0]!
+    const remote = await Promise.all(
+      others.map(async (base) => {
+        const res = await undiciRequest(`${base}${path}?local=1`, { headers: { [FORWARDED]: '1' }, headersTimeout: 10_000, bodyTimeout: 10_000 })
+        if (res.statusCode !== 200) throw new MbwaError('MBWA_RESTORING', `member ${base} answered ${res.statusCode}`)
+        return res.body.json()
+      }),
+    )
+    return [own, ...remote]
+  }
+
+  private selfAddress(): string | undefined {
+    return this.self
+  }
+
+  private async remoteDiscrepancies(p: number, wiki: string, kind: string | undefined, after: string | undefined, limit: number) {
+    const owner = await this.owner(p)
+    const qs = new URLSearchParams({ partition: String(p), limit: String(limit) })
+    if (kind) qs.set('kind', kind)
+    if (after !== undefined) qs.set('after', after)
+    const res = await undiciRequest(`${owner}/v1/wikis/${encodeURIComponent(wiki)}/discrepancies?${qs}`, { headers: { [FORWARDED]: '1' } })
+    if (res.statusCode !== 200) throw new MbwaError('MBWA_RESTORING', `partition ${p}: its owner answered ${res.statusCode}`, { partition: p })
+    return ((await res.body.json()) as { items: { title: string; kind: string; codes: string[] }[] }).items
+  }
+
+  private async owner(partition: number): Promise<string> {
+    const router = this.options.router
+    if (!router) fail('MBWA_RESTORING', `partition ${partition} is not served here`, { partition })
+    let owner = router.ownerOf(partition)
+    if (!owner || owner === this.selfAddress()) {
+      await router.refresh()
+      owner = router.ownerOf(partition)
+    }
+    if (!owner || owner === this.selfAddress()) fail('MBWA_RESTORING', `partition ${partition} has no owner right now (rebalancing)`, { partition })
+    return owner
+  }
+
+  private async forward(req: FastifyRequest, reply: FastifyReply, partition: number): Promise<unknown> {
+    if (req.headers[FORWARDED]) fail('MBWA_RESTORING', `partition ${partition} is not served here (rebalancing)`, { partition })
+    const owner = await this.owner(partition)
+    let res
+    try {
+      res = await undiciRequest(`${owner}${req.url}`, { headers: { [FORWARDED]: '1' }, headersTimeout: 10_000, bodyTimeout: 10_000 })
+    } catch {
+      await this.options.router?.refresh()
+      fail('MBWA_RESTORING', `the owner of partition ${partition} did not answer (rebalancing)`, { partition })
+    }
+    const body = await res.body.text()
+    return reply.status(res.statusCode).header('content-type', 'application/json; charset=utf-8').header('x-mbwa-served-by', owner).send(body)
+  }
+}
+
+export { ERRORS }

@@ -1,0 +1,158 @@
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { request } from 'undici'
+import { loadConfig } from '../../src/config/load.js'
+import { Projector } from '../../src/projections/projector.js'
+import { QueryServer } from '../../src/projections/query-server.js'
+import { TitleStore } from '../../src/projections/title-store.js'
+import { wikiRules } from '../../src/projections/wiki-rules.js'
+import { harness, type Harness } from '../setup/events.js'
+import { waitFor } from '../log/helpers.js'
+import { observed, snapshotDone } from './fixtures.js'
+
+// The read-only query endpoint over a real store fed by the projector from the embedded log.
+const PARTITIONS = 4
+let h: Harness
+let store: TitleStore
+let projector: Projector
+let server: QueryServer
+let base: string
+
+const config = loadConfig({
+  env: {},
+  searchPaths: [],
+  flags: {
+    wikis: {
+      en: { api: 'http://127.0.0.1/en/api.php', edit: true, linkMode: 'manual' },
+      fr: { api: 'http://127.0.0.1/fr/api.php', edit: true, linkMode: 'manual' },
+      de: { api: 'http://127.0.0.1/de/api.php', edit: true, linkMode: 'cognate' },
+    },
+  },
+}).config
+
+beforeAll(async () => {
+  h = await harness(PARTITIONS)
+  const t0 = 1_700_000_000_000
+  await h.events.append(h.topics.events, [
+    ...['en', 'fr', 'de'].flatMap((w) => snapshotDone(w, `s-${w}`, PARTITIONS, t0 - 100_000, t0 - 90_000)),
+    observed('en', 'Ελλάδα', ['fr'], { at: t0 }),
+    observed('fr', 'Ελλάδα', [], { at: t0 }),
+    observed('de', 'Ελλάδα', ['en', 'fr'], { at: t0 }),
+    ...Array.from({ length: 30 }, (_, i) => observed('en', `word ${String(i).padStart(2, '0')}`, [], { at: t0 })),
+    ...Array.from({ length: 30 }, (_, i) => observed('fr', `word ${String(i).padStart(2, '0')}`, [], { at: t0 })),
+  ])
+  store = await TitleStore.open(join(h.dir, 'projection'))
+  projector = new Projector({ store, events: h.events, topics: h.topics, groupId: 'q', rules: wikiRules(config), settleMs: 0 })
+  server = new QueryServer({ store, projector, rules: wikiRules(config), partitions: PARTITIONS })
+  base = await server.listen('127.0.0.1', 0)
+  await projector.start()
+  const ends = await h.log.endOffsets(h.topics.events)
+  await waitFor(() => projector.status().length === PARTITIONS && projector.status().every((s) => s.offset >= ends[s.partition]!), 20_000, 'catch up')
+})
+afterAll(async () => {
+  await server.close()
+  await projector.stop()
+  await store.close()
+  await h.close()
+})
+
+async function get(path: string, method: 'GET' | 'POST' | 'DELETE' = 'GET') {
+  const res = await request(`${base}${path}`, { method })
+  const text = await res.body.text()
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are checked field by field
+  const body: any = text.startsWith('{') ? JSON.parse(text) : text
+  return { status: res.statusCode, headers: res.headers, body }
+}
+
+describe('query endpoint (unit, embedded log)', () => {
+  it('answers a title given percent-encoded in any Unicode: per-wiki state, link set, what each page should carry', async () => {
+    const { status, body } = await get(`/v1/titles/${encodeURIComponent('Ελλάδα')}`)
+    expect(status).toBe(200)
+    expect(body.title).toBe('Ελλάδα')
+    expect(Object.keys(body.wikis as object).sort()).toEqual(['de', 'en', 'fr'])
+    expect(body.linkSet).toEqual(['de', 'en', 'fr'])
+    const pages = body.pages as { wiki: string; add: string[]; reports: { kind: string }[] }[]
+    expect(pages.find((p) => p.wiki === 'en')!.add).toEqual(['de'])
+    expect(pages.find((p) => p.wiki === 'fr')!.add).toEqual(['de', 'en'])
+    expect(pages.find((p) => p.wiki === 'de')!.reports.map((r) => r.kind)).toEqual(['redundant', 'redundant'])
+    expect(Object.keys(body.pendingEdits as object).sort()).toEqual(['en', 'fr'])
+    // underscores and spaces are one title
+    expect((await get('/v1/titles/word_01')).body.title).toBe('word 01')
+  })
+
+  it('answers a title nobody has with an empty record, not an error', async () => {
+    const { status, body } = await get('/v1/titles/nowhere')
+    expect(status).toBe(200)
+    expect(body).toMatchObject({ wikis: {}, linkSet: [] })
+  })
+
+  it('rejects bad titles and parameters with a 4xx and a JSON error', async () => {
+    const cases: [string, number][] = [
+      [`/v1/titles/${encodeURIComponent('a[b]')}`, 400],
+      [`/v1/titles/${encodeURIComponent('x'.repeat(256))}`, 400],
+      [`/v1/titles/${encodeURIComponent('é'.repeat(128))}`, 400], // 256 bytes
+      ['/v1/titles/%E0%A4%A', 400],
+      [`/v1/titles/${encodeURIComponent('   ')}`, 400],
+      ['/v1/wikis/xx/discrepancies', 404],
+      ['/v1/wikis/en/discrepancies?kind=bogus', 400],
+      ['/v1/wikis/en/discrepancies?limit=0', 400],
+      ['/v1/wikis/en/discrepancies?limit=5000', 400],
+      ['/v1/wikis/en/discrepancies?cursor=garbage', 400],
+      ['/v1/nothing', 404],
+    ]
+    for (const [path, status] of cases) {
+      const res = await get(path)
+      expect([path, res.status]).toEqual([path, status])
+      expect((res.body as { error: { code: string } }).error.code).toMatch(/^MBWA_/)
+    }
+  })
+
+  it('is read-only: other methods get 405', async () => {
+    for (const method of ['POST', 'DELETE'] as const) {
+      const res = await get('/v1/titles/chat', method)
+      expect(res.status).toBe(405)
+      expect((res.body as { error: { code: string } }).error.code).toBe('MBWA_METHOD_NOT_ALLOWED')
+    }
+  })
+
+  it('pages through a wiki\'s discrepancies with a cursor, by kind', async () => {
+    const seen: string[] = []
+    let cursor: string | null = null
+    let pages = 0
+    do {
+      const res = await get(`/v1/wikis/en/discrepancies?kind=missing&limit=7${cursor ? `&cursor=${cursor}` : ''}`)
+      expect(res.status).toBe(200)
+      const body = res.body as { items: { title: string; kind: string; codes: string[] }[]; cursor: string | null }
+      expect(body.items.length).toBeLessThanOrEqual(7)
+      seen.push(...body.items.map((i) => i.title))
+      cursor = body.cursor
+      pages++
+    } while (cursor && pages < 20)
+    expect(seen.sort()).toEqual(['word 00', 'word 01', 'word 02', 'word 03', 'word 04', 'word 05', 'word 06', 'word 07', 'word 08', 'word 09', ...Array.from({ length: 20 }, (_, i) => `word ${i + 10}`), 'Ελλάδα'].sort())
+    expect(new Set(seen).size).toBe(seen.length)
+    expect(pages).toBeGreaterThan(4)
+    const de = await get('/v1/wikis/de/discrepancies?kind=redundant')
+    expect((de.body as { items: { title: string; codes: string[] }[] }).items).toEqual([{ kind: 'redundant', title: 'Ελλάδα', codes: ['en', 'fr'] }])
+  })
+
+  it('lists wikis with titles known and last snapshot; stats, health, readiness and metrics', async () => {
+    const wikis = (await get('/v1/wikis')).body as { wikis: { code: string; titles: number; lastSnapshot: string | null; lag: number }[] }
+    expect(wikis.wikis.map((w) => [w.code, w.titles])).toEqual([
+      ['en', 31],
+      ['fr', 31],
+      ['de', 1],
+    ])
+    expect(wikis.wikis.every((w) => w.lastSnapshot !== null && w.lag === 0)).toBe(true)
+    const stats = (await get('/v1/stats')).body as { eventsApplied: number; partitions: unknown[] }
+    expect(stats.eventsApplied).toBeGreaterThanOrEqual(63)
+    expect(stats.partitions.length).toBe(PARTITIONS)
+    expect((await get('/healthz')).status).toBe(200)
+    expect(await get('/readyz')).toMatchObject({ status: 200, body: { ready: true, restoring: [] } })
+    const metrics = await get('/metrics')
+    expect(metrics.status).toBe(200)
+    expect(String(metrics.body)).toContain('mbwa_events_consumed_total')
+    const digest = (await get('/v1/digest')).body as { digest: string; pages: number; complete: boolean }
+    expect(digest).toMatchObject({ pages: 63, complete: true })
+    expect(digest.digest).toMatch(/^[0-9a-f]{64}$/)
+  })
+})
