@@ -27,6 +27,7 @@ export interface QueryServerOptions {
 
 const MAX_TITLE_BYTES = 255
 // Characters MediaWiki never allows in a title, and control characters.
+// eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
 const ILLEGAL = /[#<>[\]|{}\u0000-\u001f\u007f\ufffd]/u
 const KINDS = ['missing', 'remove', 'stale-missing', 'stale-other-title', 'redundant', 'invalid-code'] as const
 const FORWARDED = 'x-mbwa-forwarded'
