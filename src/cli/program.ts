@@ -4,6 +4,8 @@ import { PACKAGE_VERSION } from '../paths.js'
 import { registerRun } from './run.js'
 import { registerConfig } from './config.js'
 import { registerOffsets } from './offsets.js'
+import { registerDigest } from './digest.js'
+import { registerRebuild } from './rebuild.js'
 
 // mbwa's command line. Each subcommand lives in its own file and registers itself here.
 export function buildProgram(): Command {
@@ -20,6 +22,8 @@ export function buildProgram(): Command {
   registerRun(program)
   registerConfig(program)
   registerOffsets(program)
+  registerDigest(program)
+  registerRebuild(program)
   return program
 }
 

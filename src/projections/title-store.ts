@@ -158,13 +158,13 @@ export class TitleStore {
    * it does not depend on order, batch sizes or how partitions are spread over instances; digests of disjoint
    * partition sets add up to the digest of their union.
    */
-  async digest(partitions: number[]): Promise<{ sum: bigint; pages: number }> {
+  async digest(partitions: number[] | 'all'): Promise<{ sum: bigint; pages: number }> {
     let sum = 0n
     let pages = 0
-    for (const p of partitions) {
-      const prefix = keys.titlePrefix(p)
+    const ranges = partitions === 'all' ? [`t${S}`] : partitions.map((p) => keys.titlePrefix(p))
+    for (const prefix of ranges) {
       for await (const [k, v] of this.db.iterator({ gte: prefix, lt: end(prefix) })) {
-        const title = k.slice(prefix.length)
+        const title = k.slice(k.indexOf(S, 2) + 1)
         const byWiki = JSON.parse(v) as TitlePages
         for (const wiki of Object.keys(byWiki).sort()) {
           sum = (sum + pageHash(title, wiki, byWiki[wiki]!)) & MASK

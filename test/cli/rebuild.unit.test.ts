@@ -1,0 +1,64 @@
+import { spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { request } from 'undici'
+import { EventStore } from '../../src/events/event-log.js'
+import { SchemaRegistry } from '../../src/events/registry.js'
+import { EmbeddedLog } from '../../src/log/embedded-log.js'
+import { topicNames, topicSpecs } from '../../src/log/topics.js'
+import { PACKAGE_ROOT } from '../../src/paths.js'
+import { waitFor } from '../log/helpers.js'
+import { created, deleted, edited, moved, observed, snapshotDone } from '../projections/fixtures.js'
+
+// mbwa run follows the log live; mbwa rebuild replays it into a fresh store; both give the same digest.
+const CLI = join(PACKAGE_ROOT, 'dist/src/cli/main.js')
+const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MBWA_'))), MBWA_HTTP__PORT: '0' }
+
+describe('mbwa rebuild and digest (unit, embedded log)', () => {
+  const work = mkdtempSync(join(tmpdir(), 'mbwa-rebuild-'))
+  afterAll(() => rmSync(work, { recursive: true, force: true }))
+
+  it('rebuilds from offset 0 to the digest of the store that followed the log live', async () => {
+    const log = await EmbeddedLog.open({ path: join(work, 'data/log') })
+    await log.ensureTopics(topicSpecs(topicNames(), { events: 12, edits: 4, dumps: 1, deadLetter: 1 }))
+    const events = new EventStore(log, SchemaRegistry.load())
+    const batch = [
+      ...Array.from({ length: 3000 }, (_, i) => observed(['en', 'fr', 'de'][i % 3]!, `title ${i % 1000}`, i % 2 ? ['en', 'fr'] : [], { revision: 100 + i })),
+      created('en', 'neu', 5),
+      edited('en', 'title 1', 99999),
+      ...moved('fr', 'title 2', 'title two', true),
+      deleted('de', 'title 3'),
+      ...snapshotDone('de', 's-de', 12, 1_700_000_000_000 + 1),
+    ]
+    await events.append('mbwa.events', batch)
+    await log.close()
+
+    const child = spawn(process.execPath, [CLI, 'run'], { cwd: work, env })
+    let stderr = ''
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+    await waitFor(() => /queries at (http:\S+);/.test(stderr), 20_000, 'the query endpoint')
+    const url = /queries at (http:\S+);/.exec(stderr)![1]!
+    await waitFor(async () => {
+      const res = await request(`${url}/v1/stats`)
+      const s = (await res.body.json()) as { eventsApplied: number; lag: number }
+      return s.eventsApplied >= batch.length && s.lag === 0
+    }, 20_000, 'the live projection to catch up')
+    const live = (await (await request(`${url}/v1/digest`)).body.json()) as { digest: string }
+    child.kill('SIGTERM')
+    expect(await exited).toBe(0)
+
+    const offline = spawnSync(process.execPath, [CLI, 'digest'], { cwd: work, env, encoding: 'utf8' })
+    expect(offline.status).toBe(0)
+    expect(offline.stdout.split(' ')[0]).toBe(live.digest)
+
+    const rebuild = spawnSync(process.execPath, [CLI, 'rebuild'], { cwd: work, env, encoding: 'utf8' })
+    expect(rebuild.status).toBe(0)
+    expect(rebuild.stdout).toContain(`rebuilt from ${batch.length} events`)
+    expect(rebuild.stdout).toContain(live.digest)
+    const after = spawnSync(process.execPath, [CLI, 'digest'], { cwd: work, env, encoding: 'utf8' })
+    expect(after.stdout.split(' ')[0]).toBe(live.digest)
+  })
+})
