@@ -88,7 +88,7 @@ export function evaluateTitle(title: string, pages: ReadonlyMap<string, PageStat
 
 function isInvalid(code: string, own: WikiRules, rules: RulesByWiki): boolean {
   if (own.invalidCodes.has(code)) return true
-  for (const r of rules.values()) if (r.invalidCodes.has(code)) return true
+  for (const r of rules.values()) if (r.invalidCodes.size > 0 && r.invalidCodes.has(code)) return true
   return false
 }
 
@@ -103,28 +103,38 @@ function manual(
   part: boolean,
   editable: boolean,
 ): PageVerdict {
-  const base = { wiki: code, mode: 'manual' as const, participates: part, editable, reports: [] }
-  const desired = [...inSet].filter((c) => c !== code && !r.nolink.has(c)).sort()
-  if (page.links === null) return { ...base, shouldCarry: desired, add: [], remove: [], unknown: 'links-unknown' }
-  if (!part) return { ...base, shouldCarry: [], add: [], remove: [] }
-  const sameTitle = new Set(page.links.filter((l) => l.title === title).map((l) => l.code))
-  const add = desired.filter((c) => !sameTitle.has(c))
-  const remove = new Set<string>()
-  // A link to a different title on a wiki that has this title is replaced by the same-title link.
-  for (const l of page.links) if (l.title !== title && inSet.has(l.code) && add.includes(l.code)) remove.add(l.code)
-  for (const l of page.links) {
+  const desired: string[] = []
+  for (const c of inSet) if (c !== code && !r.nolink.has(c)) desired.push(c)
+  desired.sort()
+  if (page.links === null) return { wiki: code, mode: 'manual', participates: part, editable, reports: [], shouldCarry: desired, add: [], remove: [], unknown: 'links-unknown' }
+  if (!part) return { wiki: code, mode: 'manual', participates: part, editable, reports: [], shouldCarry: [], add: [], remove: [] }
+  const links = page.links
+  const add: string[] = []
+  for (const c of desired) {
+    let has = false
+    for (const l of links) if (l.code === c && l.title === title) has = true
+    if (!has) add.push(c)
+  }
+  let remove: string[] | undefined
+  const drop = (c: string): void => {
+    remove ??= []
+    if (!remove.includes(c)) remove.push(c)
+  }
+  for (const l of links) {
     if (l.code === code) continue // a link to the wiki itself is an ordinary link, not a language link
+    // A link to a different title on a wiki that has this title is replaced by the same-title link.
+    if (l.title !== title && inSet.has(l.code) && add.includes(l.code)) drop(l.code)
     if (isInvalid(l.code, r, rules)) {
-      remove.add(l.code) // codes no longer valid go whatever else is known
+      drop(l.code) // codes no longer valid go whatever else is known
       continue
     }
     if (!complete) continue // rule 4: never remove on incomplete information
     const target = rules.get(l.code)
     if (!target) continue // a wiki mbwa does not know: not its business
-    if (target.closed || target.locked || r.nolink.has(l.code)) remove.add(l.code)
-    else if (l.title === title && !inSet.has(l.code)) remove.add(l.code)
+    if (target.closed || target.locked || r.nolink.has(l.code)) drop(l.code)
+    else if (l.title === title && !inSet.has(l.code)) drop(l.code)
   }
-  return { ...base, shouldCarry: desired, add, remove: [...remove].sort() }
+  return { wiki: code, mode: 'manual', participates: part, editable, reports: [], shouldCarry: desired, add, remove: remove ? remove.sort() : [] }
 }
 
 function cognate(

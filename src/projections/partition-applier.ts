@@ -1,9 +1,9 @@
 import type { DecodedEvent } from '../events/event-log.js'
 import type { EditRequested, MbwaEvent } from '../events/types.js'
-import { editRequested, commandId, type PendingCommand } from './edit-commands.js'
-import { discrepancies, evaluateTitle, type TitleVerdict } from './link-rules.js'
+import { editRequested, commandId } from './edit-commands.js'
+import { discrepancies, evaluateTitle, type PageVerdict, type TitleVerdict } from './link-rules.js'
 import { applyToPage, pageWiki } from './page-state.js'
-import { keys, type Op, type SnapshotMark, type TitlePages, type TitleStore } from './title-store.js'
+import { keys, type Op, type SnapshotMark, type TitlePages, type TitleRecord, type TitleStore } from './title-store.js'
 import type { RulesByWiki } from './wiki-rules.js'
 
 // Applies one partition's events to the store: page facts in order, snapshot sweeps, the discrepancy index, and
@@ -79,71 +79,68 @@ export class PartitionApplier {
   private async applySegment(events: DecodedEvent[], nextOffset: number, stats: ApplyStats): Promise<void> {
     const p = this.partition
     const titles = [...new Set(events.filter((e) => e.key !== null && isTitleEvent(e.event)).map((e) => e.key!))]
-    const loaded = await this.store.titles(p, titles)
-    const state = new Map<string, TitlePages>()
-    const before = new Map<string, Set<string>>()
+    const records = await this.store.records(p, titles)
+    const work = new Map<string, Work>()
     titles.forEach((t, i) => {
-      const pages = loaded[i] ?? {}
-      state.set(t, { ...pages })
-      before.set(t, new Set(Object.keys(pages)))
+      const rec = records[i]
+      work.set(t, { title: t, pages: { ...(rec?.pages ?? {}) }, had: new Set(Object.keys(rec?.pages ?? {})), disc: rec?.disc ?? [] })
     })
-    const answered: { title: string; wiki: string; commandId: string; done: boolean }[] = []
+    const answered: Answer[] = []
     for (const { key, event } of events) {
       if (key === null) continue
-      const pages = state.get(key)
-      if (!pages) continue
+      const w = work.get(key)
+      if (!w) continue
       const wiki = pageWiki(event)
       if (wiki !== undefined) {
-        const next = applyToPage(pages[wiki], event, key)
-        if (next === null) delete pages[wiki]
-        else if (next !== undefined) pages[wiki] = next
+        const next = applyToPage(w.pages[wiki], event, key)
+        if (next === null) delete w.pages[wiki]
+        else if (next !== undefined) w.pages[wiki] = next
       }
       if (event.type === 'EditApplied' || event.type === 'EditSkipped') answered.push({ title: key, wiki: event.value.wiki, commandId: event.value.commandId, done: true })
       if (event.type === 'EditFailed') answered.push({ title: key, wiki: event.value.wiki, commandId: event.value.commandId, done: !event.value.retriable })
     }
     const ops: Op[] = []
-    for (const [title, pages] of state) this.titleOps(title, pages, before.get(title)!, ops)
-    const { commands } = await this.evaluate([...state.entries()], ops, answered)
+    this.countTitles([...work.values()], ops)
+    const { commands } = await this.evaluate([...work.values()], ops, answered)
     stats.commands += commands
     ops.push({ type: 'put', key: keys.offset(p), value: String(nextOffset) })
     await this.store.write(ops, this.options.sync)
   }
 
-  /** The puts and deletes that store a title's pages and keep the wiki index and counts in step. */
-  private titleOps(title: string, pages: TitlePages, had: Set<string>, ops: Op[]): void {
-    const p = this.partition
-    const wikis = Object.keys(pages)
-    if (wikis.length === 0) ops.push({ type: 'del', key: keys.title(p, title) })
-    else ops.push({ type: 'put', key: keys.title(p, title), value: JSON.stringify(pages) })
-    for (const w of wikis) {
-      if (had.has(w)) continue
-      ops.push({ type: 'put', key: keys.wiki(p, w, title), value: '' })
-      this.counts[w] = (this.counts[w] ?? 0) + 1
-      ops.push({ type: 'put', key: keys.count(p, w), value: String(this.counts[w]) })
+  /** Keeps the per-wiki title counts in step with pages appearing and disappearing. */
+  private countTitles(items: Work[], ops: Op[]): void {
+    const touched = new Set<string>()
+    for (const { pages, had } of items) {
+      for (const w in pages) {
+        if (had.has(w)) continue
+        this.counts[w] = (this.counts[w] ?? 0) + 1
+        touched.add(w)
+      }
+      for (const w of had) {
+        if (w in pages) continue
+        this.counts[w] = Math.max(0, (this.counts[w] ?? 0) - 1)
+        touched.add(w)
+      }
     }
-    for (const w of had) {
-      if (w in pages) continue
-      ops.push({ type: 'del', key: keys.wiki(p, w, title) })
-      this.counts[w] = Math.max(0, (this.counts[w] ?? 0) - 1)
-      ops.push({ type: 'put', key: keys.count(p, w), value: String(this.counts[w]) })
-    }
+    for (const w of touched) ops.push({ type: 'put', key: keys.count(this.partition, w), value: String(this.counts[w] ?? 0) })
   }
 
   /**
-   * Re-evaluates titles: replaces their discrepancy index entries, and for pages mbwa should edit, sends a
-   * command once they have settled (or schedules a look when they will have).
+   * Re-evaluates titles and writes their records: pages, discrepancy index entries (replacing the old ones), and
+   * for pages mbwa should edit, a command once they have settled (or a look scheduled for when they will have).
    */
-  async evaluate(
-    titles: [string, TitlePages][],
-    ops: Op[],
-    answered: { title: string; wiki: string; commandId: string; done: boolean }[] = [],
-  ): Promise<{ commands: number }> {
+  async evaluate(items: Work[], ops: Op[], answered: Answer[] = []): Promise<{ commands: number }> {
     const p = this.partition
     const now = this.options.now()
-    const oldEntries = await this.store.verdictEntries(p, titles.map(([t]) => t))
-    const commands: EditRequested[] = []
-    for (let i = 0; i < titles.length; i++) {
-      const [title, pages] = titles[i]!
+    const needPending: { item: Work; actionable: PageVerdict[]; answers: Answer[] }[] = []
+    for (const item of items) {
+      const { title, pages } = item
+      if (Object.keys(pages).length === 0) {
+        for (const [w, k] of item.disc) ops.push({ type: 'del', key: keys.disc(p, w, k, title) })
+        ops.push({ type: 'del', key: keys.title(p, title) })
+        if (item.disc.length > 0 || answered.some((a) => a.title === title)) ops.push({ type: 'del', key: keys.pending(p, title) })
+        continue
+      }
       const v = this.verdict(title, pages)
       const entries: [string, string][] = []
       for (const pv of v.pages) {
@@ -152,41 +149,44 @@ export class PartitionApplier {
           ops.push({ type: 'put', key: keys.disc(p, pv.wiki, d.kind, title), value: JSON.stringify(d.codes) })
         }
       }
-      const keep = new Set(entries.map(([w, k]) => `${w}\0${k}`))
-      for (const [w, k] of oldEntries[i] ?? []) if (!keep.has(`${w}\0${k}`)) ops.push({ type: 'del', key: keys.disc(p, w, k, title) })
-      if (entries.length > 0) ops.push({ type: 'put', key: keys.verdict(p, title), value: JSON.stringify(entries) })
-      else if (oldEntries[i]) ops.push({ type: 'del', key: keys.verdict(p, title) })
-
+      if (item.disc.length > 0) {
+        const keep = new Set(entries.map(([w, k]) => `${w}\0${k}`))
+        for (const [w, k] of item.disc) if (!keep.has(`${w}\0${k}`)) ops.push({ type: 'del', key: keys.disc(p, w, k, title) })
+      }
+      const record: TitleRecord = entries.length > 0 ? { pages, disc: entries } : { pages }
+      ops.push({ type: 'put', key: keys.title(p, title), value: JSON.stringify(record) })
       const actionable = v.pages.filter((pv) => pv.editable && (pv.add.length > 0 || pv.remove.length > 0))
       const answers = answered.filter((a) => a.title === title)
-      if (actionable.length === 0 && answers.length === 0 && !(oldEntries[i] ?? []).length) continue
-      const pending = await this.store.pending(p, title)
-      for (const a of answers) {
-        if (a.done && pending[a.wiki]?.commandId === a.commandId) {
-          ops.push({ type: 'del', key: keys.pending(p, title, a.wiki) })
-          delete pending[a.wiki]
-        }
-      }
-      const wanted = new Set(actionable.map((pv) => pv.wiki))
-      for (const wiki of Object.keys(pending)) {
-        if (!wanted.has(wiki)) ops.push({ type: 'del', key: keys.pending(p, title, wiki) }) // resolved by itself
-      }
-      if (!this.options.emitCommands) continue
-      for (const pv of actionable) {
-        const page = pages[pv.wiki]!
-        const due = page.changedAt + this.options.settleMs
-        if (due > now) {
-          ops.push({ type: 'put', key: keys.deferred(p, due, title), value: '' })
-          continue
-        }
-        const id = commandId(pv.wiki, title, page.revision, pv.add, pv.remove)
-        if (pending[pv.wiki]?.commandId === id) continue
-        const cmd = editRequested(title, page, pv, now)
-        commands.push(cmd)
-        const record: PendingCommand = { commandId: id, add: cmd.add, remove: cmd.remove, priority: cmd.priority, requestedAt: now, reason: cmd.reason }
-        ops.push({ type: 'put', key: keys.pending(p, title, pv.wiki), value: JSON.stringify(record) })
-      }
+      // Pending commands matter when commands are sent (live), or when an answer to one arrives.
+      if (answers.length > 0 || (this.options.emitCommands && (actionable.length > 0 || item.disc.length > 0))) needPending.push({ item, actionable, answers })
     }
+    const commands: EditRequested[] = []
+    const pendings = await this.store.pending(p, needPending.map((n) => n.item.title))
+    needPending.forEach(({ item: { title, pages }, actionable, answers }, i) => {
+      const pending = { ...pendings[i]! }
+      const before = JSON.stringify(pending)
+      for (const a of answers) if (a.done && pending[a.wiki]?.commandId === a.commandId) delete pending[a.wiki]
+      const wanted = new Set(actionable.map((pv) => pv.wiki))
+      for (const wiki of Object.keys(pending)) if (!wanted.has(wiki)) delete pending[wiki] // resolved by itself
+      if (this.options.emitCommands) {
+        for (const pv of actionable) {
+          const page = pages[pv.wiki]!
+          const due = page.changedAt + this.options.settleMs
+          if (due > now) {
+            ops.push({ type: 'put', key: keys.deferred(p, due, title), value: '' })
+            continue
+          }
+          const id = commandId(pv.wiki, title, page.revision, pv.add, pv.remove)
+          if (pending[pv.wiki]?.commandId === id) continue
+          const cmd = editRequested(title, page, pv, now)
+          commands.push(cmd)
+          pending[pv.wiki] = { commandId: id, add: cmd.add, remove: cmd.remove, priority: cmd.priority, requestedAt: now, reason: cmd.reason }
+        }
+      }
+      if (JSON.stringify(pending) === before) return
+      if (Object.keys(pending).length === 0) ops.push({ type: 'del', key: keys.pending(p, title) })
+      else ops.push({ type: 'put', key: keys.pending(p, title), value: JSON.stringify(pending) })
+    })
     // Sent before the state that records them is written: a crash in between re-sends the same ids.
     if (commands.length > 0) await this.options.sendCommands?.(commands)
     return { commands: commands.length }
@@ -198,9 +198,10 @@ export class PartitionApplier {
     const due = await this.store.due(this.partition, this.options.now())
     if (due.length === 0) return 0
     const titles = [...new Set(due.map((d) => d.title))]
-    const loaded = await this.store.titles(this.partition, titles)
+    const records = await this.store.records(this.partition, titles)
     const ops: Op[] = due.map((d) => ({ type: 'del' as const, key: d.key }))
-    const { commands } = await this.evaluate(titles.map((t, i) => [t, loaded[i] ?? {}]), ops)
+    const items = titles.flatMap((t, i) => (records[i] ? [toWork(t, records[i]!)] : []))
+    const { commands } = await this.evaluate(items, ops)
     await this.store.write(ops, this.options.sync)
     return commands
   }
@@ -209,26 +210,15 @@ export class PartitionApplier {
   private async sweep(mark: Extract<MbwaEvent, { type: 'SnapshotCompleted' }>['value'], nextOffset: number, stats: ApplyStats): Promise<void> {
     const p = this.partition
     const { wiki } = mark
+    // The first snapshot of a wiki makes titles it does not have complete (its absence is now known): every
+    // title of the partition is looked at again, so their discrepancies (removals) show.
     const first = !this.snapshotted.has(wiki)
-    let chunk: string[] = []
+    this.snapshotted.add(wiki)
+    let chunk: Work[] = []
     const flush = async (final: boolean): Promise<void> => {
-      const loaded = await this.store.titles(p, chunk)
-      const changed: [string, TitlePages][] = []
       const ops: Op[] = []
-      chunk.forEach((title, i) => {
-        const pages = loaded[i]
-        const page = pages?.[wiki]
-        if (!pages || !page) return
-        if (page.snapshotId === mark.snapshotId || page.observedAt >= mark.startedAt) return
-        const had = new Set(Object.keys(pages))
-        const next = { ...pages }
-        delete next[wiki]
-        this.titleOps(title, next, had, ops)
-        changed.push([title, next])
-        stats.swept++
-      })
-      this.snapshotted.add(wiki)
-      await this.evaluate(changed, ops)
+      this.countTitles(chunk, ops)
+      await this.evaluate(chunk, ops)
       if (final) {
         const m: SnapshotMark = { snapshotId: mark.snapshotId, startedAt: mark.startedAt, completedAt: mark.observedAt, pages: mark.pages }
         this.marks[wiki] = m
@@ -238,31 +228,41 @@ export class PartitionApplier {
       await this.store.write(ops, this.options.sync)
       chunk = []
     }
-    for await (const title of this.store.wikiTitles(p, wiki)) {
-      chunk.push(title)
-      if (chunk.length >= 5000) await flush(false)
+    // One pass over the partition's titles (a sweep is rare: once per wiki and snapshot).
+    for await (const [title, record] of this.store.entries(p)) {
+      const page = record.pages[wiki]
+      const gone = page !== undefined && page.snapshotId !== mark.snapshotId && page.observedAt < mark.startedAt
+      if (!gone && !first) continue
+      const item = toWork(title, record)
+      if (gone) {
+        delete item.pages[wiki]
+        stats.swept++
+      }
+      chunk.push(item)
+      if (chunk.length >= 2000) await flush(false)
     }
     await flush(true)
-    // The first snapshot of a wiki makes titles it does not have complete (its absence is now known): look at
-    // every title of the partition again, so their discrepancies (removals) show.
-    if (first) await this.reevaluateAll()
   }
+}
 
-  private async reevaluateAll(): Promise<void> {
-    const prefix = keys.titlePrefix(this.partition)
-    let chunk: [string, TitlePages][] = []
-    const flush = async (): Promise<void> => {
-      const ops: Op[] = []
-      await this.evaluate(chunk, ops)
-      await this.store.write(ops, this.options.sync)
-      chunk = []
-    }
-    for await (const [k, v] of this.store.db.iterator({ gte: prefix, lt: keys.end(prefix) })) {
-      chunk.push([k.slice(prefix.length), JSON.parse(v) as TitlePages])
-      if (chunk.length >= 2000) await flush()
-    }
-    if (chunk.length > 0) await flush()
-  }
+interface Work {
+  title: string
+  pages: TitlePages
+  /** Wikis that had a page before the change. */
+  had: Set<string>
+  /** The title's discrepancy index entries before the change. */
+  disc: [string, string][]
+}
+
+interface Answer {
+  title: string
+  wiki: string
+  commandId: string
+  done: boolean
+}
+
+function toWork(title: string, record: TitleRecord): Work {
+  return { title, pages: { ...record.pages }, had: new Set(Object.keys(record.pages)), disc: record.disc ?? [] }
 }
 
 function isTitleEvent(e: MbwaEvent): boolean {

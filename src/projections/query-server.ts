@@ -108,9 +108,8 @@ export class QueryServer {
       if (!this.isLocal(partition)) return this.forward(req, reply, partition)
       const owned = projector.owned.get(partition)!
       if (owned.restoring) fail('MBWA_RESTORING', `partition ${partition} is being restored`, { partition })
-      const pages = (await store.title(partition, key)) ?? {}
+      const { pages, pending } = await store.titleWithPending(partition, key)
       const verdict = owned.applier.verdict(key, pages)
-      const pending = await store.pending(partition, key)
       return {
         title: key,
         partition,

@@ -9,17 +9,22 @@ import type { PageState } from './page-state.js'
 // and is written in the same batch (exactly-once state: after a crash, state and offset agree).
 //
 // Keys (P = partition, 4 hex digits; \0 separates):
-//   t P title            → { wiki → PageState }   all that is known of a title, one read per title
-//   w P wiki title       → ''                     which titles a wiki has (sweeps, counts, listings)
+//   t P title            → TitleRecord              all that is known of a title, one read per title: its pages
+//                                                   (wiki → PageState) and its discrepancy index entries
 //   x P wiki kind title  → codes                  discrepancy index (the HTTP endpoint pages through it)
-//   v P title            → [[wiki, kind], …]      the title's current index entries, to replace them
-//   e P title wiki       → PendingCommand         edit commands sent and not yet answered
+//   e P title            → { wiki → PendingCommand } edit commands sent and not yet answered
 //   d P due title        → ''                     titles to look at again when new pages have settled
 //   s P wiki             → SnapshotMark           the last snapshot completed in this partition
 //   n P wiki             → count                  titles of a wiki
 //   o P                  → next offset            of this partition of the events topic
 
 export type TitlePages = Record<string, PageState>
+
+export interface TitleRecord {
+  pages: TitlePages
+  /** The title's entries in the discrepancy index ([wiki, kind]), so they can be replaced without a lookup. */
+  disc?: [string, string][]
+}
 
 export interface SnapshotMark {
   snapshotId: string
@@ -39,13 +44,9 @@ export const keys = {
   end,
   title: (p: number, title: string) => `t${S}${hex(p)}${S}${title}`,
   titlePrefix: (p: number) => `t${S}${hex(p)}${S}`,
-  wiki: (p: number, wiki: string, title: string) => `w${S}${hex(p)}${S}${wiki}${S}${title}`,
-  wikiPrefix: (p: number, wiki: string) => `w${S}${hex(p)}${S}${wiki}${S}`,
   disc: (p: number, wiki: string, kind: string, title: string) => `x${S}${hex(p)}${S}${wiki}${S}${kind}${S}${title}`,
   discPrefix: (p: number, wiki: string, kind?: string) => `x${S}${hex(p)}${S}${wiki}${S}${kind === undefined ? '' : kind + S}`,
-  verdict: (p: number, title: string) => `v${S}${hex(p)}${S}${title}`,
-  pending: (p: number, title: string, wiki: string) => `e${S}${hex(p)}${S}${title}${S}${wiki}`,
-  pendingPrefix: (p: number, title: string) => `e${S}${hex(p)}${S}${title}${S}`,
+  pending: (p: number, title: string) => `e${S}${hex(p)}${S}${title}`,
   deferred: (p: number, due: number, title: string) => `d${S}${hex(p)}${S}${dueHex(due)}${S}${title}`,
   deferredPrefix: (p: number) => `d${S}${hex(p)}${S}`,
   deferredUntil: (p: number, due: number) => `d${S}${hex(p)}${S}${dueHex(due)}\x01`,
@@ -79,25 +80,33 @@ export class TitleStore {
     return v === undefined ? 0 : Number(v)
   }
 
-  async titles(p: number, titles: string[]): Promise<(TitlePages | undefined)[]> {
+  async records(p: number, titles: string[]): Promise<(TitleRecord | undefined)[]> {
     const values = await this.db.getMany(titles.map((t) => keys.title(p, t)))
-    return values.map((v) => (v === undefined ? undefined : (JSON.parse(v) as TitlePages)))
+    return values.map((v) => (v === undefined ? undefined : (JSON.parse(v) as TitleRecord)))
   }
 
   async title(p: number, title: string): Promise<TitlePages | undefined> {
-    return (await this.titles(p, [title]))[0]
+    return (await this.records(p, [title]))[0]?.pages
   }
 
-  async pending(p: number, title: string): Promise<Record<string, PendingCommand>> {
-    const out: Record<string, PendingCommand> = {}
-    const prefix = keys.pendingPrefix(p, title)
-    for await (const [k, v] of this.db.iterator({ gte: prefix, lt: end(prefix) })) out[k.slice(prefix.length)] = JSON.parse(v) as PendingCommand
-    return out
+  /** Every title record of a partition, in key order. */
+  async *entries(p: number): AsyncGenerator<[string, TitleRecord]> {
+    const prefix = keys.titlePrefix(p)
+    for await (const [k, v] of this.db.iterator({ gte: prefix, lt: end(prefix) })) yield [k.slice(prefix.length), JSON.parse(v) as TitleRecord]
   }
 
-  async verdictEntries(p: number, titles: string[]): Promise<([string, string][] | undefined)[]> {
-    const values = await this.db.getMany(titles.map((t) => keys.verdict(p, t)))
-    return values.map((v) => (v === undefined ? undefined : (JSON.parse(v) as [string, string][])))
+  async pending(p: number, titles: string[]): Promise<Record<string, PendingCommand>[]> {
+    const values = await this.db.getMany(titles.map((t) => keys.pending(p, t)))
+    return values.map((v) => (v === undefined ? {} : (JSON.parse(v) as Record<string, PendingCommand>)))
+  }
+
+  /** A title's pages and pending commands in one read (the query path). */
+  async titleWithPending(p: number, title: string): Promise<{ pages: TitlePages; pending: Record<string, PendingCommand> }> {
+    const [pages, pending] = await this.db.getMany([keys.title(p, title), keys.pending(p, title)])
+    return {
+      pages: pages === undefined ? {} : (JSON.parse(pages) as TitleRecord).pages,
+      pending: pending === undefined ? {} : (JSON.parse(pending) as Record<string, PendingCommand>),
+    }
   }
 
   async snapshots(p: number): Promise<Record<string, SnapshotMark>> {
@@ -112,12 +121,6 @@ export class TitleStore {
     const prefix = keys.countPrefix(p)
     for await (const [k, v] of this.db.iterator({ gte: prefix, lt: end(prefix) })) out[k.slice(prefix.length)] = Number(v)
     return out
-  }
-
-  /** Titles a wiki has in a partition, in key order. */
-  async *wikiTitles(p: number, wiki: string): AsyncGenerator<string> {
-    const prefix = keys.wikiPrefix(p, wiki)
-    for await (const k of this.db.keys({ gte: prefix, lt: end(prefix) })) yield k.slice(prefix.length)
   }
 
   /** Discrepancy entries of a wiki in a partition, optionally one kind, after a cursor title. */
@@ -144,12 +147,19 @@ export class TitleStore {
   }
 
   async write(ops: Op[], sync = false): Promise<void> {
-    if (ops.length > 0) await this.db.batch(ops, { sync })
+    if (ops.length === 0) return
+    // A chained batch goes to LevelDB's WriteBatch op by op, without abstract-level's array preprocessing.
+    const batch = this.db.batch()
+    for (const op of ops) {
+      if (op.type === 'put') batch.put(op.key, op.value)
+      else batch.del(op.key)
+    }
+    await batch.write({ sync })
   }
 
   /** Removes everything of a partition (its state is rebuilt from the log). */
   async dropPartition(p: number): Promise<void> {
-    for (const tag of ['t', 'w', 'x', 'v', 'e', 'd', 's', 'n']) await this.db.clear({ gte: `${tag}${S}${hex(p)}${S}`, lt: `${tag}${S}${hex(p)}\x01` })
+    for (const tag of ['t', 'x', 'e', 'd', 's', 'n']) await this.db.clear({ gte: `${tag}${S}${hex(p)}${S}`, lt: `${tag}${S}${hex(p)}\x01` })
     await this.db.del(keys.offset(p))
   }
 
@@ -165,7 +175,7 @@ export class TitleStore {
     for (const prefix of ranges) {
       for await (const [k, v] of this.db.iterator({ gte: prefix, lt: end(prefix) })) {
         const title = k.slice(k.indexOf(S, 2) + 1)
-        const byWiki = JSON.parse(v) as TitlePages
+        const byWiki = (JSON.parse(v) as TitleRecord).pages
         for (const wiki of Object.keys(byWiki).sort()) {
           sum = (sum + pageHash(title, wiki, byWiki[wiki]!)) & MASK
           pages++
