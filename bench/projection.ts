@@ -204,7 +204,8 @@ async function main(): Promise<void> {
 
 Command: \`npm run bench:projection -- --kafka --write\` (\`bench/projection.ts\`). Machine: ${machine()}.
 ${fmt(N)} PageObserved events (${fmt(N / WIKIS.length)} titles on four manual-mode wikis, links to some of the others),
-12 partitions, replayed from offset 0 into a fresh store (state, wiki index, counts, discrepancy index and offset
+12 partitions, replayed from offset 0 into a fresh store (one record per title with its pages and index entries, counts,
+discrepancy index and offset
 written per batch of up to 5,000), no edit commands, as \`mbwa rebuild\` does. The ceiling is LevelDB's own batch
 write of the same number of title entries (one put each, batches of 5,000) in the same run.
 
