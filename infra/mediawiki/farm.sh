@@ -7,13 +7,15 @@
 #   infra/mediawiki/farm.sh status    exit 0 when every wiki's API answers
 #   infra/mediawiki/farm.sh reset     stop and delete everything (the next start makes fresh wikis)
 #   infra/mediawiki/farm.sh teardown  the same as reset
+#   infra/mediawiki/farm.sh path      print where farm.json is
 #
-# Environment: MBWA_FARM_DIR (default infra/mediawiki/.state), MBWA_FARM_PORT (first port, default 18081; wiki i
+# Environment: MBWA_FARM_DIR (default ~/.local/state/mbwa/farm: one farm per machine, shared by every checkout,
+# so a second checkout, CI included, reuses the running farm instead of failing to bind), MBWA_FARM_PORT (first port, default 18081; wiki i
 # listens on PORT+i), MBWA_FARM_LANGS (default "en fr de nl"). The farm is described in $MBWA_FARM_DIR/farm.json
 # (API URLs, bot and admin credentials) for the tests. Idempotent: a second start keeps content.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-FARM_DIR=${MBWA_FARM_DIR:-$here/.state}
+FARM_DIR=${MBWA_FARM_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/mbwa/farm}
 BASE_PORT=${MBWA_FARM_PORT:-18081}
 read -r -a LANGS <<< "${MBWA_FARM_LANGS:-en fr de nl}"
 MW=/usr/share/mediawiki
@@ -78,7 +80,7 @@ require __DIR__ . '/LocalSettings.installer.php';
 \$wgServer = 'http://127.0.0.1:$port';
 \$wgScriptPath = '';
 \$mbwaWikiDir = __DIR__;
-require '$here/FarmSettings.php';
+require dirname( __DIR__ ) . '/FarmSettings.php';
 PHP
   # Every language of the farm is an interwiki prefix on every wiki (its own too, made local by FarmSettings).
   {
@@ -151,6 +153,8 @@ start() {
   local started=$SECONDS i lang pids=() failed=0
   ensure_packages
   mkdir -p "$FARM_DIR"
+  # The farm's own copy: running servers never depend on the checkout that started them.
+  cp "$here/FarmSettings.php" "$FARM_DIR/FarmSettings.php"
   i=0
   for lang in "${LANGS[@]}"; do
     setup_wiki "$i" "$lang" & pids+=($!)
@@ -199,5 +203,6 @@ case "${1:-}" in
   stop) stop ;;
   status) status ;;
   reset|teardown) stop; rm -rf "$FARM_DIR" ;;
-  *) echo "usage: $0 start|stop|status|reset" >&2; exit 2 ;;
+  path) echo "$FARM_DIR/farm.json" ;;
+  *) echo "usage: $0 start|stop|status|reset|path" >&2; exit 2 ;;
 esac

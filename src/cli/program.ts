@@ -6,6 +6,7 @@ import { registerConfig } from './config.js'
 import { registerOffsets } from './offsets.js'
 import { registerDigest } from './digest.js'
 import { registerRebuild } from './rebuild.js'
+import { registerRelink } from './relink.js'
 
 // mbwa's command line. Each subcommand lives in its own file and registers itself here.
 export function buildProgram(): Command {
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerOffsets(program)
   registerDigest(program)
   registerRebuild(program)
+  registerRelink(program)
   return program
 }
 

@@ -17,6 +17,6 @@ export default function setup(): void {
   } catch (err) {
     throw new Error(`the MediaWiki farm for the integration tests did not start (infra/mediawiki/farm.sh start): ${(err as Error).message}`)
   }
-  process.env.MBWA_TEST_FARM_JSON ??= join(process.env.MBWA_FARM_DIR ?? join(PACKAGE_ROOT, 'infra/mediawiki/.state'), 'farm.json')
+  process.env.MBWA_TEST_FARM_JSON ??= execFileSync('bash', [join(PACKAGE_ROOT, 'infra/mediawiki/farm.sh'), 'path'], { encoding: 'utf8' }).trim()
   console.log(`components ready in ${Date.now() - started} ms (Kafka at ${process.env.MBWA_TEST_KAFKA_BROKERS}, farm ${process.env.MBWA_TEST_FARM_JSON})`)
 }

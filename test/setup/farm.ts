@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -22,7 +23,7 @@ export interface Farm {
 }
 
 export function readFarm(): Farm {
-  const path = process.env.MBWA_TEST_FARM_JSON ?? join(PACKAGE_ROOT, 'infra/mediawiki/.state/farm.json')
+  const path = process.env.MBWA_TEST_FARM_JSON ?? execFileSync('bash', [join(PACKAGE_ROOT, 'infra/mediawiki/farm.sh'), 'path'], { encoding: 'utf8' }).trim()
   return JSON.parse(readFileSync(path, 'utf8')) as Farm
 }
 

@@ -1,0 +1,115 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { botsDenied } from '../../src/wikitext/bots.js'
+import { findLanguageLinks, isBlank, removeLanguageLinks, rewriteLanguageLinks } from '../../src/wikitext/interwiki.js'
+
+const CODES = new Set(['en', 'fr', 'de', 'nl', 'pl', 'mg', 'zh-min-nan'])
+const map = (o: Record<string, string>) => new Map(Object.entries(o))
+
+describe('language links in wikitext (unit)', () => {
+  it('finds the page\'s own links, not those in nowiki, pre, comments, noinclude/includeonly or templates', () => {
+    const text = `chat
+<nowiki>[[fr:nowiki]]</nowiki> <pre>[[de:pre]]</pre> <!-- [[nl:comment]] -->
+<noinclude>[[pl:noinclude]]</noinclude><includeonly>[[pl:inc]]</includeonly>
+{{template|[[nl:arg]]|{{inner|[[de:deep]]}}}} [[Category:Cats]] [[wikt:other]] [[:fr:inline]]
+[[fr:chat]]
+[[zh-min-nan:niau]] [[de:Katze]]
+`
+    expect(findLanguageLinks(text, CODES).map((l) => `${l.code}:${l.title}`)).toEqual(['fr:chat', 'zh-min-nan:niau', 'de:Katze'])
+  })
+
+  it('adds, removes and orders the block at the end, after categories, leaving the rest alone', () => {
+    const text = 'A cat.\n\n[[fr:chat]]\n[[Category:Animals]]\n[[nl:kat]]\n'
+    const r = rewriteLanguageLinks(text, map({ de: 'chat', fr: 'chat' }), CODES)
+    expect(r.text).toBe('A cat.\n\n[[Category:Animals]]\n\n[[de:chat]]\n[[fr:chat]]')
+    expect(r.changed).toBe(true)
+    expect(rewriteLanguageLinks(text, map({ fr: 'chat', nl: 'kat' }), CODES)).toMatchObject({ changed: false, text })
+    expect(rewriteLanguageLinks('x [[fr:a]] y', map({}), CODES).text).toBe('x  y')
+  })
+
+  it('orders by code, by language name, or with a put-first list', () => {
+    const desired = map({ de: 'x', fr: 'x', nl: 'x', pl: 'x' })
+    expect(rewriteLanguageLinks('t', desired, CODES, { kind: 'code' }).after.map((l) => l.code)).toEqual(['de', 'fr', 'nl', 'pl'])
+    expect(rewriteLanguageLinks('t', desired, CODES, { kind: 'name' }).after.map((l) => l.code)).toEqual(['nl', 'fr', 'de', 'pl']) // Dutch, French, German, Polish
+    expect(rewriteLanguageLinks('t', desired, CODES, { kind: 'put-first', first: ['pl', 'nl'] }).after.map((l) => l.code)).toEqual(['pl', 'nl', 'de', 'fr'])
+  })
+
+  it('knows a blank page: nothing but whitespace once the language links are gone', () => {
+    expect(isBlank('  [[fr:chat]]\n\n[[de:Katze]]\n ', CODES)).toBe(true)
+    expect(isBlank('[[fr:chat]] x', CODES)).toBe(false)
+    expect(isBlank('{{stub}}', CODES)).toBe(false)
+  })
+
+  it('respects {{nobots}} and {{bots|allow/deny}} in either case of the first letter', () => {
+    expect(botsDenied('x {{nobots}} y', 'InterwikiBot')).toBe(true)
+    expect(botsDenied('x {{Nobots}} y', 'InterwikiBot')).toBe(true)
+    expect(botsDenied('{{bots|deny=all}}', 'InterwikiBot')).toBe(true)
+    expect(botsDenied('{{Bots|deny=SomeBot, InterwikiBot}}', 'InterwikiBot')).toBe(true)
+    expect(botsDenied('{{bots|deny=SomeBot}}', 'InterwikiBot')).toBe(false)
+    expect(botsDenied('{{bots|allow=none}}', 'InterwikiBot')).toBe(true)
+    expect(botsDenied('{{bots|allow=OtherBot}}', 'InterwikiBot')).toBe(true)
+    expect(botsDenied('{{bots|allow=InterwikiBot}}', 'InterwikiBot')).toBe(false)
+    expect(botsDenied('plain page', 'InterwikiBot')).toBe(false)
+  })
+})
+
+// Generated pages: prose, categories, templates and masked zones holding links, and language links in various
+// places; generated desired link sets.
+const word = fc.stringMatching(/^[a-zA-Zéß ]{1,12}$/)
+const code = fc.constantFrom(...CODES)
+const langLink = fc.tuple(code, word.filter((w) => w.trim() !== '')).map(([c, t]) => `[[${c}:${t.trim()}]]`)
+const piece = fc.oneof(
+  word,
+  fc.constant('\n'),
+  fc.constant('\n\n'),
+  langLink,
+  langLink.map((l) => `\n${l}\n`),
+  word.map((w) => `[[Category:${w}]]`),
+  langLink.map((l) => `{{tpl|${l}}}`),
+  langLink.map((l) => `<!-- ${l} -->`),
+  langLink.map((l) => `<nowiki>${l}</nowiki>`),
+  langLink.map((l) => `<includeonly>${l}</includeonly>`),
+  word.map((w) => `[[${w}]]`),
+)
+const page = fc.array(piece, { maxLength: 25 }).map((parts) => parts.join(''))
+const desiredSet = fc.dictionary(code, word.filter((w) => w.trim() !== '').map((w) => w.trim()), { maxKeys: 5 })
+
+describe('rewriter properties (unit, generated pages)', () => {
+  const runs = { numRuns: 2000 }
+
+  it('rewriting twice gives the same text', () => {
+    fc.assert(
+      fc.property(page, desiredSet, (text, d) => {
+        const once = rewriteLanguageLinks(text, map(d), CODES).text
+        expect(rewriteLanguageLinks(once, map(d), CODES).text).toBe(once)
+      }),
+      runs,
+    )
+  })
+
+  it('rewriting with the links the page already has changes nothing', () => {
+    fc.assert(
+      fc.property(page, (text) => {
+        const own = findLanguageLinks(text, CODES)
+        const codes = own.map((l) => l.code)
+        fc.pre(new Set(codes).size === codes.length) // a page linking one wiki twice is not "as it should be"
+        const r = rewriteLanguageLinks(text, new Map(own.map((l) => [l.code, l.title])), CODES)
+        expect(r.changed).toBe(false)
+        expect(r.text).toBe(text)
+      }),
+      runs,
+    )
+  })
+
+  it('keeps every byte outside the language links (up to trailing whitespace, which MediaWiki drops anyway)', () => {
+    fc.assert(
+      fc.property(page, desiredSet, (text, d) => {
+        const out = rewriteLanguageLinks(text, map(d), CODES)
+        const strip = (t: string) => removeLanguageLinks(t, findLanguageLinks(t, CODES)).replace(/\s+$/u, '')
+        expect(strip(out.text)).toBe(strip(text))
+        expect(new Map(findLanguageLinks(out.text, CODES).map((l) => [l.code, l.title]))).toEqual(map(d))
+      }),
+      runs,
+    )
+  })
+})
