@@ -76,7 +76,7 @@ export function maskedRanges(text: string): [number, number][] {
   return ranges
 }
 
-const LINK = /\[\[[ \t]*([a-zA-Z][a-zA-Z0-9-]*)[ \t]*:([^\]\[|\n]*?)\]\]/g
+const LINK = /\[\[[ \t]*([a-zA-Z][a-zA-Z0-9-]*)[ \t]*:([^\][|\n]*?)\]\]/g
 
 /** The language links of the page: links [[code:title]] whose code is one of `codes`, outside masked ranges. */
 export function findLanguageLinks(text: string, codes: ReadonlySet<string>): FoundLink[] {
