@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { FeedItem } from '../setup/fake-eventstreams.js'
+import { sharedDir } from '../setup/shared.js'
 
 // Test data for the EventStreams source: the published recorded events and canaries made from the schema
 // examples (as WMF makes them), plus generated events on configured wikis and malformed lines.
 
-const FIXTURES = join(import.meta.dirname, '../../../shared/fixtures/eventstreams/examples')
+const FIXTURES = (): string => join(sharedDir(), 'fixtures/eventstreams/examples')
 
 export const WIKIS = new Map([
   ['enwiktionary', 'en'],
@@ -19,12 +20,12 @@ export const WIKIS = new Map([
 type Json = Record<string, unknown>
 
 export function recorded(stream: string): Json[] {
-  return JSON.parse(readFileSync(join(FIXTURES, 'recorded', `${stream}.json`), 'utf8')) as Json[]
+  return JSON.parse(readFileSync(join(FIXTURES(), 'recorded', `${stream}.json`), 'utf8')) as Json[]
 }
 
 export function canaries(): Json[] {
   return ['mediawiki.recentchange', 'mediawiki.page-create', 'mediawiki.page-delete', 'mediawiki.page-move', 'mediawiki.page-undelete'].map((stream) => {
-    const first = (JSON.parse(readFileSync(join(FIXTURES, 'schema-examples', `${stream}.json`), 'utf8')) as Json[])[0]!
+    const first = (JSON.parse(readFileSync(join(FIXTURES(), 'schema-examples', `${stream}.json`), 'utf8')) as Json[])[0]!
     const meta: Json = { ...(first.meta as Json), domain: 'canary', stream }
     delete meta.dt
     return { ...first, meta }

@@ -102,7 +102,10 @@ describe('allpages snapshot source (int, real MediaWiki)', () => {
       expect(next!.wiki.code).toBe('de')
       now += 8 * 86_400_000
       expect(next!.dueAt).toBeLessThan(now)
-      // An interrupted snapshot of en comes before de, however due de is.
+      // An interrupted snapshot of en comes before de, however due de is (en gets pages enough for two batches).
+      const enEditor = await FarmEditor.open('en')
+      for (let i = 0; i < 3; i++) await enEditor.edit(uniqueTitle('sched'), 'x')
+      await enEditor.close()
       await new SnapshotReader({ events: h.events, topic: h.topics.events, checkpoints: h.checkpoints, pageSize: 2, now: () => now }).run(wikis[1]!, { maxBatches: 1 })
       expect(await scheduler.next()).toMatchObject({ wiki: { code: 'en' }, dueAt: 0 })
     } finally {
