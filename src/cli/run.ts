@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
 import { ProjectionService } from '../app/projection.js'
+import { SinkService } from '../app/sink.js'
 import { Sources } from '../app/sources.js'
 import { EventStore } from '../events/event-log.js'
 import { SchemaRegistry } from '../events/registry.js'
@@ -10,13 +11,15 @@ export function registerRun(program: Command): void {
   program
     .command('run')
     .description('run mbwa: the configured sources, the log, the projection and the sink, until SIGINT or SIGTERM')
-    .action(async (_options: unknown, command: Command) => {
-      const { config, file, logger } = commandContext(command)
+    .option('--apply', 'edit the wikis (the default is a dry run that prints a diff per page)')
+    .action(async (options: { apply?: boolean }, command: Command) => {
+      const { config, file, logger } = commandContext(command, options.apply ? { 'sink.apply': true } : {})
       logger.info({ config: file ?? '(defaults)' }, 'mbwa starting')
       const { log, topics } = await openLog(config, logger)
       const events = new EventStore(log, SchemaRegistry.load())
       const sources = await Sources.start(config, events, topics, logger)
       const projection = await ProjectionService.start(config, events, topics, logger)
+      const sink = config.sink.enabled ? await SinkService.start(config, events, topics, logger) : undefined
       const ends = await log.endOffsets(topics.events)
       logger.info(
         { log: log.kind, topics, events: ends.reduce((a, b) => a + b, 0), wikis: Object.keys(config.wikis).length },
@@ -26,6 +29,7 @@ export function registerRun(program: Command): void {
       const signal = await untilSignal()
       logger.info({ signal }, 'mbwa stopping')
       await sources.stop()
+      await sink?.stop()
       await projection.stop()
       await log.close()
       logger.info('mbwa stopped')

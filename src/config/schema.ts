@@ -115,6 +115,25 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    sink: z
+      .object({
+        /** Edit for real (also `mbwa run --apply`); otherwise a dry run printing a diff per page. */
+        apply: z.boolean().default(false),
+        /** Run the sink at all in `mbwa run`. */
+        enabled: z.boolean().default(true),
+        /** Default minimum seconds between two edits on a wiki (per wiki: wikis.CODE.editIntervalSeconds). */
+        editIntervalSeconds: z.number().min(0).default(10),
+        /** Most edits per minute over all wikis; 0 for no overall limit. */
+        maxEditsPerMinute: z.number().min(0).default(30),
+        /** Below this many waiting commands the pace slows by slowdownFactor (never faster than configured). */
+        smallBacklog: z.int().min(0).default(10),
+        slowdownFactor: z.number().min(1).default(2),
+        /** Never edit the same page twice within this many minutes. */
+        cooldownMinutes: z.number().min(0).default(60),
+        assert: z.enum(['bot', 'user']).default('bot'),
+      })
+      .strict()
+      .prefault({}),
     sources: z
       .object({
         recentChanges: z

@@ -78,6 +78,8 @@ export interface EditRequested extends OnPage {
   commandId: string
   add: string[]
   remove: string[]
+  /** Wikis known to have the title, for the sink to read when verifying. */
+  read: string[]
   priority: number
   reason: string
 }

@@ -33,12 +33,13 @@ export function priority(page: PageState, now: number): number {
 }
 
 export function reasonOf(v: PageVerdict): string {
+  if (v.add.length === 0 && v.remove.length === 0) return 'verify'
   if (v.mode === 'cognate') return [...new Set(v.reports.map((r) => r.kind))].sort().join(',') || 'override'
   if (v.add.length > 0 && v.remove.length > 0) return 'missing,remove'
   return v.add.length > 0 ? 'missing' : 'remove'
 }
 
-export function editRequested(title: string, page: PageState, v: PageVerdict, now: number): EditRequested {
+export function editRequested(title: string, page: PageState, v: PageVerdict, now: number, read: string[] = []): EditRequested {
   return {
     id: commandId(v.wiki, title, page.revision, v.add, v.remove),
     commandId: commandId(v.wiki, title, page.revision, v.add, v.remove),
@@ -48,6 +49,7 @@ export function editRequested(title: string, page: PageState, v: PageVerdict, no
     title,
     add: v.add,
     remove: v.remove,
+    read,
     priority: priority(page, now),
     reason: reasonOf(v),
   }

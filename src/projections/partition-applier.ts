@@ -155,7 +155,9 @@ export class PartitionApplier {
       }
       const record: TitleRecord = entries.length > 0 ? { pages, disc: entries } : { pages }
       ops.push({ type: 'put', key: keys.title(p, title), value: JSON.stringify(record) })
-      const actionable = v.pages.filter((pv) => pv.editable && (pv.add.length > 0 || pv.remove.length > 0))
+      // A page mbwa may edit whose links are unknown (created or changed since last read) is to be verified:
+      // the sink reads it and the wikis that have the title, records what it saw, and fixes it if needed.
+      const actionable = v.pages.filter((pv) => pv.editable && (pv.add.length > 0 || pv.remove.length > 0 || pv.unknown !== undefined))
       const answers = answered.filter((a) => a.title === title)
       // Pending commands matter when commands are sent (live), or when an answer to one arrives.
       if (answers.length > 0 || (this.options.emitCommands && (actionable.length > 0 || item.disc.length > 0))) needPending.push({ item, actionable, answers })
@@ -178,7 +180,7 @@ export class PartitionApplier {
           }
           const id = commandId(pv.wiki, title, page.revision, pv.add, pv.remove)
           if (pending[pv.wiki]?.commandId === id) continue
-          const cmd = editRequested(title, page, pv, now)
+          const cmd = editRequested(title, page, pv, now, Object.keys(pages).sort())
           commands.push(cmd)
           pending[pv.wiki] = { commandId: id, add: cmd.add, remove: cmd.remove, priority: cmd.priority, requestedAt: now, reason: cmd.reason }
         }

@@ -22,13 +22,13 @@ export interface Farm {
   admin: { user: string; botPasswordUser: string; botPassword: string }
 }
 
-export function readFarm(): Farm {
-  const path = process.env.MBWA_TEST_FARM_JSON ?? execFileSync('bash', [join(PACKAGE_ROOT, 'infra/mediawiki/farm.sh'), 'path'], { encoding: 'utf8' }).trim()
-  return JSON.parse(readFileSync(path, 'utf8')) as Farm
+export function readFarm(path?: string): Farm {
+  const file = path ?? process.env.MBWA_TEST_FARM_JSON ?? execFileSync('bash', [join(PACKAGE_ROOT, 'infra/mediawiki/farm.sh'), 'path'], { encoding: 'utf8' }).trim()
+  return JSON.parse(readFileSync(file, 'utf8')) as Farm
 }
 
-export function farmWiki(lang: string): FarmWiki {
-  const w = readFarm().wikis.find((x) => x.lang === lang)
+export function farmWiki(lang: string, farmJson?: string): FarmWiki {
+  const w = readFarm(farmJson).wikis.find((x) => x.lang === lang)
   if (!w) throw new Error(`no ${lang} wiki in the farm`)
   return w
 }
@@ -47,9 +47,9 @@ export class FarmEditor {
     this.client = new MediaWikiClient({ api: wiki.api, contact: 'mbwa tests', maxlag: 0 })
   }
 
-  static async open(lang: string): Promise<FarmEditor> {
-    const editor = new FarmEditor(farmWiki(lang))
-    const { admin } = readFarm()
+  static async open(lang: string, farmJson?: string): Promise<FarmEditor> {
+    const editor = new FarmEditor(farmWiki(lang, farmJson))
+    const { admin } = readFarm(farmJson)
     await editor.client.login(admin.botPasswordUser, admin.botPassword)
     editor.token = await editor.client.csrfToken()
     return editor

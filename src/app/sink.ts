@@ -1,0 +1,84 @@
+import { join, resolve } from 'node:path'
+import type { Config } from '../config/schema.js'
+import { readSecret } from '../config/secrets.js'
+import { MbwaError } from '../errors/errors.js'
+import type { EventStore } from '../events/event-log.js'
+import type { Logger } from '../logging.js'
+import type { TopicNames } from '../log/topics.js'
+import { MediaWikiClient } from '../mediawiki/client.js'
+import { wikiRules } from '../projections/wiki-rules.js'
+import { EditQueue } from '../sinks/edit-queue.js'
+import { EditSink } from '../sinks/edit-sink.js'
+import { Throttle } from '../sinks/throttle.js'
+import { interlanguageCodes, linkOrder } from '../sinks/wiki-codes.js'
+import { WikiEditor } from '../sinks/wiki-editor.js'
+
+// The sink side of `mbwa run`: readers for every configured wiki, writers (logged in) for those mbwa may edit,
+// the queue, the throttle. Secrets are read here, from the environment or files, and go nowhere but the login.
+
+export class SinkService {
+  private constructor(
+    readonly sink: EditSink,
+    private readonly queue: EditQueue,
+    private readonly clients: MediaWikiClient[],
+  ) {}
+
+  static async start(config: Config, events: EventStore, topics: TopicNames, logger: Logger): Promise<SinkService> {
+    const rules = wikiRules(config)
+    const readers = new Map<string, MediaWikiClient>()
+    const editors = new Map<string, WikiEditor>()
+    const all: MediaWikiClient[] = []
+    let botName = 'mbwa'
+    for (const [code, w] of Object.entries(config.wikis)) {
+      const r = rules.get(code)!
+      if (r.closed) continue
+      const reader = new MediaWikiClient({ api: w.api, contact: config.userAgent.contact, logger })
+      readers.set(code, reader)
+      all.push(reader)
+      if (!r.edit || r.locked || !config.sink.apply) continue
+      const cred = w.credentials
+      const oauth = cred?.oauthToken ? readSecret(cred.oauthToken, `wikis.${code}.credentials.oauthToken`) : undefined
+      if (!oauth && !(cred?.username && cred.password)) {
+        throw new MbwaError('MBWA_CONFIG_INVALID', `config key wikis.${code}.credentials: an editable wiki needs username and password, or oauthToken`, { wiki: code })
+      }
+      const writer = new MediaWikiClient({ api: w.api, contact: config.userAgent.contact, logger, bearerToken: oauth })
+      all.push(writer)
+      const login = oauth ? undefined : { username: cred!.username!, password: readSecret(cred!.password!, `wikis.${code}.credentials.password`) }
+      if (cred?.username) botName = cred.username.split('@')[0]!
+      editors.set(code, new WikiEditor(code, writer, login, config.sink.assert))
+    }
+    const queue = await EditQueue.open(join(resolve(config.dataDir), 'sink'))
+    const throttle = new Throttle({
+      intervalMs: (wiki) => (config.wikis[wiki]?.editIntervalSeconds ?? config.wikiDefaults.editIntervalSeconds ?? config.sink.editIntervalSeconds) * 1000,
+      perMinute: config.sink.maxEditsPerMinute,
+      smallBacklog: config.sink.smallBacklog,
+      slowdown: config.sink.slowdownFactor,
+    })
+    const sink = new EditSink({
+      events,
+      topics,
+      groupId: config.log.groupId,
+      queue,
+      throttle,
+      rules,
+      clients: readers,
+      editors,
+      codes: interlanguageCodes(config),
+      order: (wiki) => linkOrder(config, wiki),
+      apply: config.sink.apply,
+      botName,
+      cooldownMs: config.sink.cooldownMinutes * 60_000,
+      out: process.stdout,
+      logger,
+    })
+    await sink.start()
+    logger.info({ apply: config.sink.apply, editable: [...editors.keys()] }, config.sink.apply ? 'sink: editing' : 'sink: dry run (diffs on stdout; --apply to edit)')
+    return new SinkService(sink, queue, all)
+  }
+
+  async stop(): Promise<void> {
+    await this.sink.stop()
+    await this.queue.close()
+    await Promise.allSettled(this.clients.map((c) => c.close()))
+  }
+}
