@@ -39,6 +39,8 @@ const WikiSettings = z
     putFirst: listOf(wikiCode).optional(),
     /** Minimum seconds between two edits on this wiki. */
     editIntervalSeconds: z.number().min(0).optional(),
+    /** Title of the wiki's main page (never linked, never edited). */
+    mainPage: z.string().min(1).optional(),
   })
   .strict()
 
@@ -47,8 +49,6 @@ const Wiki = WikiSettings.extend({
   api: z.url({ protocol: /^https?$/ }),
   /** Database name as EventStreams names the wiki (default: the code with _ for -, + "wiktionary"). */
   dbname: z.string().regex(/^[a-z0-9_]+$/).optional(),
-  /** Name of the wiki's main page (never linked). */
-  mainPage: z.string().min(1).optional(),
   credentials: z
     .object({
       username: z.string().min(1).optional(),

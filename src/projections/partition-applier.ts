@@ -155,9 +155,12 @@ export class PartitionApplier {
       }
       const record: TitleRecord = entries.length > 0 ? { pages, disc: entries } : { pages }
       ops.push({ type: 'put', key: keys.title(p, title), value: JSON.stringify(record) })
-      // A page mbwa may edit whose links are unknown (created or changed since last read) is to be verified:
+      // A page mbwa may edit whose links or blankness are unknown (created or changed since last read; a snapshot
+      // does not read the text) is to be verified:
       // the sink reads it and the wikis that have the title, records what it saw, and fixes it if needed.
-      const actionable = v.pages.filter((pv) => pv.editable && (pv.add.length > 0 || pv.remove.length > 0 || pv.unknown !== undefined))
+      const actionable = v.pages.filter(
+        (pv) => pv.editable && (pv.add.length > 0 || pv.remove.length > 0 || pv.unknown !== undefined || (pages[pv.wiki]!.blank === null && !pages[pv.wiki]!.redirect)),
+      )
       const answers = answered.filter((a) => a.title === title)
       // Pending commands matter when commands are sent (live), or when an answer to one arrives.
       if (answers.length > 0 || (this.options.emitCommands && (actionable.length > 0 || item.disc.length > 0))) needPending.push({ item, actionable, answers })

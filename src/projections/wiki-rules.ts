@@ -31,7 +31,7 @@ export function wikiRules(config: Config): RulesByWiki {
       invalidCodes: new Set([...(d.invalidCodes ?? []), ...(w.invalidCodes ?? [])]),
       edit: w.edit ?? d.edit ?? false,
       removeOverrides: w.removeOverrides ?? d.removeOverrides ?? false,
-      mainPage: w.mainPage,
+      mainPage: w.mainPage ?? d.mainPage,
     })
   }
   return out

@@ -144,6 +144,7 @@ export class EditSink {
 
   private skipped(c: EditRequested, reason: string): EventToAppend {
     this.stats.skipped[reason] = (this.stats.skipped[reason] ?? 0) + 1
+    this.logger.info({ wiki: c.wiki, title: c.title, reason, command: c.reason }, 'sink: skipped')
     return { type: 'EditSkipped', key: titleKey(c.title), value: { id: `${c.commandId}:skipped`, source: 'sink', observedAt: this.now(), wiki: c.wiki, title: c.title, commandId: c.commandId, reason } }
   }
 
