@@ -10,6 +10,7 @@ import type { EditRequested } from '../events/types.js'
 //   d commandId               → outcome           done
 //   o partition               → next offset       of the edits topic
 //   c wiki title              → time              last edit of the page (cool-down)
+//   l wiki                    → time              last edit on the wiki (the throttle's memory across restarts)
 //   b wiki                    → reason            wiki stopped (blocked, read-only)
 
 const S = '\x00'
@@ -73,7 +74,7 @@ export class EditQueue {
   /** Records the outcome (after its event was appended) and takes the command off the queue. */
   async finish(key: string, commandId: string, outcome: string, edited?: { wiki: string; title: string; at: number }): Promise<void> {
     const batch = this.db.batch().del(key).put(`d${S}${commandId}`, outcome)
-    if (edited) batch.put(`c${S}${edited.wiki}${S}${edited.title}`, String(edited.at))
+    if (edited) batch.put(`c${S}${edited.wiki}${S}${edited.title}`, String(edited.at)).put(`l${S}${edited.wiki}`, String(edited.at))
     await batch.write({ sync: true })
   }
 
@@ -86,6 +87,18 @@ export class EditQueue {
   async lastEdit(wiki: string, title: string): Promise<number | undefined> {
     const v = await this.db.get(`c${S}${wiki}${S}${title}`)
     return v === undefined ? undefined : Number(v)
+  }
+
+  /** When each wiki was last edited (so a restart keeps the pace). */
+  async lastEdits(): Promise<Map<string, number>> {
+    const out = new Map<string, number>()
+    for await (const [k, v] of this.db.iterator({ gte: `l${S}`, lt: `l\x01` })) out.set(k.slice(2), Number(v))
+    return out
+  }
+
+  /** Notes an edit on a wiki whatever its outcome record says (an edit whose answer came back as nochange). */
+  async noteEdit(wiki: string, at: number): Promise<void> {
+    await this.db.put(`l${S}${wiki}`, String(at), { sync: true })
   }
 
   async stopWiki(wiki: string, reason: string): Promise<void> {

@@ -67,6 +67,8 @@ export class EditSink {
 
   async start(): Promise<void> {
     const { events, topics, queue } = this.options
+    // The pace holds across restarts: the throttle starts from the last edits recorded.
+    for (const [wiki, at] of await queue.lastEdits()) this.options.throttle.record(wiki, at)
     this.subscription = await events.consume({
       groupId: `${this.options.groupId}.sink`,
       topics: [topics.edits],
@@ -225,9 +227,12 @@ export class EditSink {
         await queue.requeue(key, c)
         return
       }
+      // Noted before sending too: a crash while the edit is in flight still leaves the pace on record.
+      await queue.noteEdit(c.wiki, this.now())
       try {
         const res = await editor.edit({ title: c.title, text: rewritten.text, summary, basetimestamp: page.timestamp, starttimestamp: page.readAt })
         this.options.throttle.record(c.wiki)
+        await queue.noteEdit(c.wiki, this.now())
         if (res.revision === null) {
           await this.outcome([...seen, this.skipped(c, 'already-correct')])
           await queue.finish(key, c.commandId, 'already-correct')

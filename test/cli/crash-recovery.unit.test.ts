@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -8,14 +8,13 @@ import { EventStore } from '../../src/events/event-log.js'
 import { SchemaRegistry } from '../../src/events/registry.js'
 import { EmbeddedLog } from '../../src/log/embedded-log.js'
 import { topicNames, topicSpecs } from '../../src/log/topics.js'
-import { PACKAGE_ROOT } from '../../src/paths.js'
 import { waitFor } from '../log/helpers.js'
+import { CLI, cleanEnv, startMbwa } from '../setup/mbwa-process.js'
 import { observed } from '../projections/fixtures.js'
 
 // kill -9 of `mbwa run` in the middle of applying, several times: each restart resumes from the offsets stored
 // with the state, and the end state is the one a clean replay gives.
-const CLI = join(PACKAGE_ROOT, 'dist/src/cli/main.js')
-const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MBWA_'))), MBWA_HTTP__PORT: '0', MBWA_PROJECTION__MAX_BATCH_SIZE: '200' }
+const ENV = { MBWA_HTTP__PORT: '0', MBWA_PROJECTION__MAX_BATCH_SIZE: '200' }
 
 describe('crash recovery of the projection (unit, embedded log)', () => {
   const work = mkdtempSync(join(tmpdir(), 'mbwa-crash-'))
@@ -34,12 +33,9 @@ describe('crash recovery of the projection (unit, embedded log)', () => {
     let kills = 0
     let url = ''
     for (let round = 0; round < 8; round++) {
-      const child = spawn(process.execPath, [CLI, 'run'], { cwd: work, env })
-      let stderr = ''
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-      const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()))
-      await waitFor(() => /queries at (http:\S+);/.test(stderr), 20_000, 'the query endpoint')
-      url = /queries at (http:\S+);/.exec(stderr)![1]!
+      const run = startMbwa(['run'], { cwd: work, env: ENV })
+      const { child, exited } = run
+      url = await run.url()
       const stats = async () => (await (await request(`${url}/v1/stats`)).body.json()) as { lag: number; partitions: unknown[] }
       await new Promise((r) => setTimeout(r, 100 + Math.random() * 400))
       const s = await stats()
@@ -54,12 +50,9 @@ describe('crash recovery of the projection (unit, embedded log)', () => {
     }
     expect(kills).toBeGreaterThan(0)
     // Whatever is left, a clean run finishes it.
-    const child = spawn(process.execPath, [CLI, 'run'], { cwd: work, env })
-    let stderr = ''
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()))
-    await waitFor(() => /queries at (http:\S+);/.test(stderr), 20_000, 'the query endpoint')
-    url = /queries at (http:\S+);/.exec(stderr)![1]!
+    const run = startMbwa(['run'], { cwd: work, env: ENV })
+    const { child, exited } = run
+    url = await run.url()
     await waitFor(async () => {
       const s = (await (await request(`${url}/v1/stats`)).body.json()) as { lag: number; partitions: unknown[] }
       return s.partitions.length === 12 && s.lag === 0
@@ -68,7 +61,7 @@ describe('crash recovery of the projection (unit, embedded log)', () => {
     child.kill('SIGTERM')
     await exited
 
-    const rebuilt = spawnSync(process.execPath, [CLI, 'rebuild', '--no-progress'], { cwd: work, env, encoding: 'utf8' })
+    const rebuilt = spawnSync(process.execPath, [CLI, 'rebuild', '--no-progress'], { cwd: work, env: cleanEnv(ENV), encoding: 'utf8' })
     expect(rebuilt.status).toBe(0)
     expect(rebuilt.stdout).toContain(crashed)
   })

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -8,13 +8,12 @@ import { EventStore } from '../../src/events/event-log.js'
 import { SchemaRegistry } from '../../src/events/registry.js'
 import { EmbeddedLog } from '../../src/log/embedded-log.js'
 import { topicNames, topicSpecs } from '../../src/log/topics.js'
-import { PACKAGE_ROOT } from '../../src/paths.js'
 import { waitFor } from '../log/helpers.js'
+import { CLI, cleanEnv, startMbwa } from '../setup/mbwa-process.js'
 import { created, deleted, edited, moved, observed, snapshotDone } from '../projections/fixtures.js'
 
 // mbwa run follows the log live; mbwa rebuild replays it into a fresh store; both give the same digest.
-const CLI = join(PACKAGE_ROOT, 'dist/src/cli/main.js')
-const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MBWA_'))), MBWA_HTTP__PORT: '0' }
+const env = cleanEnv({ MBWA_HTTP__PORT: '0' })
 
 describe('mbwa rebuild and digest (unit, embedded log)', () => {
   const work = mkdtempSync(join(tmpdir(), 'mbwa-rebuild-'))
@@ -35,12 +34,9 @@ describe('mbwa rebuild and digest (unit, embedded log)', () => {
     await events.append('mbwa.events', batch)
     await log.close()
 
-    const child = spawn(process.execPath, [CLI, 'run'], { cwd: work, env })
-    let stderr = ''
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
-    await waitFor(() => /queries at (http:\S+);/.test(stderr), 20_000, 'the query endpoint')
-    const url = /queries at (http:\S+);/.exec(stderr)![1]!
+    const run = startMbwa(['run'], { cwd: work, env: { MBWA_HTTP__PORT: '0' } })
+    const { child, exited } = run
+    const url = await run.url()
     await waitFor(async () => {
       const res = await request(`${url}/v1/stats`)
       const s = (await res.body.json()) as { eventsApplied: number; lag: number }
