@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path'
 import type { Command } from 'commander'
 import { request } from 'undici'
 import { MbwaError } from '../errors/errors.js'
-import { digestHex, TitleStore } from '../projections/title-store.js'
+import { digestHex, TitleStore, wikiDigest } from '../projections/title-store.js'
 import { commandContext } from './context.js'
 
 // The digest of the projection: the same events give the same digest, whatever the batch sizes, restarts or
@@ -13,8 +13,9 @@ export function registerDigest(program: Command): void {
     .command('digest')
     .description('print the digest of the title-links projection (local store, or --url of a running member)')
     .option('--url <url>', 'a running member\'s query endpoint, e.g. http://127.0.0.1:8642; it asks the other members too')
-    .action(async (options: { url?: string }, command: Command) => {
-      if (options.url) {
+    .option('--wiki <code>', 'the content digest of one wiki (its pages and links, not when they were seen): equal after importing its dump')
+    .action(async (options: { url?: string; wiki?: string }, command: Command) => {
+      if (options.url && !options.wiki) {
         const res = await request(`${options.url.replace(/\/$/, '')}/v1/digest`)
         const body = (await res.body.json()) as { digest: string; pages: number; complete: boolean; error?: { message: string } }
         if (res.statusCode !== 200) throw new MbwaError('MBWA_RESTORING', `${options.url}: ${body.error?.message ?? res.statusCode}`)
@@ -28,7 +29,7 @@ export function registerDigest(program: Command): void {
         throw new MbwaError('MBWA_LOG_LOCKED', `the projection at ${path} is in use (stop mbwa run, or use --url)`, {}, { cause: err })
       })
       try {
-        const d = await store.digest('all')
+        const d = options.wiki ? await wikiDigest(store, options.wiki) : await store.digest('all')
         process.stdout.write(`${digestHex(d.sum)}  ${d.pages} pages\n`)
       } finally {
         await store.close()

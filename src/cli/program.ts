@@ -7,6 +7,8 @@ import { registerOffsets } from './offsets.js'
 import { registerDigest } from './digest.js'
 import { registerRebuild } from './rebuild.js'
 import { registerRelink } from './relink.js'
+import { registerDump } from './dump.js'
+import { registerImport } from './import.js'
 
 // mbwa's command line. Each subcommand lives in its own file and registers itself here.
 export function buildProgram(): Command {
@@ -26,6 +28,8 @@ export function buildProgram(): Command {
   registerDigest(program)
   registerRebuild(program)
   registerRelink(program)
+  registerDump(program)
+  registerImport(program)
   return program
 }
 

@@ -193,6 +193,32 @@ function pageHash(title: string, wiki: string, s: PageState): bigint {
   return BigInt('0x' + createHash('sha256').update(canonical).digest('hex'))
 }
 
+/**
+ * The content digest of one wiki: what the pages carry (redirect, blank, revision, page id, links), not when or by
+ * whom it was observed, so a deployment that imported a dump of the wiki has the same one as the source.
+ */
+export async function wikiDigest(store: TitleStore, wiki: string): Promise<{ sum: bigint; pages: number }> {
+  let sum = 0n
+  let pages = 0
+  for await (const [k, v] of store.db.iterator({ gte: `t${S}`, lt: `t\x01` })) {
+    const page = (JSON.parse(v) as TitleRecord).pages[wiki]
+    if (!page) continue
+    const title = k.slice(k.indexOf(S, 2) + 1)
+    const canonical = JSON.stringify([title, wiki, page.redirect, page.blank, page.revision, page.pageId, page.links, page.writtenLinks])
+    sum = (sum + BigInt('0x' + createHash('sha256').update(canonical).digest('hex'))) & MASK
+    pages++
+  }
+  return { sum, pages }
+}
+
+/** Every page one wiki has, across all partitions of the store. */
+export async function* wikiPages(store: TitleStore, wiki: string): AsyncGenerator<{ title: string; page: PageState }> {
+  for await (const [k, v] of store.db.iterator({ gte: `t${S}`, lt: `t\x01` })) {
+    const page = (JSON.parse(v) as TitleRecord).pages[wiki]
+    if (page) yield { title: k.slice(k.indexOf(S, 2) + 1), page }
+  }
+}
+
 export function digestHex(sum: bigint): string {
   return sum.toString(16).padStart(64, '0')
 }

@@ -1,0 +1,80 @@
+import type { Command } from 'commander'
+import { EventStore, type EventToAppend } from '../events/event-log.js'
+import { SchemaRegistry } from '../events/registry.js'
+import { titleKey } from '../events/titles.js'
+import { openLog } from '../log/open-log.js'
+import { readDump, verifyDump } from '../sinks/dump-file.js'
+import { commandContext } from './context.js'
+
+// `mbwa import FILE`: a dump becomes a snapshot: PageObserved events (source import) for every title, then a
+// SnapshotCompleted marker to every partition, so a new deployment starts from a dump instead of reading the wiki.
+export function registerImport(program: Command): void {
+  program
+    .command('import <file>')
+    .description('append a dump\'s pages to the events topic as a snapshot of its wiki')
+    .action(async (file: string, _options: unknown, command: Command) => {
+      const verified = verifyDump(file)
+      const wiki = verified.header.wiki
+      const { config, logger } = commandContext(command)
+      const { log, topics } = await openLog(config, logger)
+      try {
+        const events = new EventStore(log, SchemaRegistry.load())
+        const snapshotId = `import:${wiki}:${verified.sha256.slice(0, 16)}`
+        const startedAt = Date.now()
+        await events.append(topics.events, [{ type: 'SnapshotStarted', key: `snapshot:${wiki}`, value: { id: `${snapshotId}:started`, source: 'import', observedAt: startedAt, wiki, snapshotId } }])
+        let batch: EventToAppend[] = []
+        let n = 0
+        for (const { title, page } of readDump(file)) {
+          if (page.links === null) {
+            // The source did not know this page's links (changed since last read): say what it knew, no more.
+            batch.push({
+              type: 'PageCreated',
+              key: titleKey(title),
+              value: { id: `${snapshotId}:${n}`, source: 'import', observedAt: startedAt, wiki, title, pageId: page.pageId, revision: page.revision, byBot: page.byBot ?? false, createdAt: page.createdAt, redirect: page.redirect },
+            })
+            n++
+            continue
+          }
+          batch.push({
+            type: 'PageObserved',
+            key: titleKey(title),
+            value: {
+              id: `${snapshotId}:${n}`,
+              source: 'import',
+              observedAt: startedAt,
+              wiki,
+              title,
+              pageId: page.pageId,
+              exists: true,
+              redirect: page.redirect,
+              blank: page.blank,
+              revision: page.revision,
+              links: page.links,
+              writtenLinks: page.writtenLinks,
+              snapshotId,
+            },
+          })
+          n++
+          if (batch.length >= 5000) {
+            await events.append(topics.events, batch)
+            batch = []
+          }
+        }
+        if (batch.length > 0) await events.append(topics.events, batch)
+        const partitions = await log.partitionCount(topics.events)
+        await events.append(
+          topics.events,
+          Array.from({ length: partitions }, (_, partition) => ({
+            type: 'SnapshotCompleted' as const,
+            key: null,
+            partition,
+            value: { id: `${snapshotId}:completed:${partition}`, source: 'import', observedAt: Date.now(), wiki, snapshotId, partition, startedAt, pages: n },
+          })),
+        )
+        const seconds = Math.max(0.001, (Date.now() - startedAt) / 1000)
+        process.stdout.write(`imported ${n} titles of ${wiki} from ${file} (${Math.round(n / seconds)} titles/s)\n`)
+      } finally {
+        await log.close()
+      }
+    })
+}

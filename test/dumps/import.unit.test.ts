@@ -1,0 +1,54 @@
+import { spawnSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { EventStore } from '../../src/events/event-log.js'
+import { SchemaRegistry } from '../../src/events/registry.js'
+import { EmbeddedLog } from '../../src/log/embedded-log.js'
+import { topicNames, topicSpecs } from '../../src/log/topics.js'
+import { CLI, cleanEnv } from '../setup/mbwa-process.js'
+import { created, observed, snapshotDone } from '../projections/fixtures.js'
+
+// A dump written from one deployment and imported into an empty one gives that wiki the same content digest.
+const env = cleanEnv({ MBWA_HTTP__PORT: '0' })
+const mbwa = (cwd: string, ...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { cwd, env, encoding: 'utf8' })
+
+describe('dump and import (unit, embedded log)', () => {
+  const work = mkdtempSync(join(tmpdir(), 'mbwa-import-'))
+  afterAll(() => rmSync(work, { recursive: true, force: true }))
+
+  it('dumps a wiki, verifies and looks it up, and imports it into an empty deployment with the same digest', async () => {
+    const source = join(work, 'source')
+    const log = await EmbeddedLog.open({ path: join(source, 'data/log') })
+    await log.ensureTopics(topicSpecs(topicNames(), { events: 12, edits: 4, dumps: 1, deadLetter: 1 }))
+    const events = new EventStore(log, SchemaRegistry.load())
+    await events.append('mbwa.events', [
+      ...Array.from({ length: 3000 }, (_, i) => observed(i % 2 ? 'en' : 'fr', `word ${i % 1700}`, i % 3 ? ['de'] : [], { revision: i, blank: i % 7 ? false : null })),
+      created('en', 'fresh', 4),
+      ...snapshotDone('en', 'snap', 12, 1_700_000_000_000 - 10),
+    ])
+    await log.close()
+    expect(mbwa(source, 'rebuild', '--no-progress').status).toBe(0)
+    const sourceDigest = mbwa(source, 'digest', '--wiki', 'en').stdout.split(' ')[0]
+    expect(sourceDigest).toMatch(/^[0-9a-f]{64}$/)
+
+    const file = join(work, 'en.mbwa.gz')
+    const dumped = mbwa(source, 'dump', 'write', '--wiki', 'en', '--out', file)
+    expect(dumped.stderr.split('\n').filter((l) => l.startsWith('mbwa:'))).toEqual([])
+    expect(dumped.status).toBe(0)
+    expect(mbwa(source, 'dump', 'verify', file).stdout).toMatch(/^ok: en, \d+ titles/)
+    const found = JSON.parse(mbwa(source, 'dump', 'lookup', file, 'word 1').stdout) as { title: string; revision: number }
+    expect(found.title).toBe('word 1')
+    expect(mbwa(source, 'dump', 'lookup', file, 'no such word').status).toBe(1)
+
+    const target = join(work, 'target')
+    mkdirSync(target)
+    const imported = mbwa(target, 'import', file)
+    expect(imported.status).toBe(0)
+    expect(imported.stdout).toMatch(/imported \d+ titles of en/)
+    expect(mbwa(target, 'rebuild', '--no-progress').status).toBe(0)
+    expect(mbwa(target, 'digest', '--wiki', 'en').stdout.split(' ')[0]).toBe(sourceDigest)
+    expect(mbwa(target, 'digest', '--wiki', 'fr').stdout).toMatch(/ 0 pages/)
+  })
+})
