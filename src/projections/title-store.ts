@@ -211,6 +211,20 @@ export async function wikiDigest(store: TitleStore, wiki: string): Promise<{ sum
   return { sum, pages }
 }
 
+/** The pages of one wiki, one part per partition of the store, to be read in parallel. */
+export async function wikiPageParts(store: TitleStore, wiki: string): Promise<AsyncIterable<{ title: string; page: PageState }>[]> {
+  const partitions: number[] = []
+  for await (const k of store.db.keys({ gte: `o${S}`, lt: `o\x01` })) partitions.push(parseInt(k.slice(2), 16))
+  return partitions.map((p) => ({
+    async *[Symbol.asyncIterator]() {
+      for await (const [title, record] of store.entries(p)) {
+        const page = record.pages[wiki]
+        if (page) yield { title, page }
+      }
+    },
+  }))
+}
+
 /** Every page one wiki has, across all partitions of the store. */
 export async function* wikiPages(store: TitleStore, wiki: string): AsyncGenerator<{ title: string; page: PageState }> {
   for await (const [k, v] of store.db.iterator({ gte: `t${S}`, lt: `t\x01` })) {

@@ -1,0 +1,81 @@
+import type { MbwaEvent } from '../events/types.js'
+
+// The state of every wiki's dumps, folded from the events of the dumps topic in log order. The log is the
+// arbiter of leases: a DumpStarted takes the wiki only if no live lease holds it when the event is reached, so
+// when two workers claim the same wiki at the same moment, the one appended first wins and the other sees it
+// lost. A lease lives while its heartbeats come (leaseMs after the last one); the monitor declares a silent one
+// abandoned, and a completed, failed or abandoned job frees the wiki.
+
+export interface RunningJob {
+  jobId: string
+  host: string
+  pid: number
+  startedAt: number
+  lastHeartbeatAt: number
+  leaseMs: number
+  titlesWritten: number
+  titlesTotal: number | null
+}
+
+export interface WikiDumps {
+  wiki: string
+  running: RunningJob | null
+  lastGood: { jobId: string; path: string; bytes: number; count: number; sha256: string; completedAt: number } | null
+  lastFailure: { jobId: string; error: string; at: number } | null
+  abandoned: number
+  requested: boolean
+}
+
+export type DumpState = Map<string, WikiDumps>
+
+function entry(state: DumpState, wiki: string): WikiDumps {
+  let w = state.get(wiki)
+  if (!w) state.set(wiki, (w = { wiki, running: null, lastGood: null, lastFailure: null, abandoned: 0, requested: false }))
+  return w
+}
+
+export function isLive(job: RunningJob | null, at: number): boolean {
+  return job !== null && job.lastHeartbeatAt + job.leaseMs > at
+}
+
+/** Applies one event of the dumps topic. */
+export function foldDumpEvent(state: DumpState, e: MbwaEvent): void {
+  switch (e.type) {
+    case 'DumpRequested':
+      entry(state, e.value.wiki).requested = true
+      return
+    case 'DumpStarted': {
+      const w = entry(state, e.value.wiki)
+      if (isLive(w.running, e.value.observedAt)) return // a losing claim
+      w.running = { jobId: e.value.jobId, host: e.value.host, pid: e.value.pid, startedAt: e.value.observedAt, lastHeartbeatAt: e.value.observedAt, leaseMs: e.value.leaseMs, titlesWritten: 0, titlesTotal: null }
+      w.requested = false
+      return
+    }
+    case 'DumpHeartbeat': {
+      const w = entry(state, e.value.wiki)
+      if (w.running?.jobId !== e.value.jobId) return
+      w.running = { ...w.running, lastHeartbeatAt: e.value.observedAt, titlesWritten: e.value.titlesWritten, titlesTotal: e.value.titlesTotal }
+      return
+    }
+    case 'DumpCompleted': {
+      const w = entry(state, e.value.wiki)
+      w.lastGood = { jobId: e.value.jobId, path: e.value.path, bytes: e.value.bytes, count: e.value.count, sha256: e.value.sha256, completedAt: e.value.observedAt }
+      if (w.running?.jobId === e.value.jobId) w.running = null
+      return
+    }
+    case 'DumpFailed': {
+      const w = entry(state, e.value.wiki)
+      w.lastFailure = { jobId: e.value.jobId, error: e.value.error, at: e.value.observedAt }
+      if (w.running?.jobId === e.value.jobId) w.running = null
+      return
+    }
+    case 'DumpAbandoned': {
+      const w = entry(state, e.value.wiki)
+      if (w.running?.jobId !== e.value.jobId) return
+      w.running = null
+      w.abandoned++
+      return
+    }
+    default:
+  }
+}
