@@ -6,6 +6,7 @@ import type { TopicNames } from '../log/topics.js'
 import { PartitionRouter } from '../projections/partition-router.js'
 import { Projector } from '../projections/projector.js'
 import { QueryServer } from '../projections/query-server.js'
+import { DumpMonitor } from '../projections/dump-monitor.js'
 import { TitleStore } from '../projections/title-store.js'
 import { wikiRules } from '../projections/wiki-rules.js'
 
@@ -19,6 +20,7 @@ export class ProjectionService {
     readonly projector: Projector,
     readonly server: QueryServer,
     readonly url: string,
+    readonly dumps: DumpMonitor | undefined,
   ) {}
 
   static async start(config: Config, events: EventStore, topics: TopicNames, logger: Logger): Promise<ProjectionService> {
@@ -37,18 +39,21 @@ export class ProjectionService {
     })
     const partitions = await events.log.partitionCount(topics.events)
     const router = events.log.kind === 'kafka' ? new PartitionRouter(projector, topics.events, logger) : undefined
-    const server = new QueryServer({ store, projector, rules, partitions, router, logger })
+    const dumps = config.dumps.monitor ? new DumpMonitor({ events, topics, groupId: config.log.groupId, checkMs: config.dumps.checkSeconds * 1000, logger }) : undefined
+    const server = new QueryServer({ store, projector, rules, partitions, router, logger, dumps })
     await server.listen(config.http.host, config.http.port)
     const addr = server.app.server.address()
     const port = typeof addr === 'object' && addr ? addr.port : config.http.port
     const url = config.http.advertisedUrl ?? `http://${config.http.host}:${port}`
     server.self = url
     await projector.start(url)
+    await dumps?.start()
     logger.info({ url }, 'query endpoint listening')
-    return new ProjectionService(store, projector, server, url)
+    return new ProjectionService(store, projector, server, url, dumps)
   }
 
   async stop(): Promise<void> {
+    await this.dumps?.stop()
     await this.server.close()
     await this.projector.stop()
     await this.store.close()

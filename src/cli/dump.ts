@@ -5,6 +5,16 @@ import type { Command } from 'commander'
 import { MbwaError } from '../errors/errors.js'
 import { TitleStore, wikiPages } from '../projections/title-store.js'
 import { lookupDump, verifyDump, writeDump } from '../sinks/dump-file.js'
+import { DumpWorker, type PageSource } from '../sinks/dump-worker.js'
+import { httpPageSource, storePageSource } from '../sinks/page-sources.js'
+import { EventStore } from '../events/event-log.js'
+import { SchemaRegistry } from '../events/registry.js'
+import { openLog } from '../log/open-log.js'
+import { loadConfig } from '../config/load.js'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Config } from '../config/schema.js'
+import type { Logger } from '../logging.js'
+import { untilSignal, flagOverrides, type GlobalFlags } from './context.js'
 import { commandContext } from './context.js'
 
 // Dump files of one wiki's pages (format: src/sinks/dump-file.ts and the README): write from the local
@@ -38,6 +48,42 @@ export function registerDump(program: Command): void {
       }
     })
   dump
+    .command('run')
+    .description('take the lease on one wiki (or the least recently dumped one), write its dump, announce the outcome')
+    .option('--wiki <code>', 'the wiki (default: the least recently dumped one no lease holds)')
+    .option('--from <url>', 'read pages from a running member\'s query endpoint (default: the local projection)')
+    .action(async (options: { wiki?: string; from?: string }, command: Command) => {
+      const { config, logger } = commandContext(command)
+      await withWorker(config, logger, options.from, async (worker) => {
+        const lease = await worker.claim(options.wiki)
+        if (!lease) {
+          process.stderr.write(`mbwa: ${options.wiki ?? 'no wiki'} is free to dump right now (another worker holds it, or nothing is due)\n`)
+          process.exitCode = 3
+          return
+        }
+        const done = await worker.run(lease)
+        if (!done) process.exitCode = 1
+        else process.stdout.write(`${done.path}\n${done.count} titles\n`)
+      })
+    })
+  dump
+    .command('worker')
+    .description('dump wikis one after the other, least recently dumped first, until SIGINT or SIGTERM')
+    .option('--from <url>', 'read pages from a running member\'s query endpoint (default: the local projection)')
+    .action(async (options: { from?: string }, command: Command) => {
+      const { config, logger } = commandContext(command)
+      const stop = untilSignal()
+      let stopping = false
+      void stop.then(() => (stopping = true))
+      await withWorker(config, logger, options.from, async (worker) => {
+        while (!stopping) {
+          const lease = await worker.claim()
+          if (lease) await worker.run(lease)
+          else await Promise.race([sleep(5000), stop])
+        }
+      }, command)
+    })
+  dump
     .command('verify <file>')
     .description('check a dump: complete (not truncated), every block intact, count and checksum as in its trailer')
     .action((file: string) => {
@@ -56,4 +102,45 @@ export function registerDump(program: Command): void {
       }
       process.stdout.write(JSON.stringify({ title, ...page }, null, 2) + '\n')
     })
+}
+
+/** A worker over the configured log; the wiki list is read from the configuration afresh for each job. */
+async function withWorker(config: Config, logger: Logger, from: string | undefined, body: (worker: DumpWorker) => Promise<void>, command?: Command): Promise<void> {
+  const { log, topics } = await openLog(config, logger)
+  let store: TitleStore | undefined
+  try {
+    let pages: PageSource
+    if (from) pages = httpPageSource(from)
+    else {
+      const path = join(resolve(config.dataDir), 'projection')
+      store = await TitleStore.open(path).catch((err: unknown) => {
+        throw new MbwaError('MBWA_LOG_LOCKED', `the projection at ${path} is in use: stop mbwa run, or read from it with --from URL`, {}, { cause: err })
+      })
+      pages = storePageSource(store)
+    }
+    const registry = SchemaRegistry.load()
+    const flags = command?.optsWithGlobals<GlobalFlags>()
+    const worker = new DumpWorker({
+      events: new EventStore(log, registry),
+      registry,
+      topic: topics.dumps,
+      pages,
+      dir: config.dumps.dir ?? join(resolve(config.dataDir), 'dumps'),
+      wikis: () => {
+        // Read afresh for each job: wikis added or removed since the worker started count.
+        const fresh = flags ? loadConfig({ file: flags.config, flags: flagOverrides(flags) }).config : config
+        return Object.keys(fresh.wikis).filter((w) => !fresh.wikis[w]!.closed)
+      },
+      leaseMs: config.dumps.leaseSeconds * 1000,
+      heartbeatMs: config.dumps.heartbeatSeconds * 1000,
+      minAgeMs: config.dumps.intervalHours * 3_600_000,
+      parallelParts: config.dumps.parallelParts,
+      pauseBetweenPartsMs: config.dumps.pauseBetweenPartsMs,
+      logger,
+    })
+    await body(worker)
+  } finally {
+    await store?.close()
+    await log.close()
+  }
 }

@@ -115,6 +115,26 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    dumps: z
+      .object({
+        /** Where dumps go: public/WIKI/ for dumps, private/WIKI/ for job records (default dataDir/dumps). */
+        dir: z.string().min(1).optional(),
+        /** A lease lives this long after its last heartbeat; then the monitor declares it abandoned. */
+        leaseSeconds: z.number().positive().default(60),
+        heartbeatSeconds: z.number().positive().default(10),
+        /** How often the monitor looks for silent leases. */
+        checkSeconds: z.number().positive().default(5),
+        /** A worker dumps a wiki again once its last good dump is this old. */
+        intervalHours: z.number().min(0).default(24),
+        /** Run the monitor (status page, abandoned leases) in mbwa run. */
+        monitor: z.boolean().default(true),
+        /** How many parts (partitions of the projection) a worker reads at once. */
+        parallelParts: z.int().min(1).max(64).default(4),
+        /** A pause after each part, to keep a dump gentle on a busy machine. */
+        pauseBetweenPartsMs: z.int().min(0).default(0),
+      })
+      .strict()
+      .prefault({}),
     sink: z
       .object({
         /** Edit for real (also `mbwa run --apply`); otherwise a dry run printing a diff per page. */

@@ -8,6 +8,8 @@ import { metricsRegistry } from '../metrics.js'
 import { digestHex, type TitleStore } from './title-store.js'
 import type { PartitionRouter } from './partition-router.js'
 import type { Projector } from './projector.js'
+import { dumpStatusPage, type DumpMonitor } from './dump-monitor.js'
+import { keys as storeKeys, type TitleRecord } from './title-store.js'
 import type { RulesByWiki } from './wiki-rules.js'
 
 // The read-only HTTP query endpoint over the title store (fastify). Any member answers any title: a title whose
@@ -22,6 +24,8 @@ export interface QueryServerOptions {
   partitions: number
   /** Present in a consumer group; absent (all partitions local) on the embedded log. */
   router?: PartitionRouter
+  /** The dump monitor, for /v1/dumps and /dumps. */
+  dumps?: DumpMonitor
   logger?: Logger
 }
 
@@ -203,6 +207,40 @@ export class QueryServer {
       }
       const next = p < this.options.partitions ? Buffer.from(JSON.stringify({ p, after })).toString('base64url') : null
       return { wiki, kind: kind ?? null, items, cursor: items.length >= limit ? next : null }
+    })
+
+    app.get('/v1/dumps', async () => {
+      const monitor = this.options.dumps
+      if (!monitor) fail('MBWA_NOT_FOUND', 'no dump monitor runs here')
+      return { wikis: monitor.status() }
+    })
+
+    app.get('/dumps', async (_req, reply) => {
+      const monitor = this.options.dumps
+      if (!monitor) fail('MBWA_NOT_FOUND', 'no dump monitor runs here')
+      return reply.header('content-type', 'text/html; charset=utf-8').send(dumpStatusPage(monitor.status(), Date.now()))
+    })
+
+    // A wiki's pages, one partition at a time, in title order: what dump workers elsewhere read.
+    app.get<{ Params: { wiki: string }; Querystring: Record<string, string | undefined> }>('/v1/wikis/:wiki/pages', async (req, reply) => {
+      const { wiki } = req.params
+      const p = Number(req.query.partition)
+      if (!Number.isInteger(p) || p < 0 || p >= this.options.partitions) fail('MBWA_BAD_REQUEST', `partition must be an integer from 0 to ${this.options.partitions - 1}`)
+      const limit = req.query.limit === undefined ? 1000 : Number(req.query.limit)
+      if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) fail('MBWA_BAD_REQUEST', 'limit must be an integer from 1 to 10000')
+      if (!this.isLocal(p)) return this.forward(req, reply, p)
+      if (projector.owned.get(p)!.restoring) fail('MBWA_RESTORING', `partition ${p} is being restored`, { partition: p })
+      const prefix = storeKeys.titlePrefix(p)
+      const after = req.query.after
+      const items: { title: string; page: unknown }[] = []
+      let last: string | undefined
+      for await (const [k, v] of store.db.iterator({ ...(after === undefined ? { gte: prefix } : { gt: prefix + after }), lt: storeKeys.end(prefix) })) {
+        last = k.slice(prefix.length)
+        const page = (JSON.parse(v) as TitleRecord).pages[wiki]
+        if (page) items.push({ title: last, page })
+        if (items.length >= limit) break
+      }
+      return { partition: p, items, next: items.length >= limit ? last : null }
     })
 
     app.get('/v1/stats', async () => {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { writeFileSync, mkdirSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
@@ -31,12 +32,16 @@ export interface DumpWorkerOptions {
   wikis: () => string[]
   leaseMs?: number
   heartbeatMs?: number
+  /** A wiki whose last good dump is younger than this is not due (when no wiki is named). Default 0. */
+  minAgeMs?: number
   host?: string
   pid?: number
   logger?: Logger
   now?: () => number
-  /** Called after each part is read (tests slow a job down with it). */
-  onProgress?: (titles: number) => Promise<void> | void
+  /** How many parts are read at once. Default 4. */
+  parallelParts?: number
+  /** A pause after each part (gentle dumps on a busy machine). */
+  pauseBetweenPartsMs?: number
 }
 
 export interface Lease {
@@ -87,7 +92,10 @@ export class DumpWorker {
     const now = this.now()
     let target = wiki
     if (!target) {
-      const free = this.options.wikis().filter((w) => !isLive(state.get(w)?.running ?? null, now))
+      const minAge = this.options.minAgeMs ?? 0
+      const free = this.options
+        .wikis()
+        .filter((w) => !isLive(state.get(w)?.running ?? null, now) && now - (state.get(w)?.lastGood?.completedAt ?? 0) >= minAge)
       free.sort((a, b) => (state.get(a)?.lastGood?.completedAt ?? 0) - (state.get(b)?.lastGood?.completedAt ?? 0) || a.localeCompare(b))
       target = free[0]
     }
@@ -125,15 +133,19 @@ export class DumpWorker {
     try {
       // The parts are read concurrently (the store's reads run in its thread pool) and joined.
       const parts = await this.options.pages.parts(lease.wiki)
-      const chunks = await Promise.all(
-        parts.map(async (part) => {
+      const chunks: DumpRecord[][] = new Array<DumpRecord[]>(parts.length)
+      let nextPart = 0
+      const reader = async (): Promise<void> => {
+        while (nextPart < parts.length) {
+          const i = nextPart++
           const out: DumpRecord[] = []
-          for await (const r of part) out.push(r)
+          for await (const r of parts[i]!) out.push(r)
+          chunks[i] = out
           written += out.length
-          await this.options.onProgress?.(written)
-          return out
-        }),
-      )
+          if (this.options.pauseBetweenPartsMs) await sleep(this.options.pauseBetweenPartsMs)
+        }
+      }
+      await Promise.all(Array.from({ length: Math.min(parts.length, this.options.parallelParts ?? 4) }, reader))
       const stamp = new Date(started).toISOString().replace(/[:.]/g, '-')
       const path = join(this.options.dir, 'public', lease.wiki, `${lease.wiki}-${stamp}.mbwa.gz`)
       const file = writeDump(path, { wiki: lease.wiki, createdAt: new Date(started).toISOString(), source: `${this.host}:${this.pid}` }, chunks.flat())

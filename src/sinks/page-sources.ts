@@ -1,0 +1,36 @@
+import { request } from 'undici'
+import { MbwaError } from '../errors/errors.js'
+import type { PageState } from '../projections/page-state.js'
+import { wikiPageParts, type TitleStore } from '../projections/title-store.js'
+import type { PageSource } from './dump-worker.js'
+
+/** Pages from a local projection store (mbwa run not running on it). */
+export function storePageSource(store: TitleStore): PageSource {
+  return { parts: (wiki) => wikiPageParts(store, wiki) }
+}
+
+/** Pages from a running member's query endpoint, partition by partition (any member answers any partition). */
+export function httpPageSource(base: string): PageSource {
+  const url = base.replace(/\/$/, '')
+  return {
+    async parts(wiki) {
+      const res = await request(`${url}/v1/stats`)
+      if (res.statusCode !== 200) throw new MbwaError('MBWA_RESTORING', `${url}: /v1/stats answered ${res.statusCode}`)
+      const { partitionCount } = (await res.body.json()) as { partitionCount: number }
+      return Array.from({ length: partitionCount }, (_, p) => ({
+        async *[Symbol.asyncIterator]() {
+          let after: string | undefined
+          for (;;) {
+            const qs = new URLSearchParams({ partition: String(p), limit: '5000', ...(after !== undefined ? { after } : {}) })
+            const r = await request(`${url}/v1/wikis/${encodeURIComponent(wiki)}/pages?${qs}`)
+            const body = (await r.body.json()) as { items: { title: string; page: PageState }[]; next: string | null; error?: { message: string } }
+            if (r.statusCode !== 200) throw new MbwaError('MBWA_RESTORING', `${url}: partition ${p}: ${body.error?.message ?? r.statusCode}`)
+            yield* body.items
+            if (body.next === null) return
+            after = body.next
+          }
+        },
+      }))
+    },
+  }
+}
