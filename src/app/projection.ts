@@ -39,7 +39,7 @@ export class ProjectionService {
     })
     const partitions = await events.log.partitionCount(topics.events)
     const router = events.log.kind === 'kafka' ? new PartitionRouter(projector, topics.events, logger) : undefined
-    const dumps = config.dumps.monitor ? new DumpMonitor({ events, topics, groupId: config.log.groupId, checkMs: config.dumps.checkSeconds * 1000, logger }) : undefined
+    const dumps = config.dumps.monitor ? new DumpMonitor({ events, topics, groupId: config.log.groupId, checkMs: config.dumps.checkSeconds * 1000, logger, wikis: () => Object.keys(config.wikis) }) : undefined
     const server = new QueryServer({ store, projector, rules, partitions, router, logger, dumps })
     await server.listen(config.http.host, config.http.port)
     const addr = server.app.server.address()

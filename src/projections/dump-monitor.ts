@@ -16,6 +16,8 @@ export interface DumpMonitorOptions {
   groupId: string
   /** How often silent leases are looked for. Default 5 s. */
   checkMs?: number
+  /** The configured wikis, listed even before their first dump. */
+  wikis?: () => string[]
   logger?: Logger
   now?: () => number
 }
@@ -68,7 +70,11 @@ export class DumpMonitor {
 
   status(): WikiDumpStatus[] {
     const now = this.now()
-    return [...this.state.values()].map((w) => ({ ...w, live: isLive(w.running, now) })).sort((a, b) => a.wiki.localeCompare(b.wiki))
+    const all = new Map(this.state)
+    for (const wiki of this.options.wikis?.() ?? []) {
+      if (!all.has(wiki)) all.set(wiki, { wiki, running: null, lastGood: null, lastFailure: null, abandoned: 0, requested: false })
+    }
+    return [...all.values()].map((w) => ({ ...w, live: isLive(w.running, now) })).sort((a, b) => a.wiki.localeCompare(b.wiki))
   }
 
   async stop(): Promise<void> {
