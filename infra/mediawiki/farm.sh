@@ -33,7 +33,8 @@ for lang in "${LANGS[@]}"; do
 done
 
 ensure_packages() {
-  if [ -f "$MW/maintenance/install.php" ] && command -v php >/dev/null && php -m | grep -qi pdo_sqlite && command -v curl >/dev/null; then
+  # grep without -q reads all of php -m: with -q it stops early and pipefail would see php die of SIGPIPE.
+  if [ -f "$MW/maintenance/install.php" ] && command -v php >/dev/null && php -m 2>/dev/null | grep -i pdo_sqlite >/dev/null && command -v curl >/dev/null; then
     return 0
   fi
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then

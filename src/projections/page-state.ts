@@ -57,38 +57,12 @@ export function applyToPage(prev: PageState | undefined, e: MbwaEvent, key: stri
       if (prev && !isNewer(v.revision, prev.revision)) {
         return { ...prev, createdAt: prev.createdAt ?? v.createdAt, byBot: prev.byBot ?? v.byBot }
       }
-      return {
-        redirect: v.redirect ?? false,
-        blank: null,
-        revision: v.revision,
-        pageId: v.pageId ?? prev?.pageId ?? null,
-        links: null,
-        writtenLinks: null,
-        createdAt: v.createdAt ?? v.observedAt,
-        byBot: v.byBot,
-        observedAt: v.observedAt,
-        source: v.source,
-        snapshotId: prev?.snapshotId ?? null,
-        changedAt: v.observedAt,
-      }
+      return changed(prev, v, { redirect: v.redirect ?? false, revision: v.revision, pageId: v.pageId ?? prev?.pageId ?? null, createdAt: v.createdAt ?? v.observedAt, byBot: v.byBot })
     }
     case 'PageEdited': {
       const v = e.value
       if (prev && !isNewer(v.revision, prev.revision)) return prev
-      return {
-        redirect: prev?.redirect ?? false,
-        blank: null,
-        revision: v.revision ?? prev?.revision ?? null,
-        pageId: v.pageId ?? prev?.pageId ?? null,
-        links: null,
-        writtenLinks: null,
-        createdAt: prev?.createdAt ?? null,
-        byBot: prev?.byBot ?? v.byBot,
-        observedAt: v.observedAt,
-        source: v.source,
-        snapshotId: prev?.snapshotId ?? null,
-        changedAt: v.observedAt,
-      }
+      return changed(prev, v, { revision: v.revision ?? prev?.revision ?? null, pageId: v.pageId ?? prev?.pageId ?? null, byBot: prev?.byBot ?? v.byBot })
     }
     case 'PageDeleted':
       return null
@@ -99,35 +73,10 @@ export function applyToPage(prev: PageState | undefined, e: MbwaEvent, key: stri
       if (fromKey === toKey) return prev
       if (key === fromKey) {
         if (v.redirectLeft === false) return null
-        return {
-          redirect: v.redirectLeft === true ? true : (prev?.redirect ?? false),
-          blank: null,
-          revision: null,
-          pageId: null,
-          links: v.redirectLeft === true ? [] : null,
-          writtenLinks: null,
-          createdAt: prev?.createdAt ?? null,
-          byBot: prev?.byBot ?? null,
-          observedAt: v.observedAt,
-          source: v.source,
-          snapshotId: prev?.snapshotId ?? null,
-          changedAt: v.observedAt,
-        }
+        // The old title: a redirect now (links known: none), or unknown when the source could not say.
+        return changed(prev, v, { redirect: v.redirectLeft === true ? true : (prev?.redirect ?? false), revision: null, pageId: null, links: v.redirectLeft === true ? [] : null })
       }
-      return {
-        redirect: false,
-        blank: null,
-        revision: v.revision,
-        pageId: v.pageId,
-        links: null,
-        writtenLinks: null,
-        createdAt: prev?.createdAt ?? null,
-        byBot: prev?.byBot ?? null,
-        observedAt: v.observedAt,
-        source: v.source,
-        snapshotId: prev?.snapshotId ?? null,
-        changedAt: v.observedAt,
-      }
+      return changed(prev, v, { redirect: false, revision: v.revision, pageId: v.pageId })
     }
     case 'EditApplied': {
       // The page changed under our own edit: its links are what verify reads next, not what we assume.
@@ -137,6 +86,28 @@ export function applyToPage(prev: PageState | undefined, e: MbwaEvent, key: stri
     }
     default:
       return undefined // not a page fact
+  }
+}
+
+/**
+ * A page whose content changed and has not been read since: links, written links and blankness unknown until
+ * the next read; what is known of its history (creation, bot) kept.
+ */
+function changed(prev: PageState | undefined, v: { observedAt: number; source: string }, facts: Partial<PageState>): PageState {
+  return {
+    redirect: prev?.redirect ?? false,
+    blank: null,
+    revision: prev?.revision ?? null,
+    pageId: prev?.pageId ?? null,
+    links: null,
+    writtenLinks: null,
+    createdAt: prev?.createdAt ?? null,
+    byBot: prev?.byBot ?? null,
+    snapshotId: prev?.snapshotId ?? null,
+    ...facts,
+    observedAt: v.observedAt,
+    source: v.source,
+    changedAt: v.observedAt,
   }
 }
 

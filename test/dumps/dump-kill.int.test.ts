@@ -1,4 +1,4 @@
-import { readdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -8,7 +8,8 @@ import { SchemaRegistry } from '../../src/events/registry.js'
 import type { KafkaLog } from '../../src/log/kafka-log.js'
 import { topicNames, topicSpecs } from '../../src/log/topics.js'
 import { verifyDump } from '../../src/sinks/dump-file.js'
-import { connectTestKafka, testBrokers } from '../setup/kafka.js'
+import { connectTestKafka } from '../setup/kafka.js'
+import { memberConfig } from '../setup/member-config.js'
 import { startMbwa, type MbwaProcess } from '../setup/mbwa-process.js'
 import { uniqueName, waitFor } from '../log/helpers.js'
 import { observed } from '../projections/fixtures.js'
@@ -28,21 +29,14 @@ describe('dump worker killed mid-dump (int, real broker)', () => {
 
   it('abandons the dead lease, and a second worker completes the dump', { timeout: 180_000 }, async () => {
     const prefix = uniqueName('dk').replace(/-/g, '_')
-    const config = (name: string, extra = '') => {
-      const file = join(work, `${name}.yaml`)
-      writeFileSync(
-        file,
-        `dataDir: ${join(work, name)}
-http: {host: 127.0.0.1, port: 0}
-log: {brokers: [${testBrokers().join(', ')}], topicPrefix: ${prefix}, groupId: ${prefix}, sessionTimeoutMs: 6000, partitions: {events: 6, edits: 1, dumps: 1, deadLetter: 1}}
-wikis: {en: {api: "http://127.0.0.1:9/api.php"}}
-sources: {snapshot: {enabled: false}, recentChanges: {enabled: false}}
+    const config = (name: string, extra = '') =>
+      memberConfig(work, name, {
+        prefix,
+        events: 6,
+        extra: `wikis: {en: {api: "http://127.0.0.1:9/api.php"}}
 sink: {enabled: false}
-dumps: {dir: ${join(work, 'dumps')}, leaseSeconds: 3, heartbeatSeconds: 0.5, checkSeconds: 0.5${extra}}
-`,
-      )
-      return file
-    }
+dumps: {dir: ${join(work, 'dumps')}, leaseSeconds: 3, heartbeatSeconds: 0.5, checkSeconds: 0.5${extra}}`,
+      })
     kafka = await connectTestKafka()
     const topics = topicNames(prefix)
     await kafka.ensureTopics(topicSpecs(topics, { events: 6, edits: 1, dumps: 1, deadLetter: 1 }))

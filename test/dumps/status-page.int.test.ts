@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium, type Browser } from 'playwright-core'
@@ -9,7 +9,8 @@ import { SchemaRegistry } from '../../src/events/registry.js'
 import type { KafkaLog } from '../../src/log/kafka-log.js'
 import { topicNames, topicSpecs } from '../../src/log/topics.js'
 import { PACKAGE_ROOT } from '../../src/paths.js'
-import { connectTestKafka, testBrokers } from '../setup/kafka.js'
+import { connectTestKafka } from '../setup/kafka.js'
+import { memberConfig } from '../setup/member-config.js'
 import { startMbwa, type MbwaProcess } from '../setup/mbwa-process.js'
 import { uniqueName, waitFor } from '../log/helpers.js'
 import { observed } from '../projections/fixtures.js'
@@ -31,21 +32,14 @@ describe('dumps status page in a browser (int, Chromium)', () => {
   it('renders, lists the wikis, and shows a running job turning into completed', { timeout: 240_000 }, async () => {
     const executablePath = execFileSync('bash', [join(PACKAGE_ROOT, 'infra/browser/chromium.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim()
     const prefix = uniqueName('pg').replace(/-/g, '_')
-    const config = (name: string, extra = '') => {
-      const file = join(work, `${name}.yaml`)
-      writeFileSync(
-        file,
-        `dataDir: ${join(work, name)}
-http: {host: 127.0.0.1, port: 0}
-log: {brokers: [${testBrokers().join(', ')}], topicPrefix: ${prefix}, groupId: ${prefix}, partitions: {events: 4, edits: 1, dumps: 1, deadLetter: 1}}
-wikis: {en: {api: "http://127.0.0.1:9/api.php"}, fr: {api: "http://127.0.0.1:9/api.php"}, nl: {api: "http://127.0.0.1:9/api.php"}}
-sources: {snapshot: {enabled: false}, recentChanges: {enabled: false}}
+    const config = (name: string, extra = '') =>
+      memberConfig(work, name, {
+        prefix,
+        events: 4,
+        extra: `wikis: {en: {api: "http://127.0.0.1:9/api.php"}, fr: {api: "http://127.0.0.1:9/api.php"}, nl: {api: "http://127.0.0.1:9/api.php"}}
 sink: {enabled: false}
-dumps: {dir: ${join(work, 'dumps')}, heartbeatSeconds: 0.5, checkSeconds: 1${extra}}
-`,
-      )
-      return file
-    }
+dumps: {dir: ${join(work, 'dumps')}, heartbeatSeconds: 0.5, checkSeconds: 1${extra}}`,
+      })
     kafka = await connectTestKafka()
     const topics = topicNames(prefix)
     await kafka.ensureTopics(topicSpecs(topics, { events: 4, edits: 1, dumps: 1, deadLetter: 1 }))
