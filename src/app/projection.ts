@@ -23,7 +23,7 @@ export class ProjectionService {
     readonly dumps: DumpMonitor | undefined,
   ) {}
 
-  static async start(config: Config, events: EventStore, topics: TopicNames, logger: Logger): Promise<ProjectionService> {
+  static async start(config: Config, events: EventStore, topics: TopicNames, logger: Logger, sink?: () => Promise<unknown>): Promise<ProjectionService> {
     const store = await TitleStore.open(join(resolve(config.dataDir), 'projection'))
     const rules = wikiRules(config)
     const projector = new Projector({
@@ -40,7 +40,7 @@ export class ProjectionService {
     const partitions = await events.log.partitionCount(topics.events)
     const router = events.log.kind === 'kafka' ? new PartitionRouter(projector, topics.events, logger) : undefined
     const dumps = config.dumps.monitor ? new DumpMonitor({ events, topics, groupId: config.log.groupId, checkMs: config.dumps.checkSeconds * 1000, logger, wikis: () => Object.keys(config.wikis) }) : undefined
-    const server = new QueryServer({ store, projector, rules, partitions, router, logger, dumps })
+    const server = new QueryServer({ store, projector, rules, partitions, router, logger, dumps, sink })
     await server.listen(config.http.host, config.http.port)
     const addr = server.app.server.address()
     const port = typeof addr === 'object' && addr ? addr.port : config.http.port

@@ -21,6 +21,7 @@ export class SinkService {
     readonly sink: EditSink,
     private readonly queue: EditQueue,
     private readonly clients: MediaWikiClient[],
+    private readonly apply: boolean,
   ) {}
 
   static async start(config: Config, events: EventStore, topics: TopicNames, logger: Logger): Promise<SinkService> {
@@ -73,7 +74,19 @@ export class SinkService {
     })
     await sink.start()
     logger.info({ apply: config.sink.apply, editable: [...editors.keys()] }, config.sink.apply ? 'sink: editing' : 'sink: dry run (diffs on stdout; --apply to edit)')
-    return new SinkService(sink, queue, all)
+    return new SinkService(sink, queue, all, config.sink.apply)
+  }
+
+  /** What /v1/stats shows of the sink. */
+  async status(): Promise<{ apply: boolean; waiting: Record<string, number>; stopped: Record<string, string>; applied: number; skipped: Record<string, number>; failed: number }> {
+    return {
+      apply: this.apply,
+      waiting: Object.fromEntries(await this.queue.backlog()),
+      stopped: Object.fromEntries(await this.queue.stoppedWikis()),
+      applied: this.sink.stats.applied,
+      skipped: this.sink.stats.skipped,
+      failed: this.sink.stats.failed,
+    }
   }
 
   async stop(): Promise<void> {

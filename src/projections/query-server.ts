@@ -26,6 +26,8 @@ export interface QueryServerOptions {
   router?: PartitionRouter
   /** The dump monitor, for /v1/dumps and /dumps. */
   dumps?: DumpMonitor
+  /** The edit sink's state (waiting commands, wikis it stopped writing to), for /v1/stats. */
+  sink?: () => Promise<unknown>
   logger?: Logger
 }
 
@@ -252,6 +254,7 @@ export class QueryServer {
         partitionCount: this.options.partitions,
         lag: status.reduce((n, s) => n + Math.max(0, s.end - s.offset), 0),
         members: this.options.router?.addresses() ?? [],
+        sink: this.options.sink ? await this.options.sink() : null,
       }
     })
 
