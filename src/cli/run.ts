@@ -26,8 +26,18 @@ export function registerRun(program: Command): void {
         'mbwa running; SIGINT or SIGTERM stops it',
       )
       process.stderr.write(`mbwa: running on the ${log.kind} log (${topics.events}), queries at ${projection.url}; Ctrl-C stops\n`)
-      const signal = await untilSignal()
-      logger.info({ signal }, 'mbwa stopping')
+      // A component that stops on its own (the projection's or the sink's consumer failed for good) stops mbwa
+      // with an error, rather than leaving it serving a projection that no longer follows the log.
+      const failed = (name: string, closed: Promise<void>) =>
+        closed.then(
+          () => new Promise<never>(() => undefined),
+          (err: unknown) => ({ failed: name, err }),
+        )
+      const outcome = await Promise.race([untilSignal().then((signal) => ({ signal })), failed('projection', projection.projector.closed), ...(sink ? [failed('sink', sink.sink.closed)] : [])])
+      if ('failed' in outcome) {
+        logger.error({ component: outcome.failed, err: (outcome.err as Error)?.message }, 'mbwa stopping: a component failed')
+        process.exitCode = 1
+      } else logger.info({ signal: outcome.signal }, 'mbwa stopping')
       await sources.stop()
       await sink?.stop()
       await projection.stop()

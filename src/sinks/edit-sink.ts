@@ -83,6 +83,11 @@ export class EditSink {
     this.worker = this.work()
   }
 
+  /** Settles when the sink's consumer ends (rejects if it failed). */
+  get closed(): Promise<void> {
+    return this.subscription?.closed ?? Promise.resolve()
+  }
+
   async stop(): Promise<void> {
     this.stopping.abort()
     await this.subscription?.stop()
