@@ -81,7 +81,8 @@ export function evaluateTitle(title: string, pages: ReadonlyMap<string, PageStat
     if (!r) continue
     const part = inSet.has(code)
     const editable = part && r.edit && !r.closed && !r.locked
-    verdicts.push(r.linkMode === 'manual' ? manual(title, code, page, r, inSet, rules, complete, part, editable) : cognate(title, code, page, r, inSet, rules, complete, part, editable))
+    const at: PageContext = { title, code, page, r, inSet, rules, complete, part, editable }
+    verdicts.push(r.linkMode === 'manual' ? manual(at) : cognate(at))
   }
   return { title, linkSet, complete, incomplete, pages: verdicts }
 }
@@ -92,17 +93,20 @@ function isInvalid(code: string, own: WikiRules, rules: RulesByWiki): boolean {
   return false
 }
 
-function manual(
-  title: string,
-  code: string,
-  page: PageState,
-  r: WikiRules,
-  inSet: ReadonlySet<string>,
-  rules: RulesByWiki,
-  complete: boolean,
-  part: boolean,
-  editable: boolean,
-): PageVerdict {
+/** One page of a title, with what the rules need to judge it. */
+interface PageContext {
+  title: string
+  code: string
+  page: PageState
+  r: WikiRules
+  inSet: ReadonlySet<string>
+  rules: RulesByWiki
+  complete: boolean
+  part: boolean
+  editable: boolean
+}
+
+function manual({ title, code, page, r, inSet, rules, complete, part, editable }: PageContext): PageVerdict {
   const desired: string[] = []
   for (const c of inSet) if (c !== code && !r.nolink.has(c)) desired.push(c)
   desired.sort()
@@ -137,17 +141,7 @@ function manual(
   return { wiki: code, mode: 'manual', participates: part, editable, reports: [], shouldCarry: desired, add, remove: remove ? remove.sort() : [] }
 }
 
-function cognate(
-  title: string,
-  code: string,
-  page: PageState,
-  r: WikiRules,
-  inSet: ReadonlySet<string>,
-  rules: RulesByWiki,
-  complete: boolean,
-  part: boolean,
-  editable: boolean,
-): PageVerdict {
+function cognate({ title, code, page, r, inSet, rules, complete, part, editable }: PageContext): PageVerdict {
   const base = { wiki: code, mode: 'cognate' as const, participates: part, editable, shouldCarry: [] as string[], add: [] as string[] }
   if (page.writtenLinks === null) return { ...base, remove: [], reports: [], unknown: 'written-links-unknown' }
   const folded = cognateFold(title)
