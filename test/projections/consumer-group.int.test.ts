@@ -1,5 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -8,10 +7,11 @@ import { EventStore } from '../../src/events/event-log.js'
 import { SchemaRegistry } from '../../src/events/registry.js'
 import type { KafkaLog } from '../../src/log/kafka-log.js'
 import { topicNames, topicSpecs } from '../../src/log/topics.js'
-import { PACKAGE_ROOT } from '../../src/paths.js'
 import { Projector } from '../../src/projections/projector.js'
 import { digestHex, TitleStore } from '../../src/projections/title-store.js'
-import { connectTestKafka, testBrokers } from '../setup/kafka.js'
+import { connectTestKafka } from '../setup/kafka.js'
+import { memberConfig } from '../setup/member-config.js'
+import { startMbwa, type MbwaProcess } from '../setup/mbwa-process.js'
 import { uniqueName, waitFor } from '../log/helpers.js'
 import { observed } from './fixtures.js'
 
@@ -19,15 +19,13 @@ import { observed } from './fixtures.js'
 // answers any title (forwarding to the owner); after one is killed the other two take over its partitions and
 // still answer every title, with the digest of a single-process run.
 
-const CLI = join(PACKAGE_ROOT, 'dist/src/cli/main.js')
 const PARTITIONS = 6
 const TITLES = 240
 const WIKIS = ['en', 'fr', 'de']
 
 interface Member {
-  child: ChildProcess
+  process: MbwaProcess
   url: string
-  stderr: () => string
 }
 
 describe('projection consumer group (int, real broker, three processes)', () => {
@@ -35,35 +33,16 @@ describe('projection consumer group (int, real broker, three processes)', () => 
   const members: Member[] = []
   let kafka: KafkaLog | undefined
   afterAll(async () => {
-    for (const m of members) m.child.kill('SIGKILL')
+    for (const m of members) m.process.child.kill('SIGKILL')
     await kafka?.close()
     rmSync(work, { recursive: true, force: true })
   })
 
   const prefix = uniqueName('grp').replace(/-/g, '_')
-  const groupId = uniqueName('mbwa-group')
 
   async function startMember(i: number): Promise<Member> {
-    const config = join(work, `m${i}.yaml`)
-    writeFileSync(
-      config,
-      `dataDir: ${join(work, `m${i}`)}
-http: {host: 127.0.0.1, port: 0}
-log:
-  brokers: [${testBrokers().join(', ')}]
-  topicPrefix: ${prefix}
-  groupId: ${groupId}
-  sessionTimeoutMs: 6000
-  partitions: {events: ${PARTITIONS}, edits: 1, dumps: 1, deadLetter: 1}
-sources: {snapshot: {enabled: false}, recentChanges: {enabled: false}}
-`,
-    )
-    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MBWA_')))
-    const child = spawn(process.execPath, [CLI, '--config', config, 'run'], { env, cwd: work })
-    let stderr = ''
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
-    await waitFor(() => /queries at (http:\S+);/.test(stderr), 60_000, `member ${i} to listen`)
-    return { child, url: /queries at (http:\S+);/.exec(stderr)![1]!, stderr: () => stderr }
+    const run = startMbwa(['--config', memberConfig(work, `m${i}`, { prefix, events: PARTITIONS }), 'run'], { cwd: work })
+    return { process: run, url: await run.url(60_000) }
   }
 
   async function json<T>(url: string): Promise<{ status: number; body: T }> {
@@ -74,6 +53,21 @@ sources: {snapshot: {enabled: false}, recentChanges: {enabled: false}}
   async function owned(m: Member): Promise<number[]> {
     const { body } = await json<{ partitions: { partition: number; restoring: boolean }[] }>(`${m.url}/v1/stats`)
     return body.partitions.filter((p) => !p.restoring).map((p) => p.partition)
+  }
+
+  /** Waits until the live members hold every partition, `each` of them restored per member. */
+  async function holdAll(live: Member[], each: number, what: string): Promise<void> {
+    await waitFor(async () => {
+      const sets = await Promise.all(live.map(owned))
+      return sets.every((s) => s.length === each) && new Set(sets.flat()).size === PARTITIONS
+    }, 90_000, what)
+  }
+
+  async function sameDigest(live: Member[], expected: string): Promise<void> {
+    for (const m of live) {
+      const { body } = await json<{ digest: string; complete: boolean }>(`${m.url}/v1/digest`)
+      expect(body).toMatchObject({ digest: expected, complete: true })
+    }
   }
 
   async function everyoneAnswersEveryTitle(live: Member[]): Promise<void> {
@@ -109,26 +103,14 @@ sources: {snapshot: {enabled: false}, recentChanges: {enabled: false}}
     await refStore.close()
 
     for (let i = 0; i < 3; i++) members.push(await startMember(i))
-    await waitFor(async () => {
-      const sets = await Promise.all(members.map(owned))
-      return sets.every((s) => s.length === 2) && new Set(sets.flat()).size === PARTITIONS
-    }, 90_000, 'three members holding two restored partitions each')
+    await holdAll(members, 2, 'three members holding two restored partitions each')
     await everyoneAnswersEveryTitle(members)
-    for (const m of members) {
-      const { body } = await json<{ digest: string; complete: boolean }>(`${m.url}/v1/digest`)
-      expect(body).toMatchObject({ digest: expected, complete: true })
-    }
+    await sameDigest(members, expected)
 
     const [victim, ...survivors] = members
-    victim!.child.kill('SIGKILL')
-    await waitFor(async () => {
-      const sets = await Promise.all(survivors.map(owned))
-      return sets.every((s) => s.length === 3) && new Set(sets.flat()).size === PARTITIONS
-    }, 90_000, 'the two survivors to take over and restore the killed member\'s partitions')
+    victim!.process.child.kill('SIGKILL')
+    await holdAll(survivors, 3, 'the two survivors to take over and restore the killed member\'s partitions')
     await everyoneAnswersEveryTitle(survivors)
-    for (const m of survivors) {
-      const { body } = await json<{ digest: string; complete: boolean }>(`${m.url}/v1/digest`)
-      expect(body).toMatchObject({ digest: expected, complete: true })
-    }
+    await sameDigest(survivors, expected)
   })
 })
