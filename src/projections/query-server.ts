@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { request as undiciRequest } from 'undici'
-import { ERRORS, MbwaError, type ErrorCode } from '../errors/errors.js'
+import { MbwaError, type ErrorCode } from '../errors/errors.js'
 import { normaliseTitle, titleKey } from '../events/titles.js'
 import { silentLogger, type Logger } from '../logging.js'
 import { partitionForKey } from '../log/partitioner.js'
@@ -346,4 +346,3 @@ export class QueryServer {
   }
 }
 
-export { ERRORS }

@@ -67,6 +67,13 @@ export class EditQueue {
     return entry && { key: entry[0], command: JSON.parse(entry[1]) as EditRequested }
   }
 
+  /** A wiki's waiting commands, first to run first. */
+  async *waiting(wiki: string): AsyncGenerator<{ key: string; command: EditRequested }> {
+    for await (const [key, value] of this.db.iterator({ gte: `q${S}${wiki}${S}`, lt: `q${S}${wiki}\x01` })) {
+      yield { key, command: JSON.parse(value) as EditRequested }
+    }
+  }
+
   async isDone(commandId: string): Promise<boolean> {
     return (await this.db.get(`d${S}${commandId}`)) !== undefined
   }

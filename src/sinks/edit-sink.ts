@@ -56,7 +56,9 @@ export class EditSink {
   private subscription: Subscription | undefined
   private readonly stopping = new AbortController()
   private worker: Promise<void> | undefined
+  /** Dry run: commands already shown, and wikis whose commands have all been shown. */
   private readonly shown = new Set<string>()
+  private readonly shownWikis = new Set<string>()
   private readonly logger: Logger
   private readonly now: () => number
 
@@ -132,15 +134,11 @@ export class EditSink {
     return !this.options.apply && this.shownWikis.has(wiki)
   }
 
-  private shownWikis = new Set<string>()
 
   private async nextCommand(wiki: string): Promise<{ key: string; command: EditRequested } | undefined> {
     if (this.options.apply) return this.options.queue.next(wiki)
     // Dry run: commands stay queued; show each once.
-    const prefix = `q\x00${wiki}\x00`
-    for await (const [key, value] of this.options.queue.db.iterator({ gte: prefix, lt: `q\x00${wiki}\x01` })) {
-      if (!this.shown.has(key)) return { key, command: JSON.parse(value) as EditRequested }
-    }
+    for await (const next of this.options.queue.waiting(wiki)) if (!this.shown.has(next.key)) return next
     this.shownWikis.add(wiki)
     return undefined
   }
