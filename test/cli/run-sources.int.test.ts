@@ -1,14 +1,14 @@
-import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { PageCreated, PageObserved } from '../../src/events/types.js'
 import { EmbeddedLog } from '../../src/log/embedded-log.js'
-import { PACKAGE_ROOT } from '../../src/paths.js'
+import { request } from 'undici'
 import { readEvents } from '../setup/events.js'
 import { farmWiki, FarmEditor, uniqueTitle } from '../setup/farm.js'
 import { waitFor } from '../log/helpers.js'
+import { startMbwa } from '../setup/mbwa-process.js'
 
 // `mbwa run` as users run it, against the real farm: it snapshots the configured wikis, polls their recent
 // changes, and what happens on a wiki ends up in the embedded log.
@@ -16,7 +16,7 @@ describe('mbwa run with the farm (int, real MediaWiki)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'mbwa-run-'))
   afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-  it('reads snapshots and recent changes of the configured wikis into the log', async () => {
+  it('reads snapshots and recent changes of the configured wikis into the log', { timeout: 300_000 }, async () => {
     const config = join(dir, 'mbwa.yaml')
     writeFileSync(
       config,
@@ -30,19 +30,21 @@ sources:
   recentChanges: {minIntervalSeconds: 0.5, initialIntervalSeconds: 0.5, maxIntervalSeconds: 1}
 `,
     )
-    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MBWA_')))
-    const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'dist/src/cli/main.js'), '--config', config, 'run'], { env, cwd: dir })
-    let stderr = ''
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+    const run = startMbwa(['--config', config, 'run'], { cwd: dir })
+    const { child, exited } = run
+    const url = await run.url()
     try {
-      await waitFor(() => (stderr.match(/snapshot completed/g) ?? []).length >= 2, 60_000, 'both snapshots')
+      await waitFor(() => (run.stderr().match(/snapshot completed/g) ?? []).length >= 2, 120_000, 'both snapshots')
       const title = uniqueTitle('run word')
       const editor = await FarmEditor.open('fr')
       await editor.edit(title, 'un mot [[en:word]]')
       await editor.close()
-      await waitFor(() => stderr.includes('recent changes read') && stderr.includes('"wiki":"fr"'), 30_000, 'the poll that sees it')
-      await new Promise((r) => setTimeout(r, 1500))
+      // The page is in the log once the projection (which reads the log) knows it on fr.
+      await waitFor(async () => {
+        const res = await request(`${url}/v1/titles/${encodeURIComponent(title)}`)
+        const body = (await res.body.json()) as { wikis?: Record<string, unknown> }
+        return res.statusCode === 200 && body.wikis?.fr !== undefined
+      }, 120_000, 'the poll that sees the new page')
       child.kill('SIGTERM')
       expect(await exited).toBe(0)
 

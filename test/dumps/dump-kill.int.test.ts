@@ -27,7 +27,7 @@ describe('dump worker killed mid-dump (int, real broker)', () => {
     rmSync(work, { recursive: true, force: true })
   })
 
-  it('abandons the dead lease, and a second worker completes the dump', { timeout: 180_000 }, async () => {
+  it('abandons the dead lease, and a second worker completes the dump', { timeout: 300_000 }, async () => {
     const prefix = uniqueName('dk').replace(/-/g, '_')
     const config = (name: string, extra = '') =>
       memberConfig(work, name, {
@@ -35,7 +35,7 @@ describe('dump worker killed mid-dump (int, real broker)', () => {
         events: 6,
         extra: `wikis: {en: {api: "http://127.0.0.1:9/api.php"}}
 sink: {enabled: false}
-dumps: {dir: ${join(work, 'dumps')}, leaseSeconds: 3, heartbeatSeconds: 0.5, checkSeconds: 0.5${extra}}`,
+dumps: {dir: ${join(work, 'dumps')}, leaseSeconds: 15, heartbeatSeconds: 1, checkSeconds: 0.5${extra}}`,
       })
     kafka = await connectTestKafka()
     const topics = topicNames(prefix)

@@ -16,7 +16,9 @@ describe('consumer group on Kafka (int, real broker)', () => {
     const topic = uniqueName('t-group')
     const group = uniqueName('g-group')
     const partitions = 6
-    for (let i = 0; i < 4; i++) logs.push(await connectTestKafka())
+    // A long session timeout: this test is about graceful hand-over, and a member of a busy machine that misses
+    // heartbeats for a few seconds must not be evicted mid-batch (that is the kill tests' subject).
+    for (let i = 0; i < 4; i++) logs.push(await connectTestKafka({ sessionTimeoutMs: 30_000 }))
     const [producer, ...memberLogs] = logs as [KafkaLog, KafkaLog, KafkaLog, KafkaLog]
     await producer.ensureTopics([{ name: topic, partitions }])
     const first = 3000

@@ -10,13 +10,13 @@ import { PACKAGE_ROOT } from '../../src/paths.js'
 import { readEvents } from '../setup/events.js'
 import { FarmEditor, readFarm } from '../setup/farm.js'
 import { waitFor } from '../log/helpers.js'
+import { CLI, track } from '../setup/mbwa-process.js'
 
 // End to end on a MediaWiki farm of its own (fresh wikis, nothing else on them): pages sharing titles, some with
 // partial or wrong links, a redirect, a blank page, a {{nobots}} page, a title deleted on one wiki after links
 // were added; `mbwa run --apply` with the recent-changes source until nothing is left to do, killed with -9 in
 // the middle and started again.
 
-const CLI = join(PACKAGE_ROOT, 'dist/src/cli/main.js')
 const INTERVAL_S = 3
 const LANGS = ['en', 'fr', 'de', 'nl']
 
@@ -61,7 +61,7 @@ sources:
     )
     const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MBWA_'))), FARM_BOT_PASSWORD: farm.bot.botPassword }
     stderr = ''
-    child = spawn(process.execPath, [CLI, '--config', config, 'run', '--apply'], { env, cwd: work })
+    child = track(spawn(process.execPath, [CLI, '--config', config, 'run', '--apply'], { env, cwd: work }))
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
     child.on('exit', (code, signal) => {
       if (code !== 0 && signal === null) stderr += `\nEXITED ${code}`
@@ -123,8 +123,9 @@ sources:
       if (stderr.includes('EXITED')) throw new Error(`mbwa exited: ${stderr.slice(-2000)}`)
       return (stderr.match(/sink: edited/g) ?? []).length >= 3
     }, 120_000, 'the first edits')
+    const killed = new Promise((r) => child!.once('exit', r))
     child!.kill('SIGKILL')
-    await new Promise((r) => setTimeout(r, 500))
+    await killed // the store's lock goes with the process
     start()
 
     await waitFor(() => settled({ gone: { en: others('en', 'gone', ['en', 'fr', 'de']), fr: others('fr', 'gone', ['en', 'fr', 'de']), de: others('de', 'gone', ['en', 'fr', 'de']) } }), 180_000, 'links on gone')

@@ -6,10 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../src/config/load.js'
 import { MediaWikiClient } from '../../src/mediawiki/client.js'
 import { mergeWikis, sitematrixWikis, wikisFromConfig } from '../../src/streams/discovery.js'
-import { sharedDir } from '../setup/shared.js'
+import { FIXTURES_DIR } from '../setup/fixtures-dir.js'
 
 // A loopback action=sitematrix built from the published Wiktionary and closed dblists.
-const WIKIS = join(sharedDir(), 'fixtures/eventstreams/wikis')
+const WIKIS = join(FIXTURES_DIR, 'eventstreams/wikis')
 const dblist = (f: string) => readFileSync(join(WIKIS, f), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))
 
 let server: Server

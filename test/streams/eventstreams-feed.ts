@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { FeedItem } from '../setup/fake-eventstreams.js'
-import { sharedDir } from '../setup/shared.js'
+import { FIXTURES_DIR } from '../setup/fixtures-dir.js'
 
 // Test data for the EventStreams source: the published recorded events and canaries made from the schema
 // examples (as WMF makes them), plus generated events on configured wikis and malformed lines.
 
-const FIXTURES = (): string => join(sharedDir(), 'fixtures/eventstreams/examples')
+const FIXTURES = (): string => join(FIXTURES_DIR, 'eventstreams/examples')
 
 export const WIKIS = new Map([
   ['enwiktionary', 'en'],

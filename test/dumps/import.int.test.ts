@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -7,14 +6,13 @@ import { EventStore } from '../../src/events/event-log.js'
 import { SchemaRegistry } from '../../src/events/registry.js'
 import { EmbeddedLog } from '../../src/log/embedded-log.js'
 import { topicNames, topicSpecs } from '../../src/log/topics.js'
-import { CLI, cleanEnv } from '../setup/mbwa-process.js'
+import { runMbwa } from '../setup/mbwa-process.js'
 import { created, observed, snapshotDone } from '../projections/fixtures.js'
 
 // A dump written from one deployment and imported into an empty one gives that wiki the same content digest.
-const env = cleanEnv({ MBWA_HTTP__PORT: '0' })
-const mbwa = (cwd: string, ...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { cwd, env, encoding: 'utf8' })
+const mbwa = (cwd: string, ...args: string[]) => runMbwa(args, { cwd, env: { MBWA_HTTP__PORT: '0' } })
 
-describe('dump and import (unit, embedded log)', () => {
+describe('dump and import (embedded log, mbwa processes)', () => {
   const work = mkdtempSync(join(tmpdir(), 'mbwa-import-'))
   afterAll(() => rmSync(work, { recursive: true, force: true }))
 
@@ -29,26 +27,26 @@ describe('dump and import (unit, embedded log)', () => {
       ...snapshotDone('en', 'snap', 12, 1_700_000_000_000 - 10),
     ])
     await log.close()
-    expect(mbwa(source, 'rebuild', '--no-progress').status).toBe(0)
-    const sourceDigest = mbwa(source, 'digest', '--wiki', 'en').stdout.split(' ')[0]
+    expect((await mbwa(source, 'rebuild', '--no-progress')).status).toBe(0)
+    const sourceDigest = (await mbwa(source, 'digest', '--wiki', 'en')).stdout.split(' ')[0]
     expect(sourceDigest).toMatch(/^[0-9a-f]{64}$/)
 
     const file = join(work, 'en.mbwa.gz')
-    const dumped = mbwa(source, 'dump', 'write', '--wiki', 'en', '--out', file)
+    const dumped = await mbwa(source, 'dump', 'write', '--wiki', 'en', '--out', file)
     expect(dumped.stderr.split('\n').filter((l) => l.startsWith('mbwa:'))).toEqual([])
     expect(dumped.status).toBe(0)
-    expect(mbwa(source, 'dump', 'verify', file).stdout).toMatch(/^ok: en, \d+ titles/)
-    const found = JSON.parse(mbwa(source, 'dump', 'lookup', file, 'word 1').stdout) as { title: string; revision: number }
+    expect((await mbwa(source, 'dump', 'verify', file)).stdout).toMatch(/^ok: en, \d+ titles/)
+    const found = JSON.parse((await mbwa(source, 'dump', 'lookup', file, 'word 1')).stdout) as { title: string; revision: number }
     expect(found.title).toBe('word 1')
-    expect(mbwa(source, 'dump', 'lookup', file, 'no such word').status).toBe(1)
+    expect((await mbwa(source, 'dump', 'lookup', file, 'no such word')).status).toBe(1)
 
     const target = join(work, 'target')
     mkdirSync(target)
-    const imported = mbwa(target, 'import', file)
+    const imported = await mbwa(target, 'import', file)
     expect(imported.status).toBe(0)
     expect(imported.stdout).toMatch(/imported \d+ titles of en/)
-    expect(mbwa(target, 'rebuild', '--no-progress').status).toBe(0)
-    expect(mbwa(target, 'digest', '--wiki', 'en').stdout.split(' ')[0]).toBe(sourceDigest)
-    expect(mbwa(target, 'digest', '--wiki', 'fr').stdout).toMatch(/ 0 pages/)
+    expect((await mbwa(target, 'rebuild', '--no-progress')).status).toBe(0)
+    expect((await mbwa(target, 'digest', '--wiki', 'en')).stdout.split(' ')[0]).toBe(sourceDigest)
+    expect((await mbwa(target, 'digest', '--wiki', 'fr')).stdout).toMatch(/ 0 pages/)
   })
 })

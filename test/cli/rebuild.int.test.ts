@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -9,17 +8,17 @@ import { SchemaRegistry } from '../../src/events/registry.js'
 import { EmbeddedLog } from '../../src/log/embedded-log.js'
 import { topicNames, topicSpecs } from '../../src/log/topics.js'
 import { waitFor } from '../log/helpers.js'
-import { CLI, cleanEnv, startMbwa } from '../setup/mbwa-process.js'
+import { runMbwa, startMbwa } from '../setup/mbwa-process.js'
 import { created, deleted, edited, moved, observed, snapshotDone } from '../projections/fixtures.js'
 
 // mbwa run follows the log live; mbwa rebuild replays it into a fresh store; both give the same digest.
-const env = cleanEnv({ MBWA_HTTP__PORT: '0' })
+const env = { MBWA_HTTP__PORT: '0' }
 
-describe('mbwa rebuild and digest (unit, embedded log)', () => {
+describe('mbwa rebuild and digest (embedded log, mbwa processes)', () => {
   const work = mkdtempSync(join(tmpdir(), 'mbwa-rebuild-'))
   afterAll(() => rmSync(work, { recursive: true, force: true }))
 
-  it('rebuilds from offset 0 to the digest of the store that followed the log live', async () => {
+  it('rebuilds from offset 0 to the digest of the store that followed the log live', { timeout: 240_000 }, async () => {
     const log = await EmbeddedLog.open({ path: join(work, 'data/log') })
     await log.ensureTopics(topicSpecs(topicNames(), { events: 12, edits: 4, dumps: 1, deadLetter: 1 }))
     const events = new EventStore(log, SchemaRegistry.load())
@@ -41,20 +40,20 @@ describe('mbwa rebuild and digest (unit, embedded log)', () => {
       const res = await request(`${url}/v1/stats`)
       const s = (await res.body.json()) as { eventsApplied: number; lag: number }
       return s.eventsApplied >= batch.length && s.lag === 0
-    }, 20_000, 'the live projection to catch up')
+    }, 120_000, 'the live projection to catch up')
     const live = (await (await request(`${url}/v1/digest`)).body.json()) as { digest: string }
     child.kill('SIGTERM')
     expect(await exited).toBe(0)
 
-    const offline = spawnSync(process.execPath, [CLI, 'digest'], { cwd: work, env, encoding: 'utf8' })
+    const offline = await runMbwa(['digest'], { cwd: work, env })
     expect(offline.status).toBe(0)
     expect(offline.stdout.split(' ')[0]).toBe(live.digest)
 
-    const rebuild = spawnSync(process.execPath, [CLI, 'rebuild'], { cwd: work, env, encoding: 'utf8' })
+    const rebuild = await runMbwa(['rebuild'], { cwd: work, env })
     expect(rebuild.status).toBe(0)
     expect(rebuild.stdout).toContain(`rebuilt from ${batch.length} events`)
     expect(rebuild.stdout).toContain(live.digest)
-    const after = spawnSync(process.execPath, [CLI, 'digest'], { cwd: work, env, encoding: 'utf8' })
+    const after = await runMbwa(['digest'], { cwd: work, env })
     expect(after.stdout.split(' ')[0]).toBe(live.digest)
   })
 })

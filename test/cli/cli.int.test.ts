@@ -1,0 +1,66 @@
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { PACKAGE_VERSION } from '../../src/paths.js'
+import { waitFor } from '../log/helpers.js'
+import { CLI, runMbwa, startMbwa } from '../setup/mbwa-process.js'
+
+// The built CLI (npm test builds first), run as users run it, with a clean environment.
+const dir = mkdtempSync(join(tmpdir(), 'mbwa-cli-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+function mbwa(args: string[], env: Record<string, string> = {}, cwd = dir) {
+  return runMbwa(args, { cwd, env })
+}
+
+describe('mbwa CLI (processes)', () => {
+  it('is built', () => {
+    expect(existsSync(CLI)).toBe(true)
+  })
+
+  it('prints its version and help', async () => {
+    expect((await mbwa(['--version'])).stdout.trim()).toBe(PACKAGE_VERSION)
+    const help = await mbwa(['--help'])
+    expect(help.status).toBe(0)
+    for (const cmd of ['run', 'config', 'offsets']) expect(help.stdout).toContain(cmd)
+  })
+
+  it('stops on a bad configuration with exit code 2 and a message naming the key', async () => {
+    const cfg = join(dir, 'bad.yaml')
+    writeFileSync(cfg, 'log:\n  partitions: {events: 0}\n')
+    const res = await mbwa(['--config', cfg, 'run'])
+    expect(res.status).toBe(2)
+    expect(res.stderr).toContain('config key log.partitions.events')
+    const env = await mbwa(['config'], { MBWA_HTTP__PORT: 'eighty' })
+    expect(env.status).toBe(2)
+    expect(env.stderr).toContain('MBWA_HTTP__PORT')
+  })
+
+  it('rejects an unknown command', async () => {
+    const res = await mbwa(['frobnicate'])
+    expect(res.status).not.toBe(0)
+    expect(res.stderr).toContain("unknown command 'frobnicate'")
+  })
+
+  it('prints the effective configuration with secrets as references only', async () => {
+    const cfg = join(dir, 'wikis.yaml')
+    writeFileSync(cfg, 'wikis:\n  en:\n    api: http://127.0.0.1:1/api.php\n    credentials: {username: Bot, password: {env: EN_PW}}\n')
+    const res = await mbwa(['--config', cfg, '--data-dir', '/srv/mbwa', 'config'], { EN_PW: 'the-real-secret', MBWA_HTTP__PORT: '9999' })
+    expect(res.status).toBe(0)
+    expect(res.stdout).toContain('dataDir: /srv/mbwa')
+    expect(res.stdout).toContain('port: 9999')
+    expect(res.stdout).toContain('env: EN_PW')
+    expect(res.stdout + res.stderr).not.toContain('the-real-secret')
+  })
+
+  it('runs on the embedded log until SIGTERM, then exits 0 with its data kept', async () => {
+    const work = mkdtempSync(join(dir, 'run-'))
+    const run = startMbwa(['run'], { cwd: work, env: { MBWA_HTTP__PORT: '0' } })
+    await waitFor(() => run.stderr().includes('mbwa: running on the embedded log'), 120_000, 'mbwa run to start')
+    run.child.kill('SIGTERM')
+    expect(await run.exited).toBe(0)
+    expect(run.stderr()).toContain('mbwa stopped')
+    expect(existsSync(join(work, 'data/log/CURRENT'))).toBe(true)
+  })
+})

@@ -1,0 +1,101 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { request } from 'undici'
+import { EventStore } from '../../src/events/event-log.js'
+import { SchemaRegistry } from '../../src/events/registry.js'
+import { EmbeddedLog } from '../../src/log/embedded-log.js'
+import { topicNames, topicSpecs } from '../../src/log/topics.js'
+import { TitleStore } from '../../src/projections/title-store.js'
+import { waitFor } from '../log/helpers.js'
+import { runMbwa, startMbwa } from '../setup/mbwa-process.js'
+import { observed } from '../projections/fixtures.js'
+
+// kill -9 of `mbwa run` in the middle of applying, several times: each restart resumes from the offsets stored
+// with the state, and the end state is the one a clean replay gives. Each kill is shown to have landed mid-replay
+// by the offsets the store kept (more than the previous kill's, fewer than the log's end), not assumed from a
+// delay. Small batches make a replay many commits long, so there is a middle to land in on any machine.
+const ENV = { MBWA_HTTP__PORT: '0', MBWA_PROJECTION__MAX_BATCH_SIZE: '50' }
+const PARTITIONS = 12
+const TOTAL = 40_000
+
+interface Stats {
+  lag: number
+  partitions: { offset: number; restoring: boolean }[]
+}
+
+describe('crash recovery of the projection (embedded log, mbwa processes)', () => {
+  const work = mkdtempSync(join(tmpdir(), 'mbwa-crash-'))
+  afterAll(() => rmSync(work, { recursive: true, force: true }))
+
+  /** Offsets the projection store kept, summed over partitions (read while no mbwa holds the store). */
+  async function storedOffsets(): Promise<number> {
+    const store = await TitleStore.open(join(work, 'data/projection'))
+    try {
+      let sum = 0
+      for (let p = 0; p < PARTITIONS; p++) sum += await store.offset(p)
+      return sum
+    } finally {
+      await store.close()
+    }
+  }
+
+  it('ends in the same state after kill -9 mid-replay as after one clean replay', { timeout: 300_000 }, async () => {
+    const log = await EmbeddedLog.open({ path: join(work, 'data/log') })
+    await log.ensureTopics(topicSpecs(topicNames(), { events: PARTITIONS, edits: 4, dumps: 1, deadLetter: 1 }))
+    const events = new EventStore(log, SchemaRegistry.load())
+    for (let i = 0; i < TOTAL; i += 5000) {
+      await events.append('mbwa.events', Array.from({ length: 5000 }, (_, j) => observed(['en', 'fr', 'de'][(i + j) % 3]!, `t ${(i + j) % 9000}`, (i + j) % 2 ? ['en'] : ['fr'], { revision: i + j })))
+    }
+    await log.close()
+
+    // Kill as soon as the run shows progress past what the previous kill left: each round moves the replay on.
+    const kept: number[] = [0]
+    const shown: number[] = []
+    for (let round = 0; round < 4; round++) {
+      const run = startMbwa(['run'], { cwd: work, env: ENV })
+      const url = await run.url()
+      const before = kept.at(-1)!
+      let last: Stats | undefined
+      let applied = 0
+      await waitFor(async () => {
+        last = (await (await request(`${url}/v1/stats`)).body.json()) as Stats
+        applied = last.partitions.reduce((n, p) => n + p.offset, 0)
+        return last.partitions.length === PARTITIONS && (applied > before || last.lag === 0)
+      }, 120_000, 'progress of the replay')
+      if (last!.lag === 0) {
+        run.child.kill('SIGTERM')
+        await run.exited
+        break
+      }
+      run.child.kill('SIGKILL') // no goodbye: whatever was in flight is lost, the stored offsets say what was not
+      await run.exited
+      shown.push(applied)
+      kept.push(await storedOffsets())
+    }
+    const kills = kept.slice(1)
+    expect(kills.length).toBeGreaterThan(0)
+    for (let i = 0; i < kills.length; i++) {
+      expect(kills[i]).toBeLessThan(TOTAL) // the kill landed before the end of the replay…
+      expect(shown[i]).toBeGreaterThan(kept[i]!) // …after this run had applied more than the previous one kept…
+      expect(kills[i]).toBeGreaterThanOrEqual(shown[i]!) // …and nothing this run had reported applied was lost
+    }
+
+    // Whatever is left, a clean run finishes it.
+    const run = startMbwa(['run'], { cwd: work, env: ENV })
+    const url = await run.url()
+    await waitFor(async () => {
+      const s = (await (await request(`${url}/v1/stats`)).body.json()) as Stats
+      return s.partitions.length === PARTITIONS && s.lag === 0
+    }, 180_000, 'the projection to finish')
+    const crashed = ((await (await request(`${url}/v1/digest`)).body.json()) as { digest: string }).digest
+    run.child.kill('SIGTERM')
+    expect(await run.exited).toBe(0)
+    expect(await storedOffsets()).toBe(TOTAL)
+
+    const rebuilt = await runMbwa(['rebuild', '--no-progress'], { cwd: work, env: ENV })
+    expect(rebuilt.status).toBe(0)
+    expect(rebuilt.stdout).toContain(crashed)
+  })
+})
