@@ -2,6 +2,8 @@
 // <nowiki>, <pre>, comments, <noinclude>/<includeonly>/<onlyinclude> blocks or template calls are not the page's
 // own and stay as they are, as does every byte outside the interwiki links (DESIGN.md rule 8).
 
+import { normaliseTitle } from '../events/titles.js'
+
 export interface FoundLink {
   code: string
   title: string
@@ -15,17 +17,20 @@ export interface FoundLink {
 
 export type LinkOrder = { kind: 'code' } | { kind: 'name' } | { kind: 'put-first'; first: string[] }
 
-const ZONES: [RegExp, string][] = [
-  [/<!--/y, '-->'],
-  [/<nowiki\b[^>]*?\/>/iy, ''],
-  [/<nowiki\b[^>]*>/iy, '</nowiki>'],
-  [/<pre\b[^>]*>/iy, '</pre>'],
-  [/<noinclude\b[^>]*>/iy, '</noinclude>'],
-  [/<includeonly\b[^>]*>/iy, '</includeonly>'],
-  [/<onlyinclude\b[^>]*>/iy, '</onlyinclude>'],
-  [/<syntaxhighlight\b[^>]*>/iy, '</syntaxhighlight>'],
-  [/<source\b[^>]*>/iy, '</source>'],
-  [/<math\b[^>]*>/iy, '</math>'],
+// Each zone: how it opens (sticky, tried at a '<') and how it closes (searched from the end of the opening).
+// Closings are found case-insensitively in the text itself, never in a lower-cased copy: lower-casing can change
+// the length of a string ('İ' becomes two code units), which would shift every position after it.
+const ZONES: [RegExp, RegExp | null][] = [
+  [/<!--/y, /-->/g],
+  [/<nowiki\b[^>]*?\/>/iy, null],
+  [/<nowiki\b[^>]*>/iy, /<\/nowiki>/gi],
+  [/<pre\b[^>]*>/iy, /<\/pre>/gi],
+  [/<noinclude\b[^>]*>/iy, /<\/noinclude>/gi],
+  [/<includeonly\b[^>]*>/iy, /<\/includeonly>/gi],
+  [/<onlyinclude\b[^>]*>/iy, /<\/onlyinclude>/gi],
+  [/<syntaxhighlight\b[^>]*>/iy, /<\/syntaxhighlight>/gi],
+  [/<source\b[^>]*>/iy, /<\/source>/gi],
+  [/<math\b[^>]*>/iy, /<\/math>/gi],
 ]
 
 /** Ranges [start, end) of the text where links are not the page's own. */
@@ -42,9 +47,10 @@ export function maskedRanges(text: string): [number, number][] {
         if (!m) continue
         matched = true
         let end = i + m[0].length
-        if (close !== '') {
-          const c = text.toLowerCase().indexOf(close, end)
-          end = c < 0 ? text.length : c + close.length
+        if (close) {
+          close.lastIndex = end
+          const c = close.exec(text)
+          end = c ? c.index + c[0].length : text.length
         }
         ranges.push([i, end])
         i = end
@@ -90,7 +96,8 @@ export function findLanguageLinks(text: string, codes: ReadonlySet<string>): Fou
     if (r < masked.length && masked[r]![0] <= start) continue
     const code = m[1]!.toLowerCase()
     if (!codes.has(code)) continue
-    const title = m[2]!.trim()
+    // The target as MediaWiki reads it: underscores and Unicode spaces are one space, NFC, trimmed.
+    const title = normaliseTitle(m[2]!)
     if (title === '') continue
     // Alone on its line: remove the line with its newline.
     const lineStart = text.lastIndexOf('\n', start - 1) + 1

@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { botsDenied } from '../../src/wikitext/bots.js'
+import { normaliseTitle } from '../../src/events/titles.js'
 import { findLanguageLinks, isBlank, removeLanguageLinks, rewriteLanguageLinks } from '../../src/wikitext/interwiki.js'
 
 const CODES = new Set(['en', 'fr', 'de', 'nl', 'pl', 'mg', 'zh-min-nan'])
@@ -34,6 +35,14 @@ describe('language links in wikitext (unit)', () => {
     expect(rewriteLanguageLinks('t', desired, CODES, { kind: 'put-first', first: ['pl', 'nl'] }).after.map((l) => l.code)).toEqual(['pl', 'nl', 'de', 'fr'])
   })
 
+  it('finds links after text whose lower case has another length, and reads targets as MediaWiki does', () => {
+    expect(findLanguageLinks('İ<!-- c -->[[fr:chat]]', CODES).map((l) => `${l.code}:${l.title}`)).toEqual(['fr:chat'])
+    expect(findLanguageLinks('İİİ<NOWIKI>[[de:x]]</NoWiki>[[fr:chat]]', CODES).map((l) => `${l.code}:${l.title}`)).toEqual(['fr:chat'])
+    const r = rewriteLanguageLinks('İ<!-- c -->\n[[fr:chat]]', map({ fr: 'chat', de: 'chat' }), CODES)
+    expect(findLanguageLinks(r.text, CODES).map((l) => l.code)).toEqual(['de', 'fr']) // one block, not two
+    expect(findLanguageLinks('[[fr:chat_noir]] [[de: Katze\u00A0schwarz ]] [[nl:e\u0301]]', CODES).map((l) => l.title)).toEqual(['chat noir', 'Katze schwarz', '\u00E9'])
+  })
+
   it('knows a blank page: nothing but whitespace once the language links are gone', () => {
     expect(isBlank('  [[fr:chat]]\n\n[[de:Katze]]\n ', CODES)).toBe(true)
     expect(isBlank('[[fr:chat]] x', CODES)).toBe(false)
@@ -54,10 +63,16 @@ describe('language links in wikitext (unit)', () => {
 })
 
 // Generated pages: prose, categories, templates and masked zones holding links, and language links in various
-// places; generated desired link sets.
-const word = fc.stringMatching(/^[a-zA-Zéß ]{1,12}$/)
+// places; generated desired link sets. Words are drawn from all of Unicode (astral planes, combining marks, RTL,
+// characters whose case mapping changes their length, every kind of space, underscores) except the characters
+// that make wikitext syntax; titles are as MediaWiki would read them.
+const SYNTAX = /[[\]{}<>|\n\r#]/u
+const tricky = fc.constantFrom('İ', 'ß', 'ﬁ', 'ŉ', '\u00A0', '\u3000', '\u2009', '\u202F', '_', '\u0301', 'e\u0301', '\u05E9\u05DC\u05D5\u05DD', '\u0627\u0644', '𝔘', '😀', '\u200F', 'ǅ', 'Σ', '\uFEFF')
+const unicodeText = fc.string({ unit: 'binary', minLength: 1, maxLength: 4 }).filter((w) => !SYNTAX.test(w))
+const word = fc.array(fc.oneof(tricky, unicodeText, fc.stringMatching(/^[a-zA-Z ]{1,6}$/)), { minLength: 1, maxLength: 4 }).map((parts) => parts.join(''))
 const code = fc.constantFrom(...CODES)
-const langLink = fc.tuple(code, word.filter((w) => w.trim() !== '')).map(([c, t]) => `[[${c}:${t.trim()}]]`)
+const titleOf = (w: string) => normaliseTitle(w)
+const langLink = fc.tuple(code, word.filter((w) => titleOf(w) !== '')).map(([c, t]) => `[[${c}:${t}]]`)
 const piece = fc.oneof(
   word,
   fc.constant('\n'),
@@ -72,7 +87,7 @@ const piece = fc.oneof(
   word.map((w) => `[[${w}]]`),
 )
 const page = fc.array(piece, { maxLength: 25 }).map((parts) => parts.join(''))
-const desiredSet = fc.dictionary(code, word.filter((w) => w.trim() !== '').map((w) => w.trim()), { maxKeys: 5 })
+const desiredSet = fc.dictionary(code, word.map(titleOf).filter((t) => t !== ''), { maxKeys: 5 })
 
 describe('rewriter properties (unit, generated pages)', () => {
   const runs = { numRuns: 2000 }
