@@ -17,7 +17,7 @@ import { PACKAGE_ROOT } from '../src/paths.js'
 import { Projector } from '../src/projections/projector.js'
 import { QueryServer } from '../src/projections/query-server.js'
 import { TitleStore } from '../src/projections/title-store.js'
-import { wikiRules } from '../src/projections/wiki-rules.js'
+import { wikiRules } from '../src/domain/wiki-rules.js'
 import { fmt, machine, rate, writeSection } from './report.js'
 
 // (1) Replay into the projection: events/second from offset 0 into a fresh title store, on the embedded log and

@@ -8,7 +8,7 @@ import { Projector } from '../projections/projector.js'
 import { QueryServer } from '../projections/query-server.js'
 import { DumpMonitor } from '../projections/dump-monitor.js'
 import { TitleStore } from '../projections/title-store.js'
-import { wikiRules } from '../projections/wiki-rules.js'
+import { wikiRules } from '../domain/wiki-rules.js'
 
 // The projection side of `mbwa run`: the title store, the projector feeding it from the events topic, and the
 // query server. The server listens first (it answers /healthz and a 503 /readyz while partitions restore), so

@@ -3,10 +3,10 @@ import { hostname } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { Command } from 'commander'
 import { MbwaError } from '../errors/errors.js'
-import { TitleStore, wikiPages } from '../projections/title-store.js'
+import { TitleStore, wikiPageParts, wikiPages } from '../projections/title-store.js'
 import { lookupDump, verifyDump, writeDump } from '../sinks/dump-file.js'
 import { DumpWorker, type PageSource } from '../sinks/dump-worker.js'
-import { httpPageSource, storePageSource } from '../sinks/page-sources.js'
+import { httpPageSource } from '../sinks/page-sources.js'
 import { EventStore } from '../events/event-log.js'
 import { SchemaRegistry } from '../events/registry.js'
 import { openLog } from '../log/open-log.js'
@@ -113,10 +113,11 @@ async function withWorker(config: Config, logger: Logger, from: string | undefin
     if (from) pages = httpPageSource(from)
     else {
       const path = join(resolve(config.dataDir), 'projection')
-      store = await TitleStore.open(path).catch((err: unknown) => {
+      const local = await TitleStore.open(path).catch((err: unknown) => {
         throw new MbwaError('MBWA_LOG_LOCKED', `the projection at ${path} is in use: stop mbwa run, or read from it with --from URL`, {}, { cause: err })
       })
-      pages = storePageSource(store)
+      store = local
+      pages = { parts: (wiki) => wikiPageParts(local, wiki) } // the local projection store (mbwa run not running on it)
     }
     const registry = SchemaRegistry.load()
     const flags = command?.optsWithGlobals<GlobalFlags>()

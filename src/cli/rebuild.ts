@@ -8,7 +8,7 @@ import { SchemaRegistry } from '../events/registry.js'
 import { openLog } from '../log/open-log.js'
 import { Projector } from '../projections/projector.js'
 import { digestHex, TitleStore } from '../projections/title-store.js'
-import { wikiRules } from '../projections/wiki-rules.js'
+import { wikiRules } from '../domain/wiki-rules.js'
 import { commandContext } from './context.js'
 
 // Rebuilding is replaying: a fresh store is fed the events topic from offset 0 (in a group of its own, so the

@@ -4,8 +4,7 @@ import type { EventStore } from '../events/event-log.js'
 import { silentLogger, type Logger } from '../logging.js'
 import type { TopicNames } from '../log/topics.js'
 import type { Subscription } from '../log/types.js'
-import { foldDumpEvent, isLive, type DumpState, type WikiDumps } from '../sinks/dump-leases.js'
-import { abandonedLeases } from '../sinks/dump-worker.js'
+import { abandonedLeases, foldDumpEvent, isLive, type DumpState, type WikiDumps } from '../domain/dump-leases.js'
 
 // The dump monitor: a projection of the dumps topic (every member folds all of it: it is small), the status of
 // every wiki's dumps, and the declaration of leases whose heartbeats stopped, so the wiki is dumped again later.

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { EditRequested } from '../events/types.js'
-import type { PageState } from './page-state.js'
-import type { PageVerdict } from './link-rules.js'
+import type { PageState } from '../domain/page-state.js'
+import type { PageVerdict } from '../domain/link-rules.js'
 
 // Edit commands the projection asks the sink for. The id is a hash of what the command is about (wiki, title,
 // the page revision it was computed from, the codes to add and remove), so the same discrepancy always gives

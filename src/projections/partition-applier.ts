@@ -1,10 +1,10 @@
 import type { DecodedEvent } from '../events/event-log.js'
 import type { EditRequested, MbwaEvent } from '../events/types.js'
 import { editRequested, commandId } from './edit-commands.js'
-import { discrepancies, evaluateTitle, type PageVerdict, type TitleVerdict } from './link-rules.js'
-import { applyToPage, pageWiki } from './page-state.js'
+import { discrepancies, evaluateTitle, type PageVerdict, type TitleVerdict } from '../domain/link-rules.js'
+import { applyToPage, pageWiki } from '../domain/page-state.js'
 import { keys, type Op, type SnapshotMark, type TitlePages, type TitleRecord, type TitleStore } from './title-store.js'
-import type { RulesByWiki } from './wiki-rules.js'
+import type { RulesByWiki } from '../domain/wiki-rules.js'
 
 // Applies one partition's events to the store: page facts in order, snapshot sweeps, the discrepancy index, and
 // edit commands for pages that have settled. Each write carries the partition's next offset, so state and

@@ -5,7 +5,7 @@ import type { TopicNames } from '../log/topics.js'
 import type { GroupMember, Subscription, TopicPartition } from '../log/types.js'
 import { PartitionApplier } from './partition-applier.js'
 import type { TitleStore } from './title-store.js'
-import type { RulesByWiki } from './wiki-rules.js'
+import type { RulesByWiki } from '../domain/wiki-rules.js'
 
 // Feeds the events topic into the title store. Each partition this member is given starts from the offset the
 // store holds for it (state and offset are written together), so the group's own committed offsets are only a

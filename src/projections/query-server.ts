@@ -10,7 +10,7 @@ import type { PartitionRouter } from './partition-router.js'
 import type { Projector } from './projector.js'
 import { dumpStatusPage, type DumpMonitor } from './dump-monitor.js'
 import { keys as storeKeys, type TitleRecord } from './title-store.js'
-import type { RulesByWiki } from './wiki-rules.js'
+import type { RulesByWiki } from '../domain/wiki-rules.js'
 
 // The read-only HTTP query endpoint over the title store (fastify). Any member answers any title: a title whose
 // partition another member holds is forwarded to it (once; a forwarded request is never forwarded again).

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { ClassicLevel } from 'classic-level'
 import type { PendingCommand } from './edit-commands.js'
-import type { PageState } from './page-state.js'
+import type { PageState } from '../domain/page-state.js'
 
 // The title-links store on LevelDB. Everything is grouped by partition of the events topic, so a consumer-group
 // member keeps, restores and drops partitions independently, and a partition's offset lives next to its state

@@ -3,7 +3,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, rena
 import { dirname } from 'node:path'
 import { gunzipSync, gzipSync } from 'node:zlib'
 import { MbwaError } from '../errors/errors.js'
-import type { PageState } from '../projections/page-state.js'
+import type { PageState } from '../domain/page-state.js'
 
 // mbwa's dump format: one wiki's pages, a record per title, compressed, checkable and searchable.
 //

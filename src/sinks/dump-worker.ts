@@ -7,9 +7,9 @@ import type { EventStore } from '../events/event-log.js'
 import type { SchemaRegistry } from '../events/registry.js'
 import type { MbwaEvent } from '../events/types.js'
 import { silentLogger, type Logger } from '../logging.js'
-import type { PageState } from '../projections/page-state.js'
+import type { PageState } from '../domain/page-state.js'
 import { verifyDump, writeDump, type DumpRecord } from './dump-file.js'
-import { foldDumpEvent, isLive, type DumpState } from './dump-leases.js'
+import { foldDumpEvent, isLive, type DumpState } from '../domain/dump-leases.js'
 
 // A dump worker, after the xmldumps-backup worker with lock files replaced by events: it takes the least recently
 // dumped wiki that no live lease holds (or the one named), announces its lease, heartbeats while it writes the
@@ -167,16 +167,3 @@ export class DumpWorker {
   }
 }
 
-/** Leases whose heartbeats stopped: the monitor declares them abandoned, so the wiki is dumped again later. */
-export function abandonedLeases(state: DumpState, now: number, declaredBy: string): { type: 'DumpAbandoned'; key: string; value: import('../events/types.js').DumpAbandoned }[] {
-  const out: { type: 'DumpAbandoned'; key: string; value: import('../events/types.js').DumpAbandoned }[] = []
-  for (const w of state.values()) {
-    if (!w.running || isLive(w.running, now)) continue
-    out.push({
-      type: 'DumpAbandoned',
-      key: w.wiki,
-      value: { id: `${w.running.jobId}:abandoned`, source: 'dump', observedAt: now, wiki: w.wiki, jobId: w.running.jobId, lastHeartbeatAt: w.running.lastHeartbeatAt, declaredBy },
-    })
-  }
-  return out
-}

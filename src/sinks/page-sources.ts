@@ -1,13 +1,7 @@
 import { request } from 'undici'
 import { MbwaError } from '../errors/errors.js'
-import type { PageState } from '../projections/page-state.js'
-import { wikiPageParts, type TitleStore } from '../projections/title-store.js'
+import type { PageState } from '../domain/page-state.js'
 import type { PageSource } from './dump-worker.js'
-
-/** Pages from a local projection store (mbwa run not running on it). */
-export function storePageSource(store: TitleStore): PageSource {
-  return { parts: (wiki) => wikiPageParts(store, wiki) }
-}
 
 /** Pages from a running member's query endpoint, partition by partition (any member answers any partition). */
 export function httpPageSource(base: string): PageSource {

@@ -1,7 +1,7 @@
 import type { LanguageLink, PageObserved } from '../events/types.js'
 import { normaliseTitle } from '../events/titles.js'
 import type { MediaWikiClient } from '../mediawiki/client.js'
-import type { PageState } from '../projections/page-state.js'
+import type { PageState } from '../domain/page-state.js'
 import { findLanguageLinks, isBlank } from '../wikitext/interwiki.js'
 
 // The old bot's hunter: read the title on the command's wiki and on every wiki that should be linked or is

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { gunzipSync } from 'node:zlib'
 import { afterAll, describe, expect, it } from 'vitest'
 import { isMbwaError } from '../../src/errors/errors.js'
-import type { PageState } from '../../src/projections/page-state.js'
+import type { PageState } from '../../src/domain/page-state.js'
 import { BLOCK, lookupDump, readDump, verifyDump, writeDump, type DumpRecord } from '../../src/sinks/dump-file.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'mbwa-dump-'))

@@ -2,9 +2,10 @@ import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { SchemaRegistry } from '../../src/events/registry.js'
-import type { PageState } from '../../src/projections/page-state.js'
+import type { PageState } from '../../src/domain/page-state.js'
 import { verifyDump } from '../../src/sinks/dump-file.js'
-import { abandonedLeases, DumpWorker, type PageSource } from '../../src/sinks/dump-worker.js'
+import { abandonedLeases } from '../../src/domain/dump-leases.js'
+import { DumpWorker, type PageSource } from '../../src/sinks/dump-worker.js'
 import { harness, type Harness } from '../setup/events.js'
 
 // Dump workers against one dumps topic: leases decided by the log, heartbeats, abandoned leases, completion.

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { loadConfig } from '../../src/config/load.js'
 import type { LanguageLink } from '../../src/events/types.js'
-import { cognateFold, evaluateTitle, type TitleVerdict } from '../../src/projections/link-rules.js'
-import type { PageState } from '../../src/projections/page-state.js'
-import { wikiRules } from '../../src/projections/wiki-rules.js'
+import { cognateFold, evaluateTitle, type TitleVerdict } from '../../src/domain/link-rules.js'
+import type { PageState } from '../../src/domain/page-state.js'
+import { wikiRules } from '../../src/domain/wiki-rules.js'
 
 // One test per domain rule (DESIGN.md "Domain rules"), on the pure evaluation.
 

@@ -1,4 +1,4 @@
-import type { MbwaEvent } from '../events/types.js'
+import type { DumpAbandoned, MbwaEvent } from '../events/types.js'
 
 // The state of every wiki's dumps, folded from the events of the dumps topic in log order. The log is the
 // arbiter of leases: a DumpStarted takes the wiki only if no live lease holds it when the event is reached, so
@@ -78,4 +78,18 @@ export function foldDumpEvent(state: DumpState, e: MbwaEvent): void {
     }
     default:
   }
+}
+
+/** Leases whose heartbeats stopped: the monitor declares them abandoned, so the wiki is dumped again later. */
+export function abandonedLeases(state: DumpState, now: number, declaredBy: string): { type: 'DumpAbandoned'; key: string; value: DumpAbandoned }[] {
+  const out: { type: 'DumpAbandoned'; key: string; value: DumpAbandoned }[] = []
+  for (const w of state.values()) {
+    if (!w.running || isLive(w.running, now)) continue
+    out.push({
+      type: 'DumpAbandoned',
+      key: w.wiki,
+      value: { id: `${w.running.jobId}:abandoned`, source: 'dump', observedAt: now, wiki: w.wiki, jobId: w.running.jobId, lastHeartbeatAt: w.running.lastHeartbeatAt, declaredBy },
+    })
+  }
+  return out
 }
