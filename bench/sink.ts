@@ -16,7 +16,7 @@ import { wikiRules } from '../src/domain/wiki-rules.js'
 import { EditQueue } from '../src/sinks/edit-queue.js'
 import { EditSink } from '../src/sinks/edit-sink.js'
 import { Throttle } from '../src/sinks/throttle.js'
-import { verifyTitle } from '../src/sinks/verify.js'
+import { verifyTitles } from '../src/sinks/verify.js'
 import { WikiEditor } from '../src/sinks/wiki-editor.js'
 import { fmt, machine, writeSection } from './report.js'
 
@@ -56,7 +56,7 @@ async function main(): Promise<void> {
   const codes = new Set(['en', 'fr', 'de', 'nl'])
 
   const v0 = performance.now()
-  for (const t of titles) await verifyTitle(t, 'en', ['fr'], readers, codes)
+  for (const t of titles) await verifyTitles([{ title: t, withText: ['en'], also: ['fr'] }], { clients: readers, codes, titlesPerRequest: async () => 50 })
   const verifyRate = (N * 1000) / (performance.now() - v0)
 
   const dir = mkdtempSync(join(tmpdir(), 'mbwa-bench-sink-'))

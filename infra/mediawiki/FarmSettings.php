@@ -24,6 +24,7 @@ $wgParserCacheType = CACHE_DB;
 //   fake-lag       a number of seconds of replication lag the API reports (so maxlag=5 fails)
 //   readonly       the wiki is read-only with that reason
 //   bot-ratelimit  N: bots lose noratelimit and users get N edits per 60 s
+//   no-bot-right   the bot group loses the bot right (an account whose bot flag was taken away)
 $wgReadOnlyFile = "$mbwaWikiDir/readonly";
 $wgHooks['ApiMaxLagInfo'][] = static function ( &$lagInfo ) use ( $mbwaWikiDir ) {
 	$file = "$mbwaWikiDir/fake-lag";
@@ -36,4 +37,7 @@ if ( is_readable( "$mbwaWikiDir/bot-ratelimit" ) ) {
 	unset( $wgGroupPermissions['bot']['noratelimit'] );
 	$wgRateLimits['edit']['user'] = [ $limit, 60 ];
 	$wgRateLimits['edit']['newbie'] = [ $limit, 60 ];
+}
+if ( is_readable( "$mbwaWikiDir/no-bot-right" ) ) {
+	$wgGroupPermissions['bot']['bot'] = false;
 }

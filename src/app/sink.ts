@@ -7,11 +7,27 @@ import type { Logger } from '../logging.js'
 import type { TopicNames } from '../log/topics.js'
 import { MediaWikiClient } from '../mediawiki/client.js'
 import { wikiRules } from '../domain/wiki-rules.js'
-import { EditQueue } from '../sinks/edit-queue.js'
+import { EditQueue, type PauseInfo } from '../sinks/edit-queue.js'
 import { EditSink } from '../sinks/edit-sink.js'
 import { Throttle } from '../sinks/throttle.js'
 import { interlanguageCodes, linkOrder } from '../sinks/wiki-codes.js'
 import { WikiEditor } from '../sinks/wiki-editor.js'
+
+/** Where `mbwa sink resume WIKI` leaves a request for a running sink (the sink store is locked while it runs). */
+export function sinkControlDir(config: Config): string {
+  return join(resolve(config.dataDir), 'sink-control')
+}
+
+export interface SinkStatus {
+  apply: boolean
+  waiting: Record<string, number>
+  paused: Record<string, PauseInfo>
+  applied: number
+  skipped: Record<string, number>
+  failed: number
+  verified: number
+  verifyBatches: number
+}
 
 // The sink side of `mbwa run`: readers for every configured wiki, writers (logged in) for those mbwa may edit,
 // the queue, the throttle. Secrets are read here, from the environment or files, and go nowhere but the login.
@@ -44,6 +60,8 @@ export class SinkService {
       }
       const writer = new MediaWikiClient({ api: w.api, contact: config.userAgent.contact, logger, bearerToken: oauth })
       all.push(writer)
+      // Reads go through the logged-in session too, so the account's apihighlimits (500 titles a request) apply.
+      readers.set(code, writer)
       const login = oauth ? undefined : { username: cred!.username!, password: readSecret(cred!.password!, `wikis.${code}.credentials.password`) }
       if (cred?.username) botName = cred.username.split('@')[0]!
       editors.set(code, new WikiEditor(code, writer, login, config.sink.assert))
@@ -69,6 +87,7 @@ export class SinkService {
       apply: config.sink.apply,
       botName,
       cooldownMs: config.sink.cooldownMinutes * 60_000,
+      controlDir: sinkControlDir(config),
       out: process.stdout,
       logger,
     })
@@ -78,14 +97,16 @@ export class SinkService {
   }
 
   /** What /v1/stats shows of the sink. */
-  async status(): Promise<{ apply: boolean; waiting: Record<string, number>; stopped: Record<string, string>; applied: number; skipped: Record<string, number>; failed: number }> {
+  async status(): Promise<SinkStatus> {
     return {
       apply: this.apply,
-      waiting: Object.fromEntries(await this.queue.backlog()),
-      stopped: Object.fromEntries(await this.queue.stoppedWikis()),
+      waiting: Object.fromEntries(this.queue.backlog()),
+      paused: Object.fromEntries(this.queue.pausedWikis()),
       applied: this.sink.stats.applied,
       skipped: this.sink.stats.skipped,
       failed: this.sink.stats.failed,
+      verified: this.sink.stats.verified,
+      verifyBatches: this.sink.stats.batches,
     }
   }
 

@@ -9,6 +9,7 @@ import { registerRebuild } from './rebuild.js'
 import { registerRelink } from './relink.js'
 import { registerDump } from './dump.js'
 import { registerImport } from './import.js'
+import { registerSink } from './sink.js'
 
 // mbwa's command line. Each subcommand lives in its own file and registers itself here.
 export function buildProgram(): Command {
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerRelink(program)
   registerDump(program)
   registerImport(program)
+  registerSink(program)
   return program
 }
 

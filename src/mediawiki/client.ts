@@ -120,15 +120,20 @@ export class MediaWikiClient {
     }
   }
 
-  /** Logs in with a bot password (action=login). */
+  /**
+   * Logs in with a bot password (action=login), in a new session: MediaWiki refuses a login inside a session that
+   * is already logged in ("Aborted"), so the cookies of any earlier one are dropped first.
+   */
   async login(username: string, password: string): Promise<void> {
+    this.cookies.clear()
     const tokens = await this.get({ action: 'query', meta: 'tokens', type: 'login' })
     const lgtoken = (tokens.query as { tokens: { logintoken: string } }).tokens.logintoken
     const res = await this.post({ action: 'login', lgname: username, lgpassword: password, lgtoken })
-    const login = res.login as { result: string; reason?: string }
+    const login = res.login as { result: string; reason?: string | { text?: string; code?: string } }
     if (login.result !== 'Success') {
       // Never the password: only the user and MediaWiki's own words.
-      throw new MediaWikiApiError('login-failed', `login as ${username}: ${login.result}${login.reason ? ` (${login.reason})` : ''}`, this.name)
+      const why = typeof login.reason === 'string' ? login.reason : (login.reason?.text ?? login.reason?.code)
+      throw new MediaWikiApiError('login-failed', `login as ${username}: ${login.result}${why ? ` (${why})` : ''}`, this.name)
     }
   }
 
@@ -149,6 +154,10 @@ export class MediaWikiClient {
       if (v === undefined || v === false) continue
       query.set(k, Array.isArray(v) ? v.join('|') : v === true ? '1' : String(v))
     }
+    // A read whose query is too long for a URL (hundreds of titles) goes as a form body; it is still a read
+    // (retried as reads are).
+    const form = query.toString()
+    const viaBody = method === 'POST' || form.length > 6000
     let failures = 0
     let lagged = 0
     for (;;) {
@@ -158,14 +167,14 @@ export class MediaWikiClient {
       try {
         this.requests++
         const res = await this.pool.request({
-          method,
-          path: method === 'GET' ? `${this.api.pathname}?${query}` : this.api.pathname,
+          method: viaBody ? 'POST' : 'GET',
+          path: viaBody ? this.api.pathname : `${this.api.pathname}?${form}`,
           headers: {
             ...this.headers,
             ...(this.cookies.size > 0 ? { cookie: [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ') } : {}),
-            ...(method === 'POST' ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
+            ...(viaBody ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
           },
-          body: method === 'POST' ? query.toString() : undefined,
+          body: viaBody ? form : undefined,
           signal: AbortSignal.timeout(this.timeoutMs),
         })
         status = res.statusCode

@@ -6,24 +6,60 @@ import type { EditRequested } from '../events/types.js'
 // they have an outcome; the topic offsets are written in the same batch as the commands they brought, and the ids
 // of commands with a recorded outcome are kept, so a replay of the topic never runs a command twice.
 //
-//   q wiki priority commandId → EditRequested     waiting
+//   q wiki priority commandId → QueuedCommand     waiting (retries sort after every first try, by due time)
 //   d commandId               → outcome           done
 //   o partition               → next offset       of the edits topic
 //   c wiki title              → time              last edit of the page (cool-down)
 //   l wiki                    → time              last edit on the wiki (the throttle's memory across restarts)
-//   b wiki                    → reason            wiki stopped (blocked, read-only)
+//   b wiki                    → PauseInfo         wiki paused (read-only, blocked, rights lost)
+//
+// How many commands wait per wiki is counted once at open and kept up to date, so choosing the next command never
+// scans the queue.
 
 const S = '\x00'
 const pri = (n: number) => n.toString(16).padStart(8, '0')
+/** Priorities of retries: above every first try (those stay below 2^31), ordered by when they are due. */
+const RETRY_BAND = 2 ** 31
+const EPOCH_2001_S = Date.UTC(2001, 0, 1) / 1000
+
+export interface QueuedCommand extends EditRequested {
+  /** Failed tries so far. */
+  attempts?: number
+  /** Not to be run before this time (ms), after a failure or while the page cools down. */
+  notBefore?: number
+}
+
+export interface Waiting {
+  key: string
+  command: QueuedCommand
+}
+
+export interface PauseInfo {
+  reason: string
+  since: number
+  /** When the sink checks again whether the wiki can be written. */
+  checkAt: number
+  /** The wait before the check after that one (doubles each time the wiki is still not writable). */
+  backoffMs: number
+}
 
 export class EditQueue {
+  private readonly counts = new Map<string, number>()
+  private readonly paused = new Map<string, PauseInfo>()
+
   private constructor(readonly db: ClassicLevel<string, string>) {}
 
   static async open(path: string): Promise<EditQueue> {
     mkdirSync(path, { recursive: true })
     const db = new ClassicLevel<string, string>(path, { keyEncoding: 'utf8', valueEncoding: 'utf8' })
     await db.open()
-    return new EditQueue(db)
+    const queue = new EditQueue(db)
+    for await (const k of db.keys({ gte: `q${S}`, lt: `q\x01` })) {
+      const wiki = k.slice(2, k.indexOf(S, 2))
+      queue.counts.set(wiki, (queue.counts.get(wiki) ?? 0) + 1)
+    }
+    for await (const [k, v] of db.iterator({ gte: `b${S}`, lt: `b\x01` })) queue.paused.set(k.slice(2), parsePause(v))
+    return queue
   }
 
   close(): Promise<void> {
@@ -37,40 +73,43 @@ export class EditQueue {
 
   /** Queues the commands not yet done, and moves the partition's offset, in one batch. */
   async enqueue(commands: EditRequested[], partition: number, nextOffset: number): Promise<number> {
-    const done = await this.db.getMany(commands.map((c) => `d${S}${c.commandId}`))
+    const keys = commands.map((c) => waitingKey(c.wiki, c.priority, c.commandId))
+    const [done, present] = await Promise.all([this.db.getMany(commands.map((c) => `d${S}${c.commandId}`)), this.db.getMany(keys)])
     const batch = this.db.batch()
-    let queued = 0
+    const added = new Map<string, number>()
+    const fresh = new Set<string>()
     commands.forEach((c, i) => {
-      if (done[i] !== undefined) return
-      batch.put(`q${S}${c.wiki}${S}${pri(c.priority)}${S}${c.commandId}`, JSON.stringify(c))
-      queued++
+      if (done[i] !== undefined || present[i] !== undefined || fresh.has(keys[i]!)) return
+      fresh.add(keys[i]!)
+      batch.put(keys[i]!, JSON.stringify(c))
+      added.set(c.wiki, (added.get(c.wiki) ?? 0) + 1)
     })
     batch.put(`o${S}${partition}`, String(nextOffset))
     await batch.write({ sync: true })
-    return queued
+    for (const [wiki, n] of added) this.counts.set(wiki, (this.counts.get(wiki) ?? 0) + n)
+    return fresh.size
   }
 
-  /** Wikis with waiting commands, and how many each. */
-  async backlog(): Promise<Map<string, number>> {
-    const out = new Map<string, number>()
-    for await (const k of this.db.keys({ gte: `q${S}`, lt: `q\x01` })) {
-      const wiki = k.slice(2, k.indexOf(S, 2))
-      out.set(wiki, (out.get(wiki) ?? 0) + 1)
-    }
-    return out
+  /** Wikis with waiting commands, and how many each (paused wikis included). */
+  backlog(): Map<string, number> {
+    return new Map([...this.counts].filter(([, n]) => n > 0))
+  }
+
+  /** A wiki's first `limit` waiting commands, first to run first. */
+  async take(wiki: string, limit: number): Promise<Waiting[]> {
+    const entries = await this.db.iterator({ gte: `q${S}${wiki}${S}`, lt: `q${S}${wiki}\x01`, limit }).all()
+    return entries.map(([key, value]) => ({ key, command: JSON.parse(value) as QueuedCommand }))
   }
 
   /** The first waiting command of a wiki (lowest priority number first). */
-  async next(wiki: string): Promise<{ key: string; command: EditRequested } | undefined> {
-    const prefix = `q${S}${wiki}${S}`
-    const [entry] = await this.db.iterator({ gte: prefix, lt: `q${S}${wiki}\x01`, limit: 1 }).all()
-    return entry && { key: entry[0], command: JSON.parse(entry[1]) as EditRequested }
+  async next(wiki: string): Promise<Waiting | undefined> {
+    return (await this.take(wiki, 1))[0]
   }
 
   /** A wiki's waiting commands, first to run first. */
-  async *waiting(wiki: string): AsyncGenerator<{ key: string; command: EditRequested }> {
+  async *waiting(wiki: string): AsyncGenerator<Waiting> {
     for await (const [key, value] of this.db.iterator({ gte: `q${S}${wiki}${S}`, lt: `q${S}${wiki}\x01` })) {
-      yield { key, command: JSON.parse(value) as EditRequested }
+      yield { key, command: JSON.parse(value) as QueuedCommand }
     }
   }
 
@@ -83,12 +122,19 @@ export class EditQueue {
     const batch = this.db.batch().del(key).put(`d${S}${commandId}`, outcome)
     if (edited) batch.put(`c${S}${edited.wiki}${S}${edited.title}`, String(edited.at)).put(`l${S}${edited.wiki}`, String(edited.at))
     await batch.write({ sync: true })
+    const wiki = key.slice(2, key.indexOf(S, 2))
+    this.counts.set(wiki, Math.max(0, (this.counts.get(wiki) ?? 0) - 1))
   }
 
-  /** Puts a command back at the end of its wiki's line (after a retriable failure). */
-  async requeue(key: string, command: EditRequested): Promise<void> {
-    const c = { ...command, priority: command.priority + 1 }
-    await this.db.batch().del(key).put(`q${S}${c.wiki}${S}${pri(c.priority)}${S}${c.commandId}`, JSON.stringify(c)).write({ sync: true })
+  /**
+   * Puts a command at the end of its wiki's line, not to run before `notBefore`; `failed` counts it as a failed
+   * try (a page cooling down is not one).
+   */
+  async later(key: string, command: QueuedCommand, notBefore: number, failed: boolean): Promise<QueuedCommand> {
+    const c: QueuedCommand = { ...command, notBefore, attempts: (command.attempts ?? 0) + (failed ? 1 : 0) }
+    const priority = RETRY_BAND + Math.max(0, Math.min(RETRY_BAND - 1, Math.ceil(notBefore / 1000 - EPOCH_2001_S)))
+    await this.db.batch().del(key).put(waitingKey(c.wiki, priority, c.commandId), JSON.stringify(c)).write({ sync: true })
+    return c
   }
 
   async lastEdit(wiki: string, title: string): Promise<number | undefined> {
@@ -108,13 +154,32 @@ export class EditQueue {
     await this.db.put(`l${S}${wiki}`, String(at), { sync: true })
   }
 
-  async stopWiki(wiki: string, reason: string): Promise<void> {
-    await this.db.put(`b${S}${wiki}`, reason, { sync: true })
+  /** Pauses writing to a wiki (its commands stay queued) until a check finds it writable again. */
+  async pause(wiki: string, info: PauseInfo): Promise<void> {
+    await this.db.put(`b${S}${wiki}`, JSON.stringify(info), { sync: true })
+    this.paused.set(wiki, info)
   }
 
-  async stoppedWikis(): Promise<Map<string, string>> {
-    const out = new Map<string, string>()
-    for await (const [k, v] of this.db.iterator({ gte: `b${S}`, lt: `b\x01` })) out.set(k.slice(2), v)
-    return out
+  async resume(wiki: string): Promise<boolean> {
+    const was = this.paused.delete(wiki)
+    await this.db.del(`b${S}${wiki}`, { sync: true })
+    return was
+  }
+
+  pausedWikis(): Map<string, PauseInfo> {
+    return new Map(this.paused)
+  }
+}
+
+function waitingKey(wiki: string, priority: number, commandId: string): string {
+  return `q${S}${wiki}${S}${pri(priority)}${S}${commandId}`
+}
+
+function parsePause(v: string): PauseInfo {
+  try {
+    return JSON.parse(v) as PauseInfo
+  } catch {
+    // Stores of earlier versions kept the reason only.
+    return { reason: v, since: 0, checkAt: 0, backoffMs: 60_000 }
   }
 }

@@ -1,3 +1,5 @@
+import { readdirSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createTwoFilesPatch } from 'diff'
 import type { EventStore, EventToAppend } from '../events/event-log.js'
@@ -10,16 +12,29 @@ import { MediaWikiApiError, type MediaWikiClient } from '../mediawiki/client.js'
 import { evaluateTitle } from '../domain/link-rules.js'
 import type { RulesByWiki } from '../domain/wiki-rules.js'
 import { botsDenied } from '../wikitext/bots.js'
-import { rewriteLanguageLinks, type LinkOrder } from '../wikitext/interwiki.js'
-import type { EditQueue } from './edit-queue.js'
+import { isBlank, rewriteLanguageLinks, type LinkOrder } from '../wikitext/interwiki.js'
+import type { EditQueue, QueuedCommand, Waiting } from './edit-queue.js'
 import type { Throttle } from './throttle.js'
-import { asPageState, observation, verifyTitle } from './verify.js'
+import { asPageState, observation, verifyTitles, type LivePage, type Verification, type VerifyItem } from './verify.js'
 import type { WikiEditor } from './wiki-editor.js'
 
-// The edit sink: edit commands from the edits topic wait in the sink's queue; one at a time, at the pace the
-// throttle allows, a command's title is verified on the live wikis, and its page is rewritten if it still needs
-// it. Every outcome is an event (applied, skipped, failed), appended before the command leaves the queue: a crash
-// in between leaves the command queued, and the next verify finds the page already right.
+// The edit sink: edit commands from the edits topic wait in the sink's queue; at the pace the throttle allows,
+// a command's title is verified on the live wikis, and its page is rewritten if it still needs it. Verification
+// is batched: when a command's title has no fresh reading, the titles of the commands whose turn comes soon on
+// every wiki are read together (verify.ts), and the readings serve the edits that follow. Every outcome is an
+// event (applied, skipped, failed), appended before the command leaves the queue: a crash in between leaves the
+// command queued, and the next verify finds the page already right.
+//
+// Failures stay local: a page the wiki refuses (protection, abuse filter, spam blacklist) ends that command; a
+// wiki that cannot be written (read-only, a block, lost rights) is paused, checked again with backoff and resumed
+// by itself; any other failure sends the command to the end of its wiki's line with backoff, up to a limit.
+
+export interface RetryOptions {
+  /** Tries before a command ends with a final EditFailed. */
+  maxAttempts: number
+  baseDelayMs: number
+  maxDelayMs: number
+}
 
 export interface EditSinkOptions {
   events: EventStore
@@ -39,6 +54,25 @@ export interface EditSinkOptions {
   /** Name the page's {{bots}} templates are checked against. */
   botName: string
   cooldownMs: number
+  /** Titles per read request on a wiki (default: 500 where the editing account has apihighlimits, else 50). */
+  titlesPerRequest?: (wiki: string) => Promise<number>
+  /** Commands verified ahead per wiki: those whose turn comes within this time (default 60 s). */
+  verifyAheadMs?: number
+  /** A reading older than this is read again before an edit (default 5 min). */
+  verifyMaxAgeMs?: number
+  /** Most titles verified in one batch (default 500). */
+  maxBatchTitles?: number
+  /**
+   * Before a batch is read, wait while commands are still arriving (one came within this time; default 1 s), up
+   * to 10 times as long: commands of one snapshot or catch-up arrive over seconds, and read together they cost a
+   * fraction of the requests.
+   */
+  verifyLingerMs?: number
+  retry?: Partial<RetryOptions>
+  /** Backoff of the checks of a paused wiki (default 1 min doubling to 1 h). */
+  pauseCheck?: { baseDelayMs: number; maxDelayMs: number }
+  /** Where `mbwa sink resume WIKI` leaves its requests while mbwa runs (one empty file per wiki). */
+  controlDir?: string
   out?: NodeJS.WritableStream
   logger?: Logger
   now?: () => number
@@ -49,22 +83,56 @@ export interface SinkStats {
   skipped: Record<string, number>
   failed: number
   shown: number
+  /** Titles verified, and the batches they were read in. */
+  verified: number
+  batches: number
+}
+
+/** Refusals that concern one page: the command ends, the wiki goes on. */
+const PAGE_REFUSALS = new Set([
+  'protectedpage',
+  'cascadeprotected',
+  'protectedtitle',
+  'permissiondenied',
+  'abusefilter-disallowed',
+  'abusefilter-warning',
+  'spamblacklist',
+  'titleblacklist-forbidden',
+  'contenttoobig',
+  'noedit-anon',
+])
+/** States of the wiki or the account: writing there pauses until a check finds it writable again. */
+const WIKI_PAUSES = new Set(['readonly', 'blocked', 'autoblocked', 'assertbotfailed', 'assertuserfailed', 'login-failed', 'noedit', 'writeapidenied'])
+
+const DEFAULT_RETRY: RetryOptions = { maxAttempts: 5, baseDelayMs: 60_000, maxDelayMs: 6 * 3600_000 }
+
+interface Reading {
+  at: number
+  v: Verification
 }
 
 export class EditSink {
-  readonly stats: SinkStats = { applied: 0, skipped: {}, failed: 0, shown: 0 }
+  readonly stats: SinkStats = { applied: 0, skipped: {}, failed: 0, shown: 0, verified: 0, batches: 0 }
   private subscription: Subscription | undefined
   private readonly stopping = new AbortController()
   private worker: Promise<void> | undefined
   /** Dry run: commands already shown, and wikis whose commands have all been shown. */
   private readonly shown = new Set<string>()
   private readonly shownWikis = new Set<string>()
+  /** Wikis whose first command is not due before this time. */
+  private readonly notBefore = new Map<string, number>()
+  /** Readings of titles, by normalised title. */
+  private readonly readings = new Map<string, Reading>()
+  private readonly perRequest = new Map<string, number>()
+  private lastEnqueueAt = 0
+  private readonly retry: RetryOptions
   private readonly logger: Logger
   private readonly now: () => number
 
   constructor(private readonly options: EditSinkOptions) {
     this.logger = options.logger ?? silentLogger
     this.now = options.now ?? Date.now
+    this.retry = { ...DEFAULT_RETRY, ...options.retry }
   }
 
   async start(): Promise<void> {
@@ -79,7 +147,8 @@ export class EditSink {
       onAssign: async (assigned) => new Map(await Promise.all(assigned.map(async (tp) => [`${tp.topic}:${tp.partition}`, await queue.offset(tp.partition)] as [string, number]))),
       eachBatch: async (batch) => {
         const commands = batch.events.flatMap((e) => (e.event.type === 'EditRequested' ? [e.event.value] : []))
-        await queue.enqueue(commands, batch.partition, batch.lastOffset + 1)
+        if ((await queue.enqueue(commands, batch.partition, batch.lastOffset + 1)) > 0) this.lastEnqueueAt = this.now()
+        for (const c of commands) this.notBefore.delete(c.wiki)
       },
     })
     this.worker = this.work()
@@ -96,28 +165,32 @@ export class EditSink {
     await this.worker
   }
 
-  /** Waiting commands per wiki, stopped wikis left out. */
-  async backlog(): Promise<Map<string, number>> {
-    const backlog = await this.options.queue.backlog()
-    for (const wiki of (await this.options.queue.stoppedWikis()).keys()) backlog.delete(wiki)
+  /** Waiting commands per wiki, paused wikis left out. */
+  backlog(): Map<string, number> {
+    const backlog = this.options.queue.backlog()
+    for (const wiki of this.options.queue.pausedWikis().keys()) backlog.delete(wiki)
     return backlog
   }
 
   private async work(): Promise<void> {
     const signal = this.stopping.signal
+    const pause = (ms: number) => sleep(Math.max(1, ms), undefined, { signal }).catch(() => undefined)
     while (!signal.aborted) {
       try {
-        const backlog = await this.backlog()
+        await this.checkPaused()
+        const backlog = this.backlog()
         const total = [...backlog.values()].reduce((a, b) => a + b, 0)
-        const wikis = [...backlog.keys()].filter((w) => !this.allShown(w))
-        const turn = this.options.throttle.pick(wikis, total)
+        const now = this.now()
+        const due = [...backlog.keys()].filter((w) => !this.allShown(w) && (this.notBefore.get(w) ?? 0) <= now)
+        const turn = this.options.throttle.pick(due, total)
         if (!turn) {
-          await sleep(250, undefined, { signal }).catch(() => undefined)
+          const soonest = Math.min(...[...backlog.keys()].map((w) => this.notBefore.get(w) ?? Infinity))
+          await pause(Math.min(250, Math.max(0, soonest - now)))
           continue
         }
-        const wait = turn.at - this.now()
+        const wait = turn.at - now
         if (wait > 0) {
-          await sleep(Math.min(wait, 1000), undefined, { signal }).catch(() => undefined)
+          await pause(Math.min(wait, 1000))
           continue
         }
         const next = await this.nextCommand(turn.wiki)
@@ -125,7 +198,7 @@ export class EditSink {
         await this.run(next.key, next.command)
       } catch (err) {
         this.logger.error({ err: (err as Error).message }, 'sink: worker error')
-        await sleep(1000, undefined, { signal }).catch(() => undefined)
+        await pause(1000)
       }
     }
   }
@@ -134,13 +207,20 @@ export class EditSink {
     return !this.options.apply && this.shownWikis.has(wiki)
   }
 
-
-  private async nextCommand(wiki: string): Promise<{ key: string; command: EditRequested } | undefined> {
-    if (this.options.apply) return this.options.queue.next(wiki)
-    // Dry run: commands stay queued; show each once.
-    for await (const next of this.options.queue.waiting(wiki)) if (!this.shown.has(next.key)) return next
-    this.shownWikis.add(wiki)
-    return undefined
+  private async nextCommand(wiki: string): Promise<Waiting | undefined> {
+    if (!this.options.apply) {
+      // Dry run: commands stay queued; show each once.
+      for await (const next of this.options.queue.waiting(wiki)) if (!this.shown.has(next.key)) return next
+      this.shownWikis.add(wiki)
+      return undefined
+    }
+    const next = await this.options.queue.next(wiki)
+    if (next && (next.command.notBefore ?? 0) > this.now()) {
+      // The line starts with a retry that is not due: every first try is done; wait for it (or for new commands).
+      this.notBefore.set(wiki, next.command.notBefore!)
+      return undefined
+    }
+    return next
   }
 
   private async outcome(events: EventToAppend[]): Promise<void> {
@@ -153,13 +233,163 @@ export class EditSink {
     return { type: 'EditSkipped', key: titleKey(c.title), value: { id: `${c.commandId}:skipped`, source: 'sink', observedAt: this.now(), wiki: c.wiki, title: c.title, commandId: c.commandId, reason } }
   }
 
-  private failed(c: EditRequested, code: string, message: string, retriable: boolean): EventToAppend {
+  private failed(c: QueuedCommand, code: string, message: string, retriable: boolean): EventToAppend {
     this.stats.failed++
-    return { type: 'EditFailed', key: titleKey(c.title), value: { id: `${c.commandId}:failed:${this.now()}`, source: 'sink', observedAt: this.now(), wiki: c.wiki, title: c.title, commandId: c.commandId, code, message, retriable } }
+    return { type: 'EditFailed', key: titleKey(c.title), value: { id: `${c.commandId}:failed:${c.attempts ?? 0}:${code}`, source: 'sink', observedAt: this.now(), wiki: c.wiki, title: c.title, commandId: c.commandId, code, message, retriable } }
+  }
+
+  private async skip(key: string, c: EditRequested, reason: string): Promise<void> {
+    await this.outcome([this.skipped(c, reason)])
+    await this.options.queue.finish(key, c.commandId, reason)
+  }
+
+  /**
+   * A failure that may pass: the command goes to the end of its wiki's line, due after a backoff that doubles with
+   * each try; after the last try it ends with a final EditFailed. One event per try: bounded.
+   */
+  private async tryLater(key: string, c: QueuedCommand, code: string, message: string): Promise<void> {
+    const attempts = (c.attempts ?? 0) + 1
+    if (attempts >= this.retry.maxAttempts) {
+      await this.outcome([this.failed({ ...c, attempts }, code, `${message} (gave up after ${attempts} tries)`, false)])
+      await this.options.queue.finish(key, c.commandId, `failed:${code}`)
+      return
+    }
+    const delay = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempts - 1))
+    await this.outcome([this.failed({ ...c, attempts }, code, message, true)])
+    await this.options.queue.later(key, c, this.now() + delay, true)
+    this.logger.warn({ wiki: c.wiki, title: c.title, code, attempts, retryInMs: delay }, 'sink: will try again')
+  }
+
+  private async pauseWiki(wiki: string, reason: string): Promise<void> {
+    const base = this.options.pauseCheck?.baseDelayMs ?? 60_000
+    await this.options.queue.pause(wiki, { reason, since: this.now(), checkAt: this.now() + base, backoffMs: base })
+    this.logger.error({ wiki, reason }, 'sink: paused writing to this wiki; it is checked again with backoff (mbwa sink resume resumes it by hand)')
+  }
+
+  /** Paused wikis whose check is due (or whose resume was asked for): writable again → resumed. */
+  private async checkPaused(): Promise<void> {
+    const { queue, editors, controlDir } = this.options
+    const asked = new Set<string>()
+    if (controlDir) {
+      try {
+        for (const f of readdirSync(controlDir)) {
+          asked.add(f)
+          rmSync(join(controlDir, f), { force: true })
+        }
+      } catch {
+        // no requests
+      }
+    }
+    for (const [wiki, info] of queue.pausedWikis()) {
+      if (asked.has(wiki)) {
+        await queue.resume(wiki)
+        this.logger.info({ wiki }, 'sink: resumed by hand')
+        continue
+      }
+      if (info.checkAt > this.now()) continue
+      const editor = editors.get(wiki)
+      const state = editor ? await editor.writable() : { ok: true as const }
+      if (state.ok) {
+        await queue.resume(wiki)
+        this.logger.info({ wiki, pausedFor: info.reason }, 'sink: the wiki is writable again; resumed')
+        continue
+      }
+      const max = this.options.pauseCheck?.maxDelayMs ?? 3600_000
+      const backoffMs = Math.min(max, info.backoffMs * 2)
+      await queue.pause(wiki, { ...info, reason: state.reason, checkAt: this.now() + info.backoffMs, backoffMs })
+    }
+  }
+
+  private async titlesPerRequest(wiki: string): Promise<number> {
+    const known = this.perRequest.get(wiki)
+    if (known !== undefined) return known
+    let n = 50
+    if (this.options.titlesPerRequest) n = await this.options.titlesPerRequest(wiki)
+    else {
+      const editor = this.options.apply ? this.options.editors.get(wiki) : undefined
+      if (editor) n = (await editor.rights().catch(() => [] as string[])).includes('apihighlimits') ? 500 : 50
+    }
+    this.perRequest.set(wiki, n)
+    return n
+  }
+
+  /**
+   * A fresh reading of the command's title that includes its own page's text. A reading older than the command
+   * is not used: the command may come from a newer fact (a deletion, an edit) than what the reading saw.
+   */
+  private reading(c: EditRequested): Verification | undefined {
+    const r = this.readings.get(titleKey(c.title))
+    if (!r || r.at < c.observedAt || this.now() - r.at > (this.options.verifyMaxAgeMs ?? 300_000)) return undefined
+    const own = r.v.pages.get(c.wiki)
+    if (!r.v.failed.has(c.wiki) && (!own || (own.exists && own.text === undefined))) return undefined
+    return r.v
+  }
+
+  /**
+   * Verifies `first` together with the commands whose turn comes soon on every wiki (up to the batch size),
+   * keeps the readings, and appends what was seen as events.
+   */
+  private async verifyAhead(first: EditRequested): Promise<void> {
+    const { queue, throttle } = this.options
+    const maxTitles = this.options.maxBatchTitles ?? 500
+    const ahead = this.options.verifyAheadMs ?? 60_000
+    const items = new Map<string, VerifyItem>()
+    const add = (c: EditRequested) => {
+      const title = titleKey(c.title)
+      let item = items.get(title)
+      if (!item) items.set(title, (item = { title, withText: [], also: [] }))
+      if (!item.withText.includes(c.wiki)) item.withText.push(c.wiki)
+      for (const w of [...(c.read ?? []), ...c.add, ...c.remove]) if (!item.also.includes(w)) item.also.push(w)
+    }
+    const linger = this.options.verifyLingerMs ?? 1000
+    const lingerStart = this.now()
+    while (this.now() - this.lastEnqueueAt < linger && this.now() - lingerStart < 10 * linger && !this.stopping.signal.aborted) {
+      await sleep(Math.min(100, linger), undefined, { signal: this.stopping.signal }).catch(() => undefined)
+    }
+    add(first)
+    const now = this.now()
+    for (const wiki of this.backlog().keys()) {
+      if (items.size >= maxTitles) break
+      const interval = throttle.interval(wiki)
+      const per = await this.titlesPerRequest(wiki)
+      const count = interval <= 0 ? per : Math.max(1, Math.min(per, Math.ceil(ahead / interval)))
+      for (const w of await queue.take(wiki, count)) {
+        if (items.size >= maxTitles) break
+        if ((w.command.notBefore ?? 0) > now + ahead || this.shown.has(w.key) || this.reading(w.command)) continue
+        add(w.command)
+      }
+    }
+    const readings = await verifyTitles([...items.values()], { clients: this.options.clients, codes: this.options.codes, titlesPerRequest: (w) => this.titlesPerRequest(w) })
+    const at = this.now()
+    for (const [title, r] of this.readings) if (at - r.at > (this.options.verifyMaxAgeMs ?? 300_000)) this.readings.delete(title)
+    const seen: EventToAppend[] = []
+    for (const [title, v] of readings) {
+      this.readings.set(title, { at, v })
+      for (const p of v.pages.values()) seen.push({ type: 'PageObserved', key: title, value: observation(p, title, at) })
+    }
+    this.stats.verified += readings.size
+    this.stats.batches++
+    await this.outcome(seen)
+  }
+
+  /**
+   * After an edit of ours, the page as it is now, known without reading it: its text is what we wrote and, on a
+   * manual wiki, its language links are the text's. Kept in the title's reading; undefined where only a read can
+   * tell (a cognate wiki mixes automatic links with written ones).
+   */
+  private edited(c: EditRequested, page: LivePage, text: string, links: { code: string; title: string }[], revision: number, timestamp: string | undefined): LivePage | undefined {
+    const key = titleKey(c.title)
+    if (this.options.rules.get(c.wiki)?.linkMode !== 'manual') {
+      this.readings.delete(key)
+      return undefined
+    }
+    const now: LivePage = { ...page, text, links, writtenLinks: links, blank: isBlank(text, this.options.codes), revision, timestamp, readAt: timestamp }
+    this.readings.get(key)?.v.pages.set(c.wiki, now)
+    return now
   }
 
   /** Runs one command to an outcome. */
-  async run(key: string, c: EditRequested): Promise<void> {
+  async run(key: string, c: QueuedCommand): Promise<void> {
     const { queue, rules, editors } = this.options
     if (await queue.isDone(c.commandId)) {
       await queue.finish(key, c.commandId, 'done-before')
@@ -167,67 +397,62 @@ export class EditSink {
     }
     const r = rules.get(c.wiki)
     const editor = editors.get(c.wiki)
-    if (!r || !editor || !r.edit || r.closed || r.locked) {
+    if (!r || !r.edit || r.closed || r.locked || (this.options.apply && !editor)) {
       // Only configured, editable wikis are ever written, whatever a command says.
-      await this.outcome([this.skipped(c, 'not-configured')])
-      await queue.finish(key, c.commandId, 'not-configured')
+      await this.skip(key, c, 'not-configured')
       return
     }
     for (let attempt = 0; attempt < 3; attempt++) {
-      const v = await verifyTitle(c.title, c.wiki, [...(c.read ?? []), ...c.add, ...c.remove], this.options.clients, this.options.codes)
-      const now = this.now()
-      const seen: EventToAppend[] = [...v.pages.values()].map((p) => ({ type: 'PageObserved', key: titleKey(c.title), value: observation(p, c.title, now, c.commandId) }))
-      const page = v.pages.get(c.wiki)
-      if (!page) {
-        await this.outcome([...seen, this.failed(c, 'MBWA_MEDIAWIKI_UNREACHABLE', v.failed.get(c.wiki) ?? 'not read', true)])
-        await queue.requeue(key, c)
+      let v = this.reading(c)
+      if (!v) {
+        await this.verifyAhead(c)
+        v = this.reading(c)
+      }
+      const page = v?.pages.get(c.wiki)
+      if (!v || !page) {
+        await this.tryLater(key, c, 'MBWA_MEDIAWIKI_UNREACHABLE', v?.failed.get(c.wiki) ?? 'not read')
         return
       }
       if (!page.exists) {
-        await this.outcome([...seen, this.skipped(c, 'page-missing')])
-        await queue.finish(key, c.commandId, 'page-missing')
+        await this.skip(key, c, 'page-missing')
         return
       }
+      const now = this.now()
       const snapshotted = new Set([...rules.keys()].filter((w) => !v.failed.has(w)))
       const states = new Map([...v.pages].filter(([, p]) => p.exists).map(([w, p]) => [w, asPageState(p, now)]))
       const verdict = evaluateTitle(titleKey(c.title), states, rules, { snapshotted }).pages.find((pv) => pv.wiki === c.wiki)
       if (!verdict || !verdict.editable) {
-        await this.outcome([...seen, this.skipped(c, 'not-editable')])
-        await queue.finish(key, c.commandId, 'not-editable')
+        await this.skip(key, c, 'not-editable')
         return
       }
       if (verdict.add.length === 0 && verdict.remove.length === 0) {
-        await this.outcome([...seen, this.skipped(c, 'already-correct')])
-        await queue.finish(key, c.commandId, 'already-correct')
+        await this.skip(key, c, 'already-correct')
         return
       }
-      if (botsDenied(page.text, this.options.botName)) {
-        await this.outcome([...seen, this.skipped(c, 'nobots')])
-        await queue.finish(key, c.commandId, 'nobots')
+      const text = page.text ?? ''
+      if (botsDenied(text, this.options.botName)) {
+        await this.skip(key, c, 'nobots')
         return
       }
-      const desired = new Map(page.writtenLinks.map((l) => [l.code, l.title]))
+      const desired = new Map((page.writtenLinks ?? []).map((l) => [l.code, l.title]))
       for (const code of verdict.remove) desired.delete(code)
       for (const code of verdict.add) desired.set(code, titleKey(c.title))
-      const rewritten = rewriteLanguageLinks(page.text, desired, this.options.codes, this.options.order(c.wiki))
+      const rewritten = rewriteLanguageLinks(text, desired, this.options.codes, this.options.order(c.wiki))
       if (!rewritten.changed) {
-        await this.outcome([...seen, this.skipped(c, 'already-correct')])
-        await queue.finish(key, c.commandId, 'already-correct')
+        await this.skip(key, c, 'already-correct')
         return
       }
       const summary = `mbwa: interwiki ${[...verdict.add.map((x) => `+${x}`), ...verdict.remove.map((x) => `−${x}`)].join(' ')}`
-      if (!this.options.apply) {
+      if (!this.options.apply || !editor) {
         this.shown.add(key)
         this.stats.shown++
-        this.options.out?.write(createTwoFilesPatch(`${c.wiki}:${c.title}`, `${c.wiki}:${c.title}`, page.text, rewritten.text, `revision ${page.revision}`, summary))
-        await this.outcome(seen)
+        this.options.out?.write(createTwoFilesPatch(`${c.wiki}:${c.title}`, `${c.wiki}:${c.title}`, text, rewritten.text, `revision ${page.revision}`, summary))
         return
       }
       const last = await queue.lastEdit(c.wiki, c.title)
       if (last !== undefined && this.now() - last < this.options.cooldownMs) {
-        // The page was edited recently (rule 6): what it saw is recorded; the edit waits its turn again.
-        await this.outcome(seen)
-        await queue.requeue(key, c)
+        // The page was edited recently (rule 6): the edit waits until the cool-down is over.
+        await queue.later(key, c, last + this.options.cooldownMs, false)
         return
       }
       // Noted before sending too: a crash while the edit is in flight still leaves the pace on record.
@@ -237,44 +462,55 @@ export class EditSink {
         this.options.throttle.record(c.wiki)
         await queue.noteEdit(c.wiki, this.now())
         if (res.revision === null) {
-          await this.outcome([...seen, this.skipped(c, 'already-correct')])
-          await queue.finish(key, c.commandId, 'already-correct')
+          await this.skip(key, c, 'already-correct')
           return
         }
+        const now = this.edited(c, page, rewritten.text, rewritten.after, res.revision, res.timestamp)
         this.stats.applied++
         await this.outcome([
-          ...seen,
           { type: 'EditApplied', key: titleKey(c.title), value: { id: `${c.commandId}:applied`, source: 'sink', observedAt: this.now(), wiki: c.wiki, title: c.title, commandId: c.commandId, revision: res.revision, added: verdict.add, removed: verdict.remove } },
+          // What the page is now, known without reading it again (manual wikis: its language links are its text's).
+          ...(now ? [{ type: 'PageObserved' as const, key: titleKey(c.title), value: { ...observation(now, titleKey(c.title), this.now()), source: 'sink' } }] : []),
         ])
         await queue.finish(key, c.commandId, `applied:${res.revision}`, { wiki: c.wiki, title: c.title, at: this.now() })
         this.logger.info({ wiki: c.wiki, title: c.title, revision: res.revision, summary }, 'sink: edited')
         return
       } catch (err) {
         if (err instanceof MediaWikiApiError) {
-          if (err.apiCode === 'editconflict') continue // someone edited meanwhile: verify again
+          if (err.apiCode === 'editconflict') {
+            this.readings.delete(titleKey(c.title)) // someone edited meanwhile: verify again
+            continue
+          }
           if (err.apiCode === 'pagedeleted' || err.apiCode === 'missingtitle') {
-            await this.outcome([...seen, this.skipped(c, 'page-missing')])
-            await queue.finish(key, c.commandId, 'page-missing')
+            await this.skip(key, c, 'page-missing')
             return
           }
-          if (['readonly', 'blocked', 'autoblocked', 'permissiondenied', 'protectedpage', 'cascadeprotected'].includes(err.apiCode)) {
-            // Stop writing to this wiki; its commands stay queued.
-            await queue.stopWiki(c.wiki, `${err.apiCode}: ${err.info}`)
-            this.logger.error({ wiki: c.wiki, code: err.apiCode }, 'sink: stopped writing to this wiki')
-            await this.outcome([...seen, this.failed(c, err.apiCode, err.info, true)])
+          if (PAGE_REFUSALS.has(err.apiCode) || err.apiCode.startsWith('abusefilter-')) {
+            this.logger.warn({ wiki: c.wiki, title: c.title, code: err.apiCode }, 'sink: the wiki refused this page')
+            await this.skip(key, c, err.apiCode)
             return
           }
-          await this.outcome([...seen, this.failed(c, err.apiCode, err.info, false)])
-          await queue.finish(key, c.commandId, `failed:${err.apiCode}`)
+          if (WIKI_PAUSES.has(err.apiCode)) {
+            // The command stays where it is; the wiki is paused until it can be written again.
+            await this.outcome([this.failed(c, err.apiCode, err.info, true)])
+            await this.pauseWiki(c.wiki, `${err.apiCode}: ${err.info}`)
+            return
+          }
+          if (!err.retriable) {
+            await this.outcome([this.failed(c, err.apiCode, err.info, false)])
+            await queue.finish(key, c.commandId, `failed:${err.apiCode}`)
+            return
+          }
+          await this.tryLater(key, c, err.apiCode, err.info)
           return
         }
         // The write may or may not have happened: never resend blindly; the next verify tells.
-        await this.outcome([...seen, this.failed(c, 'MBWA_MEDIAWIKI_UNREACHABLE', (err as Error).message, true)])
-        await queue.requeue(key, c)
+        this.readings.delete(titleKey(c.title))
+        await this.tryLater(key, c, 'MBWA_MEDIAWIKI_UNREACHABLE', (err as Error).message)
         return
       }
     }
-    await this.outcome([this.failed(c, 'editconflict', 'edit conflicts three times in a row', true)])
-    await queue.requeue(key, c)
+    this.readings.delete(titleKey(c.title))
+    await this.tryLater(key, c, 'editconflict', 'edit conflicts three times in a row')
   }
 }

@@ -23,6 +23,11 @@ export class Throttle {
     this.now = options.now ?? Date.now
   }
 
+  /** The configured minimum interval between two edits on a wiki (ms). */
+  interval(wiki: string): number {
+    return this.options.intervalMs(wiki)
+  }
+
   /** When `wiki` may be edited next, given the size of the whole backlog. */
   nextAt(wiki: string, backlog: number): number {
     const base = this.options.intervalMs(wiki)

@@ -2,24 +2,28 @@ import type { LanguageLink, PageObserved } from '../events/types.js'
 import { normaliseTitle } from '../events/titles.js'
 import type { MediaWikiClient } from '../mediawiki/client.js'
 import type { PageState } from '../domain/page-state.js'
-import { findLanguageLinks, isBlank } from '../wikitext/interwiki.js'
+import { findLanguageLinks, isBlank, surelyNotBlank } from '../wikitext/interwiki.js'
 
-// The old bot's hunter: read the title on the command's wiki and on every wiki that should be linked or is
-// linked now, following links found on the way, and record what was seen. What could not be read is listed,
-// so the caller adds what is missing and removes nothing.
+// The old bot's hunter, batched as Wikimedia's API etiquette asks: the titles of many commands are read together,
+// per wiki, many titles per request (50, or 500 with apihighlimits), one request at a time. A title is read on its
+// command's wiki with its text (the edit needs it), and on every other wiki that should be linked or is linked
+// now, following links found on the way, without text unless its byte length leaves its blankness open. What
+// could not be read is listed, so the caller adds what is missing and removes nothing.
 
 export interface LivePage {
   wiki: string
   exists: boolean
   redirect: boolean
-  blank: boolean
+  /** Null when the text was not read and the length does not settle it. */
+  blank: boolean | null
   revision: number | null
   pageId: number | null
   /** Language links as the API reports them. */
   links: LanguageLink[]
-  /** Language links written in the text itself. */
-  writtenLinks: LanguageLink[]
-  text: string
+  /** Language links written in the text itself; null when the text was not read. */
+  writtenLinks: LanguageLink[] | null
+  /** The text, when it was read. */
+  text: string | undefined
   /** Timestamp of the revision read (basetimestamp for the edit). */
   timestamp: string | undefined
   /** When the read happened, by the wiki's clock (starttimestamp for the edit). */
@@ -32,6 +36,21 @@ export interface Verification {
   failed: Map<string, string>
 }
 
+/** One title to verify: the wikis whose page text is needed (commands' wikis) and the others to read. */
+export interface VerifyItem {
+  title: string
+  withText: string[]
+  also: string[]
+}
+
+export interface VerifyContext {
+  /** Readers for every wiki that may be read. */
+  clients: ReadonlyMap<string, MediaWikiClient>
+  codes: ReadonlySet<string>
+  /** Titles per request on a wiki (50; 500 where the account has apihighlimits). */
+  titlesPerRequest: (wiki: string) => Promise<number>
+}
+
 interface ApiPage {
   pageid?: number
   title: string
@@ -39,37 +58,67 @@ interface ApiPage {
   invalid?: boolean
   redirect?: boolean
   lastrevid?: number
+  length?: number
   langlinks?: { lang: string; title: string }[]
   revisions?: { revid: number; timestamp: string; slots: { main: { content?: string } } }[]
 }
 
-/** Reads one title on one wiki: existence, redirect, langlinks, text. */
-export async function readPage(client: MediaWikiClient, wiki: string, title: string, codes: ReadonlySet<string>): Promise<LivePage> {
-  const res = await client.get({
-    action: 'query',
-    titles: title,
-    prop: 'info|langlinks|revisions',
-    rvprop: 'content|timestamp|ids',
-    rvslots: 'main',
-    lllimit: 'max',
-    curtimestamp: true,
-  })
-  const page = ((res.query as { pages?: ApiPage[] } | undefined)?.pages ?? [])[0]
-  const readAt = res.curtimestamp as string | undefined
-  if (!page || page.missing || page.invalid) {
-    return { wiki, exists: false, redirect: false, blank: false, revision: null, pageId: null, links: [], writtenLinks: [], text: '', timestamp: undefined, readAt }
+/**
+ * Reads titles on one wiki, `perRequest` at a time, following continuation (langlinks and revisions of one
+ * batch may come in several answers; they are merged by page). Returns the pages by normalised title.
+ */
+export async function readTitles(client: MediaWikiClient, wiki: string, titles: readonly string[], o: { text: boolean; perRequest: number; codes: ReadonlySet<string> }): Promise<Map<string, LivePage>> {
+  const out = new Map<string, LivePage>()
+  for (let i = 0; i < titles.length; i += o.perRequest) {
+    const chunk = titles.slice(i, i + o.perRequest)
+    const byApiTitle = new Map<string, ApiPage>()
+    const renamed = new Map<string, string>()
+    let readAt: string | undefined
+    const params = {
+      action: 'query',
+      titles: chunk,
+      prop: o.text ? 'info|langlinks|revisions' : 'info|langlinks',
+      lllimit: 'max',
+      curtimestamp: true,
+      ...(o.text ? { rvprop: 'content|timestamp|ids', rvslots: 'main' } : {}),
+    }
+    for await (const res of client.continued(params)) {
+      readAt ??= res.curtimestamp as string | undefined
+      const query = res.query as { pages?: ApiPage[]; normalized?: { from: string; to: string }[] } | undefined
+      for (const n of query?.normalized ?? []) renamed.set(n.from, n.to)
+      for (const p of query?.pages ?? []) {
+        const seen = byApiTitle.get(p.title)
+        if (!seen) byApiTitle.set(p.title, { ...p, langlinks: [...(p.langlinks ?? [])] })
+        else {
+          seen.langlinks!.push(...(p.langlinks ?? []))
+          seen.revisions ??= p.revisions
+        }
+      }
+    }
+    for (const title of chunk) {
+      const page = byApiTitle.get(renamed.get(title) ?? title)
+      out.set(normaliseTitle(title), livePage(wiki, page, readAt, o))
+    }
   }
+  return out
+}
+
+function livePage(wiki: string, page: ApiPage | undefined, readAt: string | undefined, o: { text: boolean; codes: ReadonlySet<string> }): LivePage {
+  if (!page || page.missing || page.invalid) {
+    return { wiki, exists: false, redirect: false, blank: false, revision: null, pageId: null, links: [], writtenLinks: [], text: undefined, timestamp: undefined, readAt }
+  }
+  const links = (page.langlinks ?? []).map((l) => ({ code: l.lang, title: l.title }))
   const rev = page.revisions?.[0]
-  const text = rev?.slots.main.content ?? ''
+  const text = o.text ? (rev?.slots.main.content ?? '') : undefined
   return {
     wiki,
     exists: true,
     redirect: page.redirect === true,
-    blank: isBlank(text, codes),
+    blank: text !== undefined ? isBlank(text, o.codes) : surelyNotBlank(page.length, links) ? false : null,
     revision: rev?.revid ?? page.lastrevid ?? null,
     pageId: page.pageid ?? null,
-    links: (page.langlinks ?? []).map((l) => ({ code: l.lang, title: l.title })),
-    writtenLinks: findLanguageLinks(text, codes).map((l) => ({ code: l.code, title: l.title })),
+    links,
+    writtenLinks: text !== undefined ? findLanguageLinks(text, o.codes).map((l) => ({ code: l.code, title: l.title })) : null,
     text,
     timestamp: rev?.timestamp,
     readAt,
@@ -77,33 +126,65 @@ export async function readPage(client: MediaWikiClient, wiki: string, title: str
 }
 
 /**
- * Reads `title` on `start` and on every configured wiki reached through links (same title) or named in
- * `alsoRead`, breadth first.
+ * Verifies many titles at once. Round by round, each wiki is read once for all the titles it is wanted for
+ * (titles needing text first; titles needing none ride along in the last request's free places), then links
+ * found to the same title on wikis not yet read, and pages whose blankness is still open, are read in the next
+ * round. Requests go one at a time.
  */
-export async function verifyTitle(
-  title: string,
-  start: string,
-  alsoRead: string[],
-  clients: ReadonlyMap<string, MediaWikiClient>,
-  codes: ReadonlySet<string>,
-): Promise<Verification> {
-  const pages = new Map<string, LivePage>()
-  const failed = new Map<string, string>()
-  const queue = [start, ...alsoRead]
-  const seen = new Set<string>()
-  while (queue.length > 0) {
-    const wiki = queue.shift()!
-    if (seen.has(wiki) || !clients.has(wiki)) continue
-    seen.add(wiki)
-    try {
-      const page = await readPage(clients.get(wiki)!, wiki, title, codes)
-      pages.set(wiki, page)
-      for (const l of page.links) if (normaliseTitle(l.title) === normaliseTitle(title) && !seen.has(l.code)) queue.push(l.code)
-    } catch (err) {
-      failed.set(wiki, (err as Error).message)
+export async function verifyTitles(items: readonly VerifyItem[], ctx: VerifyContext): Promise<Map<string, Verification>> {
+  const out = new Map<string, Verification>()
+  const wantText = new Map<string, Set<string>>() // wiki → titles
+  const wantInfo = new Map<string, Set<string>>()
+  const want = (m: Map<string, Set<string>>, wiki: string, title: string) => {
+    if (!ctx.clients.has(wiki)) return
+    const v = out.get(title)!
+    if (v.failed.has(wiki)) return
+    const read = v.pages.get(wiki)
+    if (read && (m === wantInfo || read.text !== undefined)) return
+    let set = m.get(wiki)
+    if (!set) m.set(wiki, (set = new Set()))
+    set.add(title)
+  }
+  for (const item of items) {
+    const title = normaliseTitle(item.title)
+    if (!out.has(title)) out.set(title, { title, pages: new Map(), failed: new Map() })
+    for (const w of item.withText) want(wantText, w, title)
+    for (const w of item.also) want(wantInfo, w, title)
+  }
+  while (wantText.size > 0 || wantInfo.size > 0) {
+    const round = [...new Set([...wantText.keys(), ...wantInfo.keys()])].sort()
+    const text = new Map(wantText)
+    const info = new Map(wantInfo)
+    wantText.clear()
+    wantInfo.clear()
+    for (const wiki of round) {
+      const client = ctx.clients.get(wiki)!
+      const per = await ctx.titlesPerRequest(wiki)
+      const withText = [...(text.get(wiki) ?? [])]
+      const textTitles = new Set(withText)
+      const without = [...(info.get(wiki) ?? [])].filter((t) => !textTitles.has(t))
+      // Titles that need no text fill the free places of the last text request: no request more for them.
+      const free = withText.length === 0 ? 0 : (per - (withText.length % per)) % per
+      withText.push(...without.splice(0, free))
+      for (const [titles, withTextToo] of [[withText, true], [without, false]] as const) {
+        if (titles.length === 0) continue
+        try {
+          const pages = await readTitles(client, wiki, titles, { text: withTextToo, perRequest: per, codes: ctx.codes })
+          for (const [title, page] of pages) out.get(title)!.pages.set(wiki, page)
+        } catch (err) {
+          for (const t of titles) out.get(t)!.failed.set(wiki, (err as Error).message)
+        }
+      }
+    }
+    // Next round: wikis reached through links, and texts that settle a page's blankness.
+    for (const v of out.values()) {
+      for (const page of v.pages.values()) {
+        if (page.exists && !page.redirect && page.blank === null) want(wantText, page.wiki, v.title)
+        for (const l of page.links) if (!v.pages.has(l.code) && normaliseTitle(l.title) === v.title) want(wantInfo, l.code, v.title)
+      }
     }
   }
-  return { title, pages, failed }
+  return out
 }
 
 /** A live page as the projection's page state, for the link rules. */
@@ -124,10 +205,10 @@ export function asPageState(p: LivePage, now: number): PageState {
   }
 }
 
-/** What was seen, as events for the projection. */
-export function observation(p: LivePage, title: string, now: number, commandId: string): PageObserved {
+/** What was seen, as an event for the projection. */
+export function observation(p: LivePage, title: string, now: number): PageObserved {
   return {
-    id: `${p.wiki}:verify:${commandId}:${p.revision ?? 'missing'}`,
+    id: `${p.wiki}:verify:${title}:${p.revision ?? 'missing'}:${p.readAt ?? now}`,
     source: 'verify',
     observedAt: now,
     wiki: p.wiki,

@@ -8,6 +8,8 @@ import { MediaWikiApiError, type MediaWikiClient } from '../mediawiki/client.js'
 export interface EditResult {
   /** The new revision, or null when MediaWiki saw nothing to change. */
   revision: number | null
+  /** The new revision's timestamp. */
+  timestamp: string | undefined
 }
 
 export class WikiEditor {
@@ -21,10 +23,44 @@ export class WikiEditor {
     private readonly assert: 'bot' | 'user',
   ) {}
 
+  private rightsSeen: string[] | undefined
+
   private async session(): Promise<void> {
     if (!this.loggedIn && this.login) await this.client.login(this.login.username, this.login.password)
     this.loggedIn = true
     this.token ??= await this.client.csrfToken()
+  }
+
+  /** The account's rights on the wiki (logs in first; asked once). */
+  async rights(): Promise<string[]> {
+    if (this.rightsSeen) return this.rightsSeen
+    await this.session()
+    const res = await this.client.get({ action: 'query', meta: 'userinfo', uiprop: 'rights' })
+    this.rightsSeen = (res.query as { userinfo: { rights?: string[] } }).userinfo.rights ?? []
+    return this.rightsSeen
+  }
+
+  /**
+   * Whether the wiki can be written now: not read-only, the account not blocked, and a bot where edits assert
+   * it. Starts a fresh session (rights and blocks may have changed since the last one).
+   */
+  async writable(): Promise<{ ok: true } | { ok: false; reason: string }> {
+    this.token = undefined
+    this.loggedIn = false
+    this.rightsSeen = undefined
+    try {
+      await this.session()
+      const res = await this.client.get({ action: 'query', meta: 'siteinfo|userinfo', siprop: 'general', uiprop: 'blockinfo|rights' })
+      const q = res.query as { general: { readonly?: boolean; readonlyreason?: string }; userinfo: { blockid?: number; blockreason?: string; rights?: string[] } }
+      if (q.general.readonly) return { ok: false, reason: `readonly: ${q.general.readonlyreason ?? ''}` }
+      if (q.userinfo.blockid !== undefined) return { ok: false, reason: `blocked: ${q.userinfo.blockreason ?? ''}` }
+      this.rightsSeen = q.userinfo.rights ?? []
+      if (this.assert === 'bot' && !this.rightsSeen.includes('bot')) return { ok: false, reason: 'the account has no bot right' }
+      if (!this.rightsSeen.includes('edit')) return { ok: false, reason: 'the account has no edit right' }
+      return { ok: true }
+    } catch (err) {
+      return { ok: false, reason: (err as Error).message }
+    }
   }
 
   async edit(args: { title: string; text: string; summary: string; basetimestamp?: string; starttimestamp?: string }): Promise<EditResult> {
@@ -43,9 +79,9 @@ export class WikiEditor {
           basetimestamp: args.basetimestamp,
           starttimestamp: args.starttimestamp,
         })
-        const edit = res.edit as { result: string; newrevid?: number; nochange?: boolean }
+        const edit = res.edit as { result: string; newrevid?: number; newtimestamp?: string; nochange?: boolean }
         if (edit.result !== 'Success') throw new MediaWikiApiError(edit.result.toLowerCase(), `edit result ${edit.result}`, this.wiki)
-        return { revision: edit.nochange ? null : (edit.newrevid ?? null) }
+        return { revision: edit.nochange ? null : (edit.newrevid ?? null), timestamp: edit.newtimestamp }
       } catch (err) {
         // A stale token (session expired): fetch a new one and log in again, once.
         if (attempt === 0 && err instanceof MediaWikiApiError && (err.apiCode === 'badtoken' || err.apiCode === 'assertbotfailed' || err.apiCode === 'assertuserfailed')) {

@@ -5,6 +5,7 @@ import { silentLogger, type Logger } from '../logging.js'
 import type { CheckpointStore } from './checkpoints.js'
 import { titleEvent } from './event-batch.js'
 import type { WikiSource } from './wiki-source.js'
+import { surelyNotBlank } from '../wikitext/interwiki.js'
 
 // Reads every namespace-0 page of a wiki with generator=allpages&prop=langlinks|info, following all continuation,
 // and turns each page into a PageObserved event keyed by title; then appends a SnapshotCompleted marker to every
@@ -191,15 +192,4 @@ export class SnapshotReader {
       snapshotId: state.snapshotId,
     })
   }
-}
-
-/**
- * prop=info gives the page's length in bytes, not its text. A page is blank when nothing but whitespace is left
- * once its language links are removed (DESIGN.md rule 2); if the length exceeds the links' shortest possible
- * markup by a margin, the page surely has other content. Otherwise it is unknown (null) until the text is read.
- */
-export function surelyNotBlank(length: number | undefined, links: LanguageLink[]): boolean {
-  if (length === undefined) return false
-  const linkBytes = links.reduce((n, l) => n + Buffer.byteLength(`[[${l.code}:${l.title}]]\n`), 0)
-  return length - linkBytes > 32
 }

@@ -207,3 +207,14 @@ export function rewriteLanguageLinks(text: string, desired: ReadonlyMap<string, 
 export function isBlank(text: string, codes: ReadonlySet<string>): boolean {
   return removeLanguageLinks(text, findLanguageLinks(text, codes)).trim() === ''
 }
+
+/**
+ * prop=info gives the page's length in bytes, not its text. A page is blank when nothing but whitespace is left
+ * once its language links are removed (DESIGN.md rule 2); if the length exceeds the links' shortest possible
+ * markup by a margin, the page surely has other content. Otherwise it is unknown (null) until the text is read.
+ */
+export function surelyNotBlank(length: number | undefined, links: readonly { code: string; title: string }[]): boolean {
+  if (length === undefined) return false
+  const linkBytes = links.reduce((n, l) => n + Buffer.byteLength(`[[${l.code}:${l.title}]]\n`), 0)
+  return length - linkBytes > 32
+}

@@ -153,8 +153,8 @@ sources:
       return left.length === 1
     }, 60_000, 'no discrepancy left').catch(() => undefined)
     expect(left).toEqual(['nl:nobots:missing:en,fr'])
-    const stats = (await (await fetch(`${url}/v1/stats`)).json()) as { sink: { apply: boolean; stopped: object; applied: number; skipped: Record<string, number> } }
-    expect(stats.sink).toMatchObject({ apply: true, stopped: {} })
+    const stats = (await (await fetch(`${url}/v1/stats`)).json()) as { sink: { apply: boolean; paused: object; applied: number; skipped: Record<string, number> } }
+    expect(stats.sink).toMatchObject({ apply: true, paused: {} })
     expect(stats.sink.skipped.nobots).toBeGreaterThanOrEqual(1)
     child!.kill('SIGTERM')
     await new Promise<void>((r) => child!.on('exit', () => r()))

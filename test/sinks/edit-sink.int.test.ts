@@ -26,6 +26,7 @@ describe('edit sink (int, real MediaWiki)', () => {
   })
   afterAll(async () => {
     rmSync(join(farmWiki('fr').dir, 'readonly'), { force: true })
+    rmSync(join(farmWiki('fr').dir, 'no-bot-right'), { force: true })
     await admin.close()
     await Promise.allSettled(clients.map((c) => c.close()))
     await h.close()
@@ -60,6 +61,7 @@ describe('edit sink (int, real MediaWiki)', () => {
       apply,
       botName: farm.bot.user,
       cooldownMs: 0,
+      pauseCheck: { baseDelayMs: 200, maxDelayMs: 1000 },
       out: new Writable({
         write(chunk: Buffer, _e, cb) {
           out += chunk.toString()
@@ -89,30 +91,61 @@ describe('edit sink (int, real MediaWiki)', () => {
     expect(out()).toContain(`+[[fr:${title}]]`)
     const res = await clients[0]!.get({ action: 'query', titles: title, prop: 'revisions', rvprop: 'ids', rvlimit: 'max' })
     expect((res.query as { pages: { revisions: unknown[] }[] }).pages[0]!.revisions.length).toBe(1)
-    expect((await queue.backlog()).get('en')).toBe(1)
+    expect(queue.backlog().get('en')).toBe(1)
     await queue.close()
   })
 
-  it('stops writing to a read-only wiki and keeps its commands; never runs a command for a wiki it does not know', async () => {
-    const title = uniqueTitle('ro')
-    await admin.edit(title, 'read-only test')
+  async function links(lang: string, title: string): Promise<string[]> {
+    const c = clients[lang === 'en' ? 0 : 2]!
+    const res = await c.get({ action: 'query', titles: title, prop: 'langlinks', lllimit: 'max' })
+    return ((res.query as { pages: { langlinks?: { lang: string }[] }[] }).pages[0]!.langlinks ?? []).map((l) => l.lang)
+  }
+
+  it('keeps failures local: a protected page is skipped, a read-only wiki or a lost bot right pauses it until it can be written again; unknown wikis are never written', { timeout: 240_000 }, async () => {
     const fr = await FarmEditor.open('fr')
-    await fr.edit(title, 'lecture seule')
+    const t = { protectedPage: uniqueTitle('prot'), plain: uniqueTitle('plain'), ro: uniqueTitle('ro'), right: uniqueTitle('right') }
+    for (const title of Object.values(t)) {
+      await admin.edit(title, `page ${title}`)
+      await fr.edit(title, `page fr ${title}`)
+    }
+    await admin.client.post({ action: 'protect', title: t.protectedPage, protections: 'edit=sysop', token: await admin.client.csrfToken(), reason: 'test' })
     await fr.close()
     writeFileSync(join(farmWiki('fr').dir, 'readonly'), 'maintenance by the test')
-    const { s, queue } = await sink(true, 'ro')
+    const { s, queue } = await sink(true, 'local')
     await h.events.append(h.topics.edits, [
-      { type: 'EditRequested', key: 'fr', value: command('fr', title, ['en']) },
-      { type: 'EditRequested', key: 'xx', value: command('xx', title, ['en']) },
+      { type: 'EditRequested', key: 'en', value: command('en', t.protectedPage, ['fr']) },
+      { type: 'EditRequested', key: 'en', value: command('en', t.plain, ['fr']) },
+      { type: 'EditRequested', key: 'fr', value: command('fr', t.ro, ['en']) },
+      { type: 'EditRequested', key: 'xx', value: command('xx', t.plain, ['en']) },
     ])
     await s.start()
-    await waitFor(async () => (await queue.stoppedWikis()).has('fr') && (s.stats.skipped['not-configured'] ?? 0) === 1, 20_000, 'fr stopped, xx refused')
-    await s.stop()
-    rmSync(join(farmWiki('fr').dir, 'readonly'), { force: true })
-    expect((await queue.stoppedWikis()).get('fr')).toContain('readonly')
-    expect((await queue.backlog()).get('fr')).toBe(1) // kept
+    try {
+      // The protected page ends its command; the wiki goes on with the next one.
+      await waitFor(async () => (s.stats.skipped.protectedpage ?? 0) === 1 && s.stats.applied >= 1 && queue.pausedWikis().has('fr') && (s.stats.skipped['not-configured'] ?? 0) === 1, 60_000, 'protected skipped, plain edited, fr paused, xx refused')
+      expect(queue.pausedWikis().has('en')).toBe(false)
+      expect(await links('en', t.plain)).toEqual(['fr'])
+      expect(queue.pausedWikis().get('fr')!.reason).toContain('readonly')
+      expect(queue.backlog().get('fr')).toBe(1) // kept
+      // The wiki is writable again: the sink finds out by itself and edits.
+      rmSync(join(farmWiki('fr').dir, 'readonly'), { force: true })
+      await waitFor(async () => !queue.pausedWikis().has('fr') && (await links('fr', t.ro)).includes('en'), 60_000, 'fr resumed and edited')
+
+      // The account loses its bot right: edits asserting bot fail, the wiki pauses; the right back, it resumes.
+      writeFileSync(join(farmWiki('fr').dir, 'no-bot-right'), '')
+      await h.events.append(h.topics.edits, [{ type: 'EditRequested', key: 'fr', value: command('fr', t.right, ['en']) }])
+      await waitFor(() => /assertbotfailed|bot right/.test(queue.pausedWikis().get('fr')?.reason ?? ''), 60_000, 'fr paused for the lost right')
+      expect(await links('fr', t.right)).toEqual([])
+      rmSync(join(farmWiki('fr').dir, 'no-bot-right'), { force: true })
+      await waitFor(async () => !queue.pausedWikis().has('fr') && (await links('fr', t.right)).includes('en'), 60_000, 'fr resumed after the right came back')
+    } finally {
+      rmSync(join(farmWiki('fr').dir, 'readonly'), { force: true })
+      rmSync(join(farmWiki('fr').dir, 'no-bot-right'), { force: true })
+      await s.stop()
+    }
+    expect(await links('en', t.protectedPage)).toEqual([])
     const outcomes = (await readEvents(h.log, h.topics.events)).map((e) => e.event).filter((e) => e.type === 'EditFailed' || e.type === 'EditSkipped')
     expect(outcomes.some((e) => e.type === 'EditFailed' && (e.value as EditFailed).code === 'readonly' && (e.value as EditFailed).retriable)).toBe(true)
+    expect(outcomes.some((e) => e.type === 'EditSkipped' && (e.value as EditSkipped).title === t.protectedPage && (e.value as EditSkipped).reason === 'protectedpage')).toBe(true)
     expect(outcomes.some((e) => e.type === 'EditSkipped' && (e.value as EditSkipped).wiki === 'xx' && (e.value as EditSkipped).reason === 'not-configured')).toBe(true)
     await queue.close()
   })
