@@ -1,118 +1,104 @@
 import { execFileSync } from 'node:child_process'
-import { randomUUID } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { loadConfig } from '../src/config/load.js'
-import { EventStore } from '../src/events/event-log.js'
-import { SchemaRegistry } from '../src/events/registry.js'
-import type { EditRequested } from '../src/events/types.js'
-import { EmbeddedLog } from '../src/log/embedded-log.js'
-import { topicNames, topicSpecs } from '../src/log/topics.js'
 import { MediaWikiClient } from '../src/mediawiki/client.js'
 import { PACKAGE_ROOT } from '../src/paths.js'
-import { wikiRules } from '../src/domain/wiki-rules.js'
-import { EditQueue } from '../src/sinks/edit-queue.js'
-import { EditSink } from '../src/sinks/edit-sink.js'
-import { Throttle } from '../src/sinks/throttle.js'
-import { verifyTitles } from '../src/sinks/verify.js'
-import { WikiEditor } from '../src/sinks/wiki-editor.js'
+import { budgetRun } from '../test/setup/budget-run.js'
+import { readFarm } from '../test/setup/farm.js'
+import { editsNeeded, pageText, seedFarm, seedPlan } from '../test/setup/seed-farm.js'
 import { fmt, machine, writeSection } from './report.js'
 
-// Edit commands per second through verify (read the title on both wikis), rewrite and edit, with a zero interval,
-// on the real farm (one PHP server per wiki). Baseline in the same run: verify alone for the same titles.
+// The sink's request budget and wall clock on a real farm (issue 12): a farm of its own (4 wikis, one `php -S`
+// server each, SQLite), seeded with N titles (≈3.2 pages each: pages needing links added or removed, short and
+// blank pages, redirects, {{nobots}}); `mbwa run --apply` at interval 0 until every page is right, every request
+// counted by a proxy in front of each wiki. Baseline in the same run: the same number of edits made alone, in
+// series, by a logged-in client (what the edits cost without any reading). Then (b): the fixed farm checked again
+// with a fresh data dir.
 //
-//   npm run bench:sink -- [--commands N] [--write]
+//   npm run bench:sink -- [--titles N] [--write]
 
-const { values: args } = parseArgs({ options: { commands: { type: 'string', default: '100' }, write: { type: 'boolean', default: false } } })
-const N = Number(args.commands)
+const { values: args } = parseArgs({ options: { titles: { type: 'string', default: '300' }, write: { type: 'boolean', default: false } } })
+const N = Number(args.titles)
+const LANGS = ['en', 'fr', 'de', 'nl']
 
-interface Farm {
-  wikis: { lang: string; api: string }[]
-  bot: { user: string; botPasswordUser: string; botPassword: string }
-  admin: { botPasswordUser: string; botPassword: string }
+async function editsAlone(farmJson: string, count: number, plan: ReturnType<typeof seedPlan>): Promise<number> {
+  const farm = readFarm(farmJson)
+  const clients = new Map(farm.wikis.map((w) => [w.lang, new MediaWikiClient({ api: w.api, contact: 'mbwa bench' })]))
+  const tokens = new Map<string, string>()
+  for (const [lang, c] of clients) {
+    await c.login(farm.bot.botPasswordUser, farm.bot.botPassword)
+    tokens.set(lang, await c.csrfToken())
+  }
+  const targets = plan.flatMap((t) => Object.keys(t.pages).filter((l) => t.pages[l]!.kind === 'prose').map((l) => ({ lang: l, t })))
+  const t0 = performance.now()
+  for (let i = 0; i < count; i++) {
+    const { lang, t } = targets[i % targets.length]!
+    // A real change that leaves the links as they are: a comment at the end.
+    await clients.get(lang)!.post({ action: 'edit', title: t.title, text: `${pageText(t, lang)}\n<!-- bench ${i} -->`, token: tokens.get(lang), bot: true, summary: 'bench' })
+  }
+  const ms = performance.now() - t0
+  await Promise.all([...clients.values()].map((c) => c.close()))
+  return ms
 }
 
 async function main(): Promise<void> {
+  const work = mkdtempSync(join(tmpdir(), 'mbwa-bench-sink-'))
+  const farmEnv = { ...process.env, MBWA_FARM_DIR: join(work, 'farm'), MBWA_FARM_PORT: '18381' }
+  const farmJson = join(work, 'farm/farm.json')
   const farmSh = join(PACKAGE_ROOT, 'infra/mediawiki/farm.sh')
-  execFileSync('bash', [farmSh, 'start'], { stdio: 'inherit' })
-  const farm = JSON.parse(readFileSync(execFileSync('bash', [farmSh, 'path'], { encoding: 'utf8' }).trim(), 'utf8')) as Farm
-  const api = (l: string) => farm.wikis.find((w) => w.lang === l)!.api
-  const stem = `bench ${randomUUID().slice(0, 6)}`
-  const titles = Array.from({ length: N }, (_, i) => `${stem} ${i}`)
+  try {
+    execFileSync('bash', [farmSh, 'start'], { env: farmEnv, stdio: 'inherit' })
+    const plan = seedPlan(N, LANGS, 42)
+    const pages = await seedFarm(plan, farmJson)
+    const needed = editsNeeded(plan)
+    console.log(`seeded ${fmt(pages)} pages (${fmt(N)} titles), ${fmt(needed)} need an edit`)
 
-  // Pages: on en without links, on fr linking en: every en page needs [[fr:…]].
-  for (const l of ['en', 'fr']) {
-    const admin = new MediaWikiClient({ api: api(l), contact: 'mbwa bench', maxlag: 0 })
-    await admin.login(farm.admin.botPasswordUser, farm.admin.botPassword)
-    const token = await admin.csrfToken()
-    for (const t of titles) await admin.post({ action: 'edit', title: t, text: l === 'en' ? `Word ${t}.` : `Mot.\n[[en:${t}]]`, token })
-    await admin.close()
-  }
+    const fix = await budgetRun({ work, name: 'fix', farmJson, plan, timeoutMs: 1_800_000, checkEveryMs: 2000 })
+    console.log(`(a) ${fix.edits} edits, ${fix.requests} requests, right after ${(fix.rightMs / 1000).toFixed(1)} s; ${JSON.stringify(fix.byKind)}`)
+    const aloneMs = await editsAlone(farmJson, fix.edits, plan)
+    console.log(`edits alone: ${fix.edits} in ${(aloneMs / 1000).toFixed(1)} s`)
+    const check = await budgetRun({ work, name: 'check', farmJson, plan, timeoutMs: 1_800_000, checkEveryMs: 2000 })
+    console.log(`(b) ${check.edits} edits, ${check.requests} requests, quiet after ${(check.quietMs / 1000).toFixed(1)} s; ${JSON.stringify(check.byKind)}`)
 
-  const config = loadConfig({ env: {}, searchPaths: [], flags: { wikis: { en: { api: api('en'), edit: true }, fr: { api: api('fr'), edit: true } } } }).config
-  const readers = new Map(['en', 'fr'].map((l) => [l, new MediaWikiClient({ api: api(l), contact: 'mbwa bench' })]))
-  const codes = new Set(['en', 'fr', 'de', 'nl'])
+    const reads = Math.ceil(pages / 50) * LANGS.length
+    const budgetA = fix.edits + reads + 10 * LANGS.length
+    const budgetB = reads + 10 * LANGS.length
+    const kinds = (b: Record<string, number>) => Object.entries(b).sort(([x], [y]) => (x < y ? -1 : 1)).map(([k, n]) => `${k} ${n}`).join(', ')
+    const body = `## Edit sink: requests and wall clock on a farm needing edits (issue: a good citizen of the wikis)
 
-  const v0 = performance.now()
-  for (const t of titles) await verifyTitles([{ title: t, withText: ['en'], also: ['fr'] }], { clients: readers, codes, titlesPerRequest: async () => 50 })
-  const verifyRate = (N * 1000) / (performance.now() - v0)
+Command: \`npm run bench:sink -- --write\` (\`bench/sink.ts\`). Machine: ${machine()}. A farm of its own (4 wikis, one
+\`php -S\` server each, SQLite), seeded with ${fmt(N)} titles in many scripts: ${fmt(pages)} pages, of which ${fmt(needed)} need a
+language link added or removed; short pages (blankness unknown from the length), blank pages, redirects and
+\`{{nobots}}\` pages that must stay as they are. \`mbwa run --apply\` (embedded log, interval 0, settle 0, the
+recent-changes source on) until every page is right, then quiet; every request to the wikis counted by a proxy in
+front of each; recent-changes polls left out of the count (their number depends on time, not on work). Baseline
+in the same run: the same number of edits made alone, in series, by a logged-in client.
 
-  const dir = mkdtempSync(join(tmpdir(), 'mbwa-bench-sink-'))
-  const log = await EmbeddedLog.open({ path: join(dir, 'log') })
-  const topics = topicNames()
-  await log.ensureTopics(topicSpecs(topics, { events: 4, edits: 1, dumps: 1, deadLetter: 1 }))
-  const events = new EventStore(log, SchemaRegistry.load())
-  const writer = new MediaWikiClient({ api: api('en'), contact: 'mbwa bench' })
-  const queue = await EditQueue.open(join(dir, 'sink'))
-  const sink = new EditSink({
-    events,
-    topics,
-    groupId: 'bench',
-    queue,
-    throttle: new Throttle({ intervalMs: () => 0, perMinute: 0, smallBacklog: 0, slowdown: 1 }),
-    rules: wikiRules(config),
-    clients: readers,
-    editors: new Map([['en', new WikiEditor('en', writer, { username: farm.bot.botPasswordUser, password: farm.bot.botPassword }, 'bot')]]),
-    codes,
-    order: () => ({ kind: 'code' }),
-    apply: true,
-    botName: farm.bot.user,
-    cooldownMs: 0,
-  })
-  const commands: EditRequested[] = titles.map((title, i) => ({ id: `b${i}`, commandId: `${stem}-${i}`, source: 'projection', observedAt: Date.now(), wiki: 'en', title, add: ['fr'], remove: [], read: ['en', 'fr'], priority: i, reason: 'missing' }))
-  await events.append(topics.edits, commands.map((value) => ({ type: 'EditRequested' as const, value, key: 'en' })))
-  const t0 = performance.now()
-  await sink.start()
-  while (sink.stats.applied + sink.stats.failed + Object.values(sink.stats.skipped).reduce((a, b) => a + b, 0) < N) await new Promise((r) => setTimeout(r, 20))
-  const rate = (N * 1000) / (performance.now() - t0)
-  await sink.stop()
-  await queue.close()
-  await log.close()
-  await writer.close()
-  await Promise.all([...readers.values()].map((c) => c.close()))
-  rmSync(dir, { recursive: true, force: true })
-  console.log(`verify only: ${verifyRate.toFixed(1)} titles/s; verify + rewrite + edit: ${rate.toFixed(1)} commands/s (${sink.stats.applied} applied, ${sink.stats.failed} failed)`)
-  if (args.write) {
-    writeSection(
-      'sink',
-      `## Edit sink: commands through verify and rewrite (issue: edit sink)
+| | mbwa | budget (issue 12) | the incumbent (pywikibot interwiki.py, CEO's measurement, ~1,000 pages) |
+| --- | ---: | ---: | ---: |
+| (a) requests, farm needing edits | ${fmt(fix.requests)} | ${fmt(budgetA)} (edits + ⌈pages/50⌉ × wikis + 10 per wiki) | 763 |
+| (a) edits | ${fmt(fix.edits)} (${fmt(needed)} pages needed one) | | |
+| (a) requests per page checked / per edit | ${(fix.requests / pages).toFixed(3)} / ${(fix.requests / Math.max(1, fix.edits)).toFixed(2)} | | 0.78 / — |
+| (a) wall clock to every page right | ${(fix.rightMs / 1000).toFixed(1)} s | ≤ 1.5 × edits alone = ${((1.5 * aloneMs) / 1000).toFixed(1)} s | 75–92 s |
+| edits alone (baseline, same run) | ${(aloneMs / 1000).toFixed(1)} s | | |
+| (a) ratio to edits alone | ${(fix.rightMs / aloneMs).toFixed(2)} | ≤ 1.5 | |
+| (b) requests, fixed farm, fresh data dir | ${fmt(check.requests)} | ${fmt(budgetB)} (⌈pages/50⌉ × wikis + 10 per wiki) | 185 |
+| (b) edits | ${fmt(check.edits)} | 0 | 0 |
 
-Command: \`npm run bench:sink -- --write\` (\`bench/sink.ts\`). Machine: ${machine()}. ${fmt(N)} edit commands, each adding
-[[fr:…]] to an en page of the MediaWiki farm (one \`php -S\` server per wiki, SQLite), interval 0, one command at a
-time: verify (read the title on en and fr: info, langlinks, text), rewrite the interwiki block, \`action=edit\` with
-base/start timestamps, append the outcome. Baseline in the same run: the verify step alone for the same titles.
+Requests by kind, (a): ${kinds(fix.byKind)}. (b): ${kinds(check.byKind)}.
 
-| what | per second | ratio to verify alone |
-| --- | ---: | ---: |
-| verify alone (2 reads) | ${verifyRate.toFixed(1)} | 1.00 |
-| verify + rewrite + edit + outcome | ${rate.toFixed(1)} | ${(rate / verifyRate).toFixed(2)} |
-
-${sink.stats.applied} applied, ${sink.stats.failed} failed. With the default interval (10 s per wiki) the sink makes at most 0.1 edits/s per wiki:
-the throttle, not this rate, bounds it.
-`,
-    )
+The wall clock of (a) includes starting mbwa, the snapshots and the projection (settle 0), a one-second linger
+before each verify batch (commands of a snapshot arrive over seconds), and the checks of this bench (every 2 s);
+the edits alone do nothing but edit. The test \`test/sinks/request-budget.int.test.ts\` asserts both budgets on a
+smaller farm (60 titles) in CI.
+`
+    console.log(body)
+    if (args.write) writeSection('sink', body)
+  } finally {
+    execFileSync('bash', [farmSh, 'reset'], { env: farmEnv, stdio: 'ignore' })
+    rmSync(work, { recursive: true, force: true })
   }
 }
 

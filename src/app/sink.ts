@@ -42,6 +42,7 @@ export class SinkService {
 
   static async start(config: Config, events: EventStore, topics: TopicNames, logger: Logger): Promise<SinkService> {
     const rules = wikiRules(config)
+    const concurrency = (wiki: string) => config.wikis[wiki]?.maxConcurrentRequests ?? config.wikiDefaults.maxConcurrentRequests ?? 1
     const readers = new Map<string, MediaWikiClient>()
     const editors = new Map<string, WikiEditor>()
     const all: MediaWikiClient[] = []
@@ -49,7 +50,8 @@ export class SinkService {
     for (const [code, w] of Object.entries(config.wikis)) {
       const r = rules.get(code)!
       if (r.closed) continue
-      const reader = new MediaWikiClient({ api: w.api, contact: config.userAgent.contact, logger })
+      const connections = Math.max(2, concurrency(code))
+      const reader = new MediaWikiClient({ api: w.api, contact: config.userAgent.contact, logger, connections })
       readers.set(code, reader)
       all.push(reader)
       if (!r.edit || r.locked || !config.sink.apply) continue
@@ -58,7 +60,7 @@ export class SinkService {
       if (!oauth && !(cred?.username && cred.password)) {
         throw new MbwaError('MBWA_CONFIG_INVALID', `config key wikis.${code}.credentials: an editable wiki needs username and password, or oauthToken`, { wiki: code })
       }
-      const writer = new MediaWikiClient({ api: w.api, contact: config.userAgent.contact, logger, bearerToken: oauth })
+      const writer = new MediaWikiClient({ api: w.api, contact: config.userAgent.contact, logger, bearerToken: oauth, connections })
       all.push(writer)
       // Reads go through the logged-in session too, so the account's apihighlimits (500 titles a request) apply.
       readers.set(code, writer)
@@ -88,6 +90,7 @@ export class SinkService {
       botName,
       cooldownMs: config.sink.cooldownMinutes * 60_000,
       controlDir: sinkControlDir(config),
+      concurrency,
       out: process.stdout,
       logger,
     })

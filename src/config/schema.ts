@@ -41,6 +41,10 @@ const WikiSettings = z
     editIntervalSeconds: z.number().min(0).optional(),
     /** Title of the wiki's main page (never linked, never edited). */
     mainPage: z.string().min(1).optional(),
+    /** Read requests the sink may have in flight at once on this wiki (1: in series, as Wikimedia asks). */
+    maxConcurrentRequests: z.int().min(1).max(32).optional(),
+    /** How the wiki compares titles (default: what its siteinfo says; case-sensitive until read). */
+    case: z.enum(['first-letter', 'case-sensitive']).optional(),
   })
   .strict()
 

@@ -45,6 +45,28 @@ export interface TitleVerdict {
 export interface EvaluationContext {
   /** Wikis whose snapshot has completed in this partition: only for them is a missing page known to be missing. */
   snapshotted: ReadonlySet<string>
+  /**
+   * How a wiki compares titles (siteinfo `case`): on a `first-letter` wiki, [[fr:chat]] names the page "Chat".
+   * Unknown wikis compare exactly (case-sensitive: every Wiktionary), which never merges two titles.
+   */
+  titleCase?: (wiki: string) => TitleCase | undefined
+}
+
+export type TitleCase = 'first-letter' | 'case-sensitive'
+
+/** The first letter as MediaWiki capitalises it (a letter whose capital is longer, like ß, stays as it is). */
+export function ucfirst(title: string): string {
+  if (title === '') return title
+  const first = String.fromCodePoint(title.codePointAt(0)!)
+  const upper = first.toUpperCase()
+  return [...upper].length === 1 ? upper + title.slice(first.length) : title
+}
+
+/** Whether a link's target names `title` on a wiki that compares titles as `titleCase` says. */
+export function sameTitle(target: string, title: string, titleCase: TitleCase | undefined): boolean {
+  const a = normaliseTitle(target)
+  const b = normaliseTitle(title)
+  return a === b || (titleCase === 'first-letter' && ucfirst(a) === ucfirst(b))
 }
 
 /** Cognate's title folding: U+02BC and U+2019 to ', … to ..., then NFC. */
@@ -81,7 +103,7 @@ export function evaluateTitle(title: string, pages: ReadonlyMap<string, PageStat
     if (!r) continue
     const part = inSet.has(code)
     const editable = part && r.edit && !r.closed && !r.locked
-    const at: PageContext = { title, code, page, r, inSet, rules, complete, part, editable }
+    const at: PageContext = { title, code, page, r, inSet, rules, complete, part, editable, titleCase: ctx.titleCase }
     verdicts.push(r.linkMode === 'manual' ? manual(at) : cognate(at))
   }
   return { title, linkSet, complete, incomplete, pages: verdicts }
@@ -104,9 +126,11 @@ interface PageContext {
   complete: boolean
   part: boolean
   editable: boolean
+  titleCase: EvaluationContext['titleCase']
 }
 
-function manual({ title, code, page, r, inSet, rules, complete, part, editable }: PageContext): PageVerdict {
+function manual({ title, code, page, r, inSet, rules, complete, part, editable, titleCase }: PageContext): PageVerdict {
+  const names = (l: LanguageLink) => sameTitle(l.title, title, rules.get(l.code)?.titleCase ?? titleCase?.(l.code))
   const desired: string[] = []
   for (const c of inSet) if (c !== code && !r.nolink.has(c)) desired.push(c)
   desired.sort()
@@ -116,7 +140,7 @@ function manual({ title, code, page, r, inSet, rules, complete, part, editable }
   const add: string[] = []
   for (const c of desired) {
     let has = false
-    for (const l of links) if (l.code === c && l.title === title) has = true
+    for (const l of links) if (l.code === c && names(l)) has = true
     if (!has) add.push(c)
   }
   let remove: string[] | undefined
@@ -127,7 +151,7 @@ function manual({ title, code, page, r, inSet, rules, complete, part, editable }
   for (const l of links) {
     if (l.code === code) continue // a link to the wiki itself is an ordinary link, not a language link
     // A link to a different title on a wiki that has this title is replaced by the same-title link.
-    if (l.title !== title && inSet.has(l.code) && add.includes(l.code)) drop(l.code)
+    if (!names(l) && inSet.has(l.code) && add.includes(l.code)) drop(l.code)
     if (isInvalid(l.code, r, rules)) {
       drop(l.code) // codes no longer valid go whatever else is known
       continue
@@ -136,12 +160,12 @@ function manual({ title, code, page, r, inSet, rules, complete, part, editable }
     const target = rules.get(l.code)
     if (!target) continue // a wiki mbwa does not know: not its business
     if (target.closed || target.locked || r.nolink.has(l.code)) drop(l.code)
-    else if (l.title === title && !inSet.has(l.code)) drop(l.code)
+    else if (names(l) && !inSet.has(l.code)) drop(l.code)
   }
   return { wiki: code, mode: 'manual', participates: part, editable, reports: [], shouldCarry: desired, add, remove: remove ? remove.sort() : [] }
 }
 
-function cognate({ title, code, page, r, inSet, rules, complete, part, editable }: PageContext): PageVerdict {
+function cognate({ title, code, page, r, inSet, rules, complete, part, editable, titleCase }: PageContext): PageVerdict {
   const base = { wiki: code, mode: 'cognate' as const, participates: part, editable, shouldCarry: [] as string[], add: [] as string[] }
   if (page.writtenLinks === null) return { ...base, remove: [], reports: [], unknown: 'written-links-unknown' }
   const folded = cognateFold(title)
@@ -153,7 +177,7 @@ function cognate({ title, code, page, r, inSet, rules, complete, part, editable 
       continue
     }
     if (!rules.has(l.code)) continue
-    if (cognateFold(l.title) === folded) {
+    if (sameTitle(cognateFold(l.title), folded, rules.get(l.code)?.titleCase ?? titleCase?.(l.code))) {
       if (inSet.has(l.code)) reports.push({ code: l.code, title: l.title, kind: 'redundant' })
       else if (complete) reports.push({ code: l.code, title: l.title, kind: 'stale-missing' })
     } else if (inSet.has(l.code)) {

@@ -13,6 +13,8 @@ export interface WikiRules {
   edit: boolean
   removeOverrides: boolean
   mainPage: string | undefined
+  /** How the wiki compares titles, when configured; otherwise what its siteinfo said (EvaluationContext). */
+  titleCase: 'first-letter' | 'case-sensitive' | undefined
 }
 
 export type RulesByWiki = ReadonlyMap<string, WikiRules>
@@ -32,6 +34,7 @@ export function wikiRules(config: Config): RulesByWiki {
       edit: w.edit ?? d.edit ?? false,
       removeOverrides: w.removeOverrides ?? d.removeOverrides ?? false,
       mainPage: w.mainPage ?? d.mainPage,
+      titleCase: w.case ?? d.case,
     })
   }
   return out

@@ -72,6 +72,8 @@ export interface SnapshotCompleted extends Fact {
   partition: number
   startedAt: number
   pages: number
+  /** How the wiki compares titles (siteinfo `case`), when the snapshot read it. */
+  titleCase?: string | null
 }
 
 export interface EditRequested extends OnPage {

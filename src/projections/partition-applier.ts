@@ -48,6 +48,9 @@ export class PartitionApplier {
     this.loaded = true
   }
 
+  /** How a wiki compares titles, as its last snapshot in this partition read it. */
+  private readonly titleCase = (wiki: string) => this.marks[wiki]?.titleCase ?? undefined
+
   get snapshotMarks(): Readonly<Record<string, SnapshotMark>> {
     return this.marks
   }
@@ -57,7 +60,7 @@ export class PartitionApplier {
   }
 
   verdict(title: string, pages: TitlePages): TitleVerdict {
-    return evaluateTitle(title, new Map(Object.entries(pages)), this.options.rules, { snapshotted: this.snapshotted })
+    return evaluateTitle(title, new Map(Object.entries(pages)), this.options.rules, { snapshotted: this.snapshotted, titleCase: this.titleCase })
   }
 
   /** Applies decoded events (in offset order) and stores the partition's next offset with them. */
@@ -225,7 +228,8 @@ export class PartitionApplier {
       this.countTitles(chunk, ops)
       await this.evaluate(chunk, ops)
       if (final) {
-        const m: SnapshotMark = { snapshotId: mark.snapshotId, startedAt: mark.startedAt, completedAt: mark.observedAt, pages: mark.pages }
+        const titleCase = mark.titleCase === 'first-letter' || mark.titleCase === 'case-sensitive' ? mark.titleCase : null
+        const m: SnapshotMark = { snapshotId: mark.snapshotId, startedAt: mark.startedAt, completedAt: mark.observedAt, pages: mark.pages, titleCase }
         this.marks[wiki] = m
         ops.push({ type: 'put', key: keys.snapshot(p, wiki), value: JSON.stringify(m) })
         ops.push({ type: 'put', key: keys.offset(p), value: String(nextOffset) })

@@ -31,6 +31,8 @@ export interface SnapshotMark {
   startedAt: number
   completedAt: number
   pages: number
+  /** How the wiki compares titles, as its siteinfo said when the snapshot began. */
+  titleCase?: 'first-letter' | 'case-sensitive' | null
 }
 
 const S = '\x00'

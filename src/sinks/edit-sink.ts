@@ -9,7 +9,7 @@ import { silentLogger, type Logger } from '../logging.js'
 import type { TopicNames } from '../log/topics.js'
 import type { Subscription } from '../log/types.js'
 import { MediaWikiApiError, type MediaWikiClient } from '../mediawiki/client.js'
-import { evaluateTitle } from '../domain/link-rules.js'
+import { evaluateTitle, type TitleCase } from '../domain/link-rules.js'
 import type { RulesByWiki } from '../domain/wiki-rules.js'
 import { botsDenied } from '../wikitext/bots.js'
 import { isBlank, rewriteLanguageLinks, type LinkOrder } from '../wikitext/interwiki.js'
@@ -56,6 +56,8 @@ export interface EditSinkOptions {
   cooldownMs: number
   /** Titles per read request on a wiki (default: 500 where the editing account has apihighlimits, else 50). */
   titlesPerRequest?: (wiki: string) => Promise<number>
+  /** Read requests a wiki may have in flight at once (default 1). */
+  concurrency?: (wiki: string) => number
   /** Commands verified ahead per wiki: those whose turn comes within this time (default 60 s). */
   verifyAheadMs?: number
   /** A reading older than this is read again before an edit (default 5 min). */
@@ -111,6 +113,15 @@ interface Reading {
   v: Verification
 }
 
+interface WikiFacts {
+  perRequest: number
+  titleCase: TitleCase | undefined
+}
+
+function asTitleCase(v: string | undefined): TitleCase | undefined {
+  return v === 'first-letter' || v === 'case-sensitive' ? v : undefined
+}
+
 export class EditSink {
   readonly stats: SinkStats = { applied: 0, skipped: {}, failed: 0, shown: 0, verified: 0, batches: 0 }
   private subscription: Subscription | undefined
@@ -123,7 +134,7 @@ export class EditSink {
   private readonly notBefore = new Map<string, number>()
   /** Readings of titles, by normalised title. */
   private readonly readings = new Map<string, Reading>()
-  private readonly perRequest = new Map<string, number>()
+  private readonly facts = new Map<string, WikiFacts>()
   private lastEnqueueAt = 0
   private readonly retry: RetryOptions
   private readonly logger: Logger
@@ -300,17 +311,35 @@ export class EditSink {
     }
   }
 
-  private async titlesPerRequest(wiki: string): Promise<number> {
-    const known = this.perRequest.get(wiki)
-    if (known !== undefined) return known
-    let n = 50
-    if (this.options.titlesPerRequest) n = await this.options.titlesPerRequest(wiki)
-    else {
-      const editor = this.options.apply ? this.options.editors.get(wiki) : undefined
-      if (editor) n = (await editor.rights().catch(() => [] as string[])).includes('apihighlimits') ? 500 : 50
+  /**
+   * What the sink needs to know of a wiki before reading it, asked once (one request): titles per request (500
+   * where the editing account has apihighlimits) and how the wiki compares titles (siteinfo `case`).
+   */
+  private async wikiFacts(wiki: string): Promise<WikiFacts> {
+    const known = this.facts.get(wiki)
+    if (known) return known
+    const editor = this.options.apply ? this.options.editors.get(wiki) : undefined
+    let facts: WikiFacts = { perRequest: 50, titleCase: undefined }
+    try {
+      if (editor) {
+        const f = await editor.facts()
+        facts = { perRequest: f.rights.includes('apihighlimits') ? 500 : 50, titleCase: asTitleCase(f.titleCase) }
+      } else {
+        const res = await this.options.clients.get(wiki)?.get({ action: 'query', meta: 'siteinfo', siprop: 'general' })
+        facts = { perRequest: 50, titleCase: asTitleCase((res?.query as { general?: { case?: string } } | undefined)?.general?.case) }
+      }
+    } catch (err) {
+      // Read again next time; meanwhile the safe defaults (50 a request, titles compared exactly).
+      this.logger.warn({ wiki, err: (err as Error).message }, 'sink: could not read what the wiki says of itself')
+      return facts
     }
-    this.perRequest.set(wiki, n)
-    return n
+    if (this.options.titlesPerRequest) facts.perRequest = await this.options.titlesPerRequest(wiki)
+    this.facts.set(wiki, facts)
+    return facts
+  }
+
+  private async titlesPerRequest(wiki: string): Promise<number> {
+    return (await this.wikiFacts(wiki)).perRequest
   }
 
   /**
@@ -359,7 +388,7 @@ export class EditSink {
         add(w.command)
       }
     }
-    const readings = await verifyTitles([...items.values()], { clients: this.options.clients, codes: this.options.codes, titlesPerRequest: (w) => this.titlesPerRequest(w) })
+    const readings = await verifyTitles([...items.values()], { clients: this.options.clients, codes: this.options.codes, titlesPerRequest: (w) => this.titlesPerRequest(w), concurrency: this.options.concurrency })
     const at = this.now()
     for (const [title, r] of this.readings) if (at - r.at > (this.options.verifyMaxAgeMs ?? 300_000)) this.readings.delete(title)
     const seen: EventToAppend[] = []
@@ -420,7 +449,7 @@ export class EditSink {
       const now = this.now()
       const snapshotted = new Set([...rules.keys()].filter((w) => !v.failed.has(w)))
       const states = new Map([...v.pages].filter(([, p]) => p.exists).map(([w, p]) => [w, asPageState(p, now)]))
-      const verdict = evaluateTitle(titleKey(c.title), states, rules, { snapshotted }).pages.find((pv) => pv.wiki === c.wiki)
+      const verdict = evaluateTitle(titleKey(c.title), states, rules, { snapshotted, titleCase: (w) => this.facts.get(w)?.titleCase }).pages.find((pv) => pv.wiki === c.wiki)
       if (!verdict || !verdict.editable) {
         await this.skip(key, c, 'not-editable')
         return

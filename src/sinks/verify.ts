@@ -49,6 +49,8 @@ export interface VerifyContext {
   codes: ReadonlySet<string>
   /** Titles per request on a wiki (50; 500 where the account has apihighlimits). */
   titlesPerRequest: (wiki: string) => Promise<number>
+  /** Requests a wiki may have in flight at once (default 1: in series, as Wikimedia asks). */
+  concurrency?: (wiki: string) => number
 }
 
 interface ApiPage {
@@ -67,40 +69,48 @@ interface ApiPage {
  * Reads titles on one wiki, `perRequest` at a time, following continuation (langlinks and revisions of one
  * batch may come in several answers; they are merged by page). Returns the pages by normalised title.
  */
-export async function readTitles(client: MediaWikiClient, wiki: string, titles: readonly string[], o: { text: boolean; perRequest: number; codes: ReadonlySet<string> }): Promise<Map<string, LivePage>> {
+export async function readTitles(client: MediaWikiClient, wiki: string, titles: readonly string[], o: { text: boolean; perRequest: number; codes: ReadonlySet<string>; concurrency?: number }): Promise<Map<string, LivePage>> {
   const out = new Map<string, LivePage>()
-  for (let i = 0; i < titles.length; i += o.perRequest) {
-    const chunk = titles.slice(i, i + o.perRequest)
-    const byApiTitle = new Map<string, ApiPage>()
-    const renamed = new Map<string, string>()
-    let readAt: string | undefined
-    const params = {
-      action: 'query',
-      titles: chunk,
-      prop: o.text ? 'info|langlinks|revisions' : 'info|langlinks',
-      lllimit: 'max',
-      curtimestamp: true,
-      ...(o.text ? { rvprop: 'content|timestamp|ids', rvslots: 'main' } : {}),
-    }
-    for await (const res of client.continued(params)) {
-      readAt ??= res.curtimestamp as string | undefined
-      const query = res.query as { pages?: ApiPage[]; normalized?: { from: string; to: string }[] } | undefined
-      for (const n of query?.normalized ?? []) renamed.set(n.from, n.to)
-      for (const p of query?.pages ?? []) {
-        const seen = byApiTitle.get(p.title)
-        if (!seen) byApiTitle.set(p.title, { ...p, langlinks: [...(p.langlinks ?? [])] })
-        else {
-          seen.langlinks!.push(...(p.langlinks ?? []))
-          seen.revisions ??= p.revisions
-        }
+  const chunks: string[][] = []
+  for (let i = 0; i < titles.length; i += o.perRequest) chunks.push(titles.slice(i, i + o.perRequest))
+  // One request at a time unless the wiki allows more (private farms): a few workers take the chunks in turn.
+  let next = 0
+  const worker = async () => {
+    while (next < chunks.length) await readChunk(client, wiki, chunks[next++]!, o, out)
+  }
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(o.concurrency ?? 1, chunks.length)) }, worker))
+  return out
+}
+
+async function readChunk(client: MediaWikiClient, wiki: string, chunk: string[], o: { text: boolean; codes: ReadonlySet<string> }, out: Map<string, LivePage>): Promise<void> {
+  const byApiTitle = new Map<string, ApiPage>()
+  const renamed = new Map<string, string>()
+  let readAt: string | undefined
+  const params = {
+    action: 'query',
+    titles: chunk,
+    prop: o.text ? 'info|langlinks|revisions' : 'info|langlinks',
+    lllimit: 'max',
+    curtimestamp: true,
+    ...(o.text ? { rvprop: 'content|timestamp|ids', rvslots: 'main' } : {}),
+  }
+  for await (const res of client.continued(params)) {
+    readAt ??= res.curtimestamp as string | undefined
+    const query = res.query as { pages?: ApiPage[]; normalized?: { from: string; to: string }[] } | undefined
+    for (const n of query?.normalized ?? []) renamed.set(n.from, n.to)
+    for (const p of query?.pages ?? []) {
+      const seen = byApiTitle.get(p.title)
+      if (!seen) byApiTitle.set(p.title, { ...p, langlinks: [...(p.langlinks ?? [])] })
+      else {
+        seen.langlinks!.push(...(p.langlinks ?? []))
+        seen.revisions ??= p.revisions
       }
     }
-    for (const title of chunk) {
-      const page = byApiTitle.get(renamed.get(title) ?? title)
-      out.set(normaliseTitle(title), livePage(wiki, page, readAt, o))
-    }
   }
-  return out
+  for (const title of chunk) {
+    const page = byApiTitle.get(renamed.get(title) ?? title)
+    out.set(normaliseTitle(title), livePage(wiki, page, readAt, o))
+  }
 }
 
 function livePage(wiki: string, page: ApiPage | undefined, readAt: string | undefined, o: { text: boolean; codes: ReadonlySet<string> }): LivePage {
@@ -169,7 +179,7 @@ export async function verifyTitles(items: readonly VerifyItem[], ctx: VerifyCont
       for (const [titles, withTextToo] of [[withText, true], [without, false]] as const) {
         if (titles.length === 0) continue
         try {
-          const pages = await readTitles(client, wiki, titles, { text: withTextToo, perRequest: per, codes: ctx.codes })
+          const pages = await readTitles(client, wiki, titles, { text: withTextToo, perRequest: per, codes: ctx.codes, concurrency: ctx.concurrency?.(wiki) })
           for (const [title, page] of pages) out.get(title)!.pages.set(wiki, page)
         } catch (err) {
           for (const t of titles) out.get(t)!.failed.set(wiki, (err as Error).message)

@@ -31,13 +31,13 @@ export class WikiEditor {
     this.token ??= await this.client.csrfToken()
   }
 
-  /** The account's rights on the wiki (logs in first; asked once). */
-  async rights(): Promise<string[]> {
-    if (this.rightsSeen) return this.rightsSeen
+  /** The account's rights and how the wiki compares titles (logs in first; one request). */
+  async facts(): Promise<{ rights: string[]; titleCase: string | undefined }> {
     await this.session()
-    const res = await this.client.get({ action: 'query', meta: 'userinfo', uiprop: 'rights' })
-    this.rightsSeen = (res.query as { userinfo: { rights?: string[] } }).userinfo.rights ?? []
-    return this.rightsSeen
+    const res = await this.client.get({ action: 'query', meta: 'userinfo|siteinfo', uiprop: 'rights', siprop: 'general' })
+    const q = res.query as { userinfo: { rights?: string[] }; general?: { case?: string } }
+    this.rightsSeen = q.userinfo.rights ?? []
+    return { rights: this.rightsSeen, titleCase: q.general?.case }
   }
 
   /**

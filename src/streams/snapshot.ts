@@ -35,6 +35,8 @@ export interface SnapshotState {
   continue?: Record<string, string>
   pages: number
   batches: number
+  /** The wiki's siteinfo `case`, read when the snapshot began (the link rules compare titles by it). */
+  titleCase?: string | null
 }
 
 export interface SnapshotSchedule {
@@ -109,6 +111,14 @@ export class SnapshotReader {
     } else {
       this.logger.info({ wiki: wiki.code, snapshotId: state.snapshotId, pages: state.pages }, 'resuming snapshot')
     }
+    if (state.titleCase === undefined) {
+      // How the wiki compares titles travels with the snapshot's markers into every partition: a fact in the log,
+      // so a replay decides the same. One request per snapshot.
+      const info = await wiki.client.get({ action: 'query', meta: 'siteinfo', siprop: 'general' })
+      const titleCase = (info.query as { general?: { case?: string } } | undefined)?.general?.case
+      state = { ...state, titleCase: titleCase === 'first-letter' || titleCase === 'case-sensitive' ? titleCase : null }
+      await checkpoints.put(SnapshotReader.stateKey(wiki.code), state)
+    }
 
     const params = {
       action: 'query',
@@ -164,6 +174,7 @@ export class SnapshotReader {
         partition,
         startedAt: state!.startedAt,
         pages: state!.pages,
+        titleCase: state!.titleCase ?? null,
       },
     }))
     await events.append(topic, markers)

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { loadConfig } from '../../src/config/load.js'
 import type { LanguageLink } from '../../src/events/types.js'
-import { cognateFold, evaluateTitle, type TitleVerdict } from '../../src/domain/link-rules.js'
+import { cognateFold, evaluateTitle, sameTitle, ucfirst, type TitleVerdict } from '../../src/domain/link-rules.js'
 import type { PageState } from '../../src/domain/page-state.js'
 import { wikiRules } from '../../src/domain/wiki-rules.js'
 
@@ -44,6 +44,26 @@ function evaluate(pages: Record<string, PageState>, rules = four, title = 'chat'
 const of = (v: TitleVerdict, wiki: string) => v.pages.find((p) => p.wiki === wiki)!
 
 describe('link rules (unit)', () => {
+  it('compares link targets as the target wiki compares titles: first letter by its siteinfo case, spaces and NFC always', () => {
+    expect(sameTitle('chat_noir', 'chat noir', 'case-sensitive')).toBe(true)
+    expect(sameTitle('e\u0301cole', '\u00E9cole', undefined)).toBe(true)
+    expect(sameTitle('chat', 'Chat', 'case-sensitive')).toBe(false)
+    expect(sameTitle('chat', 'Chat', undefined)).toBe(false) // unknown: exact, never merges two titles
+    expect(sameTitle('chat', 'Chat', 'first-letter')).toBe(true)
+    expect(sameTitle('chat', 'CHAT', 'first-letter')).toBe(false)
+    expect(ucfirst('ßtraße')).toBe('ßtraße') // its capital is two letters: MediaWiki leaves it
+    expect(ucfirst('𝔞b')).toBe('𝔞b')
+    expect(ucfirst('éa')).toBe('Éa')
+    // A first-letter farm: [[fr:chat]] on the page "Chat" is the link it should be, not one to replace.
+    const v = evaluateTitle('Chat', new Map([['en', page(['fr:chat'], {}, 'Chat')], ['fr', page(['en:Chat'], {}, 'Chat')]]), four, { snapshotted: new Set(['en', 'fr']), titleCase: () => 'first-letter' })
+    expect(of(v, 'en')).toMatchObject({ add: [], remove: [] })
+    const exact = evaluateTitle('Chat', new Map([['en', page(['fr:chat'], {}, 'Chat')], ['fr', page(['en:Chat'], {}, 'Chat')]]), four, { snapshotted: new Set(['en', 'fr']) })
+    expect(of(exact, 'en')).toMatchObject({ add: ['fr'], remove: ['fr'] }) // on a case-sensitive wiki, "chat" is another page
+    // Configured case wins over what siteinfo said.
+    const configured = rulesFor({ en: {}, fr: { case: 'first-letter' }, de: {}, nl: {} })
+    expect(of(evaluateTitle('Chat', new Map([['en', page(['fr:chat'], {}, 'Chat')], ['fr', page(['en:Chat'], {}, 'Chat')]]), configured, { snapshotted: new Set(['en', 'fr']) }), 'en')).toMatchObject({ add: [], remove: [] })
+  })
+
   it('manual mode: every page should carry the whole link set; what is missing is added', () => {
     const v = evaluate({ en: page(['fr']), fr: page(['en', 'de']), de: page([]) })
     expect(v.linkSet).toEqual(['de', 'en', 'fr'])

@@ -131,6 +131,28 @@ describe('title-links projection (unit, embedded log)', () => {
     expect(marks.en).toMatchObject({ snapshotId: 's1', startedAt: t0 })
   })
 
+  it('compares link targets as the snapshot said the target wiki compares titles (siteinfo case, a fact in the log)', async () => {
+    h = await harness(PARTITIONS)
+    const t0 = 1_700_000_000_000
+    await h.events.append(h.topics.events, [
+      observed('en', 'Chat', ['fr:chat'], { at: t0 }),
+      observed('fr', 'Chat', ['en:Chat'], { at: t0 }),
+      ...snapshotDone('en', 's-en', PARTITIONS, t0 - 1, t0 + 1, 'first-letter'),
+      ...snapshotDone('fr', 's-fr', PARTITIONS, t0 - 1, t0 + 1, 'first-letter'),
+    ])
+    const { store, projector } = await project('case')
+    await caughtUp(projector)
+    await projector.stop()
+    const p = partitionForKey('Chat', PARTITIONS)
+    expect((await store.snapshots(p)).fr).toMatchObject({ titleCase: 'first-letter' })
+    // [[fr:chat]] names fr's "Chat" there: nothing to add, nothing to replace.
+    const again = await project('case-read')
+    await caughtUp(again.projector)
+    const verdict = again.projector.owned.get(p)!.applier.verdict('Chat', (await again.store.title(p, 'Chat'))!)
+    await again.projector.stop()
+    expect(verdict.pages.find((x) => x.wiki === 'en')).toMatchObject({ add: [], remove: [] })
+  })
+
   it('sends an edit command per discrepancy once pages settled, with a deterministic id, and not again on replay', async () => {
     h = await harness(PARTITIONS)
     let now = 1_700_000_000_000
