@@ -7,7 +7,7 @@ import { MediaWikiClient } from '../src/mediawiki/client.js'
 import { PACKAGE_ROOT } from '../src/paths.js'
 import { budgetRun } from '../test/setup/budget-run.js'
 import { readFarm } from '../test/setup/farm.js'
-import { editsNeeded, pageText, seedFarm, seedPlan } from '../test/setup/seed-farm.js'
+import { editsNeeded, seedFarm, seedPlan } from '../test/setup/seed-farm.js'
 import { fmt, machine, writeSection } from './report.js'
 
 // The sink's request budget and wall clock on a real farm (issue 12): a farm of its own (4 wikis, one `php -S`
@@ -31,12 +31,21 @@ async function editsAlone(farmJson: string, count: number, plan: ReturnType<type
     await c.login(farm.bot.botPasswordUser, farm.bot.botPassword)
     tokens.set(lang, await c.csrfToken())
   }
-  const targets = plan.flatMap((t) => Object.keys(t.pages).filter((l) => t.pages[l]!.kind === 'prose').map((l) => ({ lang: l, t })))
+  // Pages as they are now (read before the clock starts): the edits add a comment and leave the links alone.
+  const targets: { lang: string; title: string; text: string }[] = []
+  for (const [lang, c] of clients) {
+    const titles = plan.filter((t) => t.pages[lang]?.kind === 'prose').map((t) => t.title)
+    for (let i = 0; i < titles.length && targets.length < count; i += 50) {
+      const res = await c.get({ action: 'query', titles: titles.slice(i, i + 50), prop: 'revisions', rvprop: 'content', rvslots: 'main' })
+      for (const p of (res.query as { pages: { title: string; revisions?: { slots: { main: { content: string } } }[] }[] }).pages) {
+        if (p.revisions) targets.push({ lang, title: p.title, text: p.revisions[0]!.slots.main.content })
+      }
+    }
+  }
   const t0 = performance.now()
   for (let i = 0; i < count; i++) {
-    const { lang, t } = targets[i % targets.length]!
-    // A real change that leaves the links as they are: a comment at the end.
-    await clients.get(lang)!.post({ action: 'edit', title: t.title, text: `${pageText(t, lang)}\n<!-- bench ${i} -->`, token: tokens.get(lang), bot: true, summary: 'bench' })
+    const { lang, title, text } = targets[i % targets.length]!
+    await clients.get(lang)!.post({ action: 'edit', title, text: `${text}\n<!-- bench ${i} -->`, token: tokens.get(lang), bot: true, summary: 'bench' })
   }
   const ms = performance.now() - t0
   await Promise.all([...clients.values()].map((c) => c.close()))
@@ -55,11 +64,12 @@ async function main(): Promise<void> {
     const needed = editsNeeded(plan)
     console.log(`seeded ${fmt(pages)} pages (${fmt(N)} titles), ${fmt(needed)} need an edit`)
 
-    const fix = await budgetRun({ work, name: 'fix', farmJson, plan, timeoutMs: 1_800_000, checkEveryMs: 2000 })
-    console.log(`(a) ${fix.edits} edits, ${fix.requests} requests, right after ${(fix.rightMs / 1000).toFixed(1)} s; ${JSON.stringify(fix.byKind)}`)
+    // The recent-changes source with its defaults (a first poll a minute in), as `mbwa run` runs.
+    const fix = await budgetRun({ work, name: 'fix', farmJson, plan, timeoutMs: 1_800_000, checkEveryMs: 2000, recentChanges: '{}' })
+    console.log(`(a) ${fix.edits} edits, ${fix.requests} requests, first edit after ${(fix.firstEditMs / 1000).toFixed(1)} s, last after ${(fix.lastEditMs / 1000).toFixed(1)} s, seen right after ${(fix.rightMs / 1000).toFixed(1)} s; ${JSON.stringify(fix.byKind)}`)
     const aloneMs = await editsAlone(farmJson, fix.edits, plan)
     console.log(`edits alone: ${fix.edits} in ${(aloneMs / 1000).toFixed(1)} s`)
-    const check = await budgetRun({ work, name: 'check', farmJson, plan, timeoutMs: 1_800_000, checkEveryMs: 2000 })
+    const check = await budgetRun({ work, name: 'check', farmJson, plan, timeoutMs: 1_800_000, checkEveryMs: 2000, recentChanges: '{}' })
     console.log(`(b) ${check.edits} edits, ${check.requests} requests, quiet after ${(check.quietMs / 1000).toFixed(1)} s; ${JSON.stringify(check.byKind)}`)
 
     const reads = Math.ceil(pages / 50) * LANGS.length
@@ -72,7 +82,7 @@ Command: \`npm run bench:sink -- --write\` (\`bench/sink.ts\`). Machine: ${machi
 \`php -S\` server each, SQLite), seeded with ${fmt(N)} titles in many scripts: ${fmt(pages)} pages, of which ${fmt(needed)} need a
 language link added or removed; short pages (blankness unknown from the length), blank pages, redirects and
 \`{{nobots}}\` pages that must stay as they are. \`mbwa run --apply\` (embedded log, interval 0, settle 0, the
-recent-changes source on) until every page is right, then quiet; every request to the wikis counted by a proxy in
+recent-changes source on with its defaults) until every page is right, then quiet; every request to the wikis counted by a proxy in
 front of each; recent-changes polls left out of the count (their number depends on time, not on work). Baseline
 in the same run: the same number of edits made alone, in series, by a logged-in client.
 
@@ -81,17 +91,18 @@ in the same run: the same number of edits made alone, in series, by a logged-in 
 | (a) requests, farm needing edits | ${fmt(fix.requests)} | ${fmt(budgetA)} (edits + ⌈pages/50⌉ × wikis + 10 per wiki) | 763 |
 | (a) edits | ${fmt(fix.edits)} (${fmt(needed)} pages needed one) | | |
 | (a) requests per page checked / per edit | ${(fix.requests / pages).toFixed(3)} / ${(fix.requests / Math.max(1, fix.edits)).toFixed(2)} | | 0.78 / — |
-| (a) wall clock to every page right | ${(fix.rightMs / 1000).toFixed(1)} s | ≤ 1.5 × edits alone = ${((1.5 * aloneMs) / 1000).toFixed(1)} s | 75–92 s |
+| (a) wall clock from start to the last edit (every page right) | ${(fix.lastEditMs / 1000).toFixed(1)} s | ≤ 1.5 × edits alone = ${((1.5 * aloneMs) / 1000).toFixed(1)} s | 75–92 s |
+| (a) of which: from start to the first edit; from the first edit to the last | ${(fix.firstEditMs / 1000).toFixed(1)} s; ${((fix.lastEditMs - fix.firstEditMs) / 1000).toFixed(1)} s | | |
 | edits alone (baseline, same run) | ${(aloneMs / 1000).toFixed(1)} s | | |
-| (a) ratio to edits alone | ${(fix.rightMs / aloneMs).toFixed(2)} | ≤ 1.5 | |
+| (a) ratio to edits alone | ${(fix.lastEditMs / aloneMs).toFixed(2)} | ≤ 1.5 | |
 | (b) requests, fixed farm, fresh data dir | ${fmt(check.requests)} | ${fmt(budgetB)} (⌈pages/50⌉ × wikis + 10 per wiki) | 185 |
 | (b) edits | ${fmt(check.edits)} | 0 | 0 |
 
 Requests by kind, (a): ${kinds(fix.byKind)}. (b): ${kinds(check.byKind)}.
 
-The wall clock of (a) includes starting mbwa, the snapshots and the projection (settle 0), a one-second linger
-before each verify batch (commands of a snapshot arrive over seconds), and the checks of this bench (every 2 s);
-the edits alone do nothing but edit. The test \`test/sinks/request-budget.int.test.ts\` asserts both budgets on a
+The wall clock of (a) runs from starting \`mbwa run\` to its last edit (timed by the proxy): it includes starting,
+the snapshots and the projection (settle 0), a one-second linger before each verify batch (commands of a snapshot
+arrive over seconds) and the reads; the edits alone do nothing but edit (pages read before their clock starts). The test \`test/sinks/request-budget.int.test.ts\` asserts both budgets on a
 smaller farm (60 titles) in CI.
 `
     console.log(body)

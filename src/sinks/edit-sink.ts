@@ -488,8 +488,7 @@ export class EditSink {
       await queue.noteEdit(c.wiki, this.now())
       try {
         const res = await editor.edit({ title: c.title, text: rewritten.text, summary, basetimestamp: page.timestamp, starttimestamp: page.readAt })
-        this.options.throttle.record(c.wiki)
-        await queue.noteEdit(c.wiki, this.now())
+        this.options.throttle.record(c.wiki) // on disk: noted before sending, and again with the outcome (finish)
         if (res.revision === null) {
           await this.skip(key, c, 'already-correct')
           return

@@ -18,8 +18,11 @@ export interface BudgetRun {
   requests: number
   edits: number
   byKind: Record<string, number>
-  /** From start to the farm as it should be, and to quiet. */
+  /** From start to the farm seen as it should be, to the last edit, and to quiet. */
   rightMs: number
+  lastEditMs: number
+  /** From start to the first edit: starting, snapshots, projection, the first reads. */
+  firstEditMs: number
   quietMs: number
 }
 
@@ -40,7 +43,7 @@ export async function wrongPages(plan: readonly SeededTitle[], farmJson: string)
   return [...should].filter(([k, want]) => now.get(k)?.join('|') !== want.join('|')).map(([k]) => k)
 }
 
-export async function budgetRun(o: { work: string; name: string; farmJson: string; plan: readonly SeededTitle[]; timeoutMs?: number; checkEveryMs?: number }): Promise<BudgetRun> {
+export async function budgetRun(o: { work: string; name: string; farmJson: string; plan: readonly SeededTitle[]; timeoutMs?: number; checkEveryMs?: number; recentChanges?: string }): Promise<BudgetRun> {
   const farm = readFarm(o.farmJson)
   const pages = await mainPages(o.farmJson)
   const proxies = new Map(await Promise.all(farm.wikis.map(async (w) => [w.lang, await countingProxy(w.api)] as const)))
@@ -56,7 +59,7 @@ ${farm.wikis.map((w) => `  ${w.lang}: {api: "${proxies.get(w.lang)!.api}", dbnam
 projection: {settleMinutes: 0}
 sink: {cooldownMinutes: 0, smallBacklog: 0, maxEditsPerMinute: 0}
 sources:
-  recentChanges: {minIntervalSeconds: 1, initialIntervalSeconds: 1, maxIntervalSeconds: 2}
+  recentChanges: ${o.recentChanges ?? '{minIntervalSeconds: 1, initialIntervalSeconds: 1, maxIntervalSeconds: 2}'}
 `,
   )
   const timeoutMs = o.timeoutMs ?? 240_000
@@ -97,5 +100,7 @@ sources:
   const byKind: Record<string, number> = {}
   for (const p of proxies.values()) for (const [k, n] of p.counts) byKind[k] = (byKind[k] ?? 0) + n
   const requests = Object.entries(byKind).filter(([k]) => k !== 'query:recentchanges').reduce((n, [, c]) => n + c, 0)
-  return { requests, edits: byKind.edit ?? 0, byKind, rightMs, quietMs }
+  const lastEdit = Math.max(0, ...[...proxies.values()].map((p) => p.lastAt.get('edit') ?? 0))
+  const firstEdit = Math.min(...[...proxies.values()].map((p) => p.firstAt.get('edit') ?? Infinity))
+  return { requests, edits: byKind.edit ?? 0, byKind, rightMs, lastEditMs: lastEdit > 0 ? lastEdit - started : 0, firstEditMs: Number.isFinite(firstEdit) ? firstEdit - started : 0, quietMs }
 }

@@ -9,6 +9,9 @@ export interface CountingProxy {
   /** The API URL to give mbwa in place of the wiki's. */
   api: string
   counts: Map<string, number>
+  /** When a request of each kind was first and last forwarded (ms since epoch). */
+  firstAt: Map<string, number>
+  lastAt: Map<string, number>
   total(except?: (kind: string) => boolean): number
   close(): Promise<void>
 }
@@ -23,6 +26,8 @@ function kindOf(params: URLSearchParams): string {
 export async function countingProxy(target: string): Promise<CountingProxy> {
   const to = new URL(target)
   const counts = new Map<string, number>()
+  const firstAt = new Map<string, number>()
+  const lastAt = new Map<string, number>()
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
@@ -33,6 +38,8 @@ export async function countingProxy(target: string): Promise<CountingProxy> {
       if (String(req.headers['content-type'] ?? '').includes('application/x-www-form-urlencoded')) for (const [k, v] of new URLSearchParams(body.toString('utf8'))) params.set(k, v)
       const kind = kindOf(params)
       counts.set(kind, (counts.get(kind) ?? 0) + 1)
+      if (!firstAt.has(kind)) firstAt.set(kind, Date.now())
+      lastAt.set(kind, Date.now())
       const up = httpRequest(
         { host: to.hostname, port: to.port, method: req.method, path: `${to.pathname}${url.search}`, headers: { ...req.headers, host: to.host } },
         (upRes) => {
@@ -52,6 +59,8 @@ export async function countingProxy(target: string): Promise<CountingProxy> {
   return {
     api: `http://127.0.0.1:${port}${to.pathname}`,
     counts,
+    firstAt,
+    lastAt,
     total: (except) => [...counts].filter(([k]) => !except?.(k)).reduce((n, [, c]) => n + c, 0),
     close: () =>
       new Promise<void>((resolve) => {
