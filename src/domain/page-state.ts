@@ -76,7 +76,9 @@ export function applyToPage(prev: PageState | undefined, e: MbwaEvent, key: stri
         // The old title: a redirect now (links known: none), or unknown when the source could not say.
         return changed(prev, v, { redirect: v.redirectLeft === true ? true : (prev?.redirect ?? false), revision: null, pageId: null, links: v.redirectLeft === true ? [] : null })
       }
-      return changed(prev, v, { redirect: false, revision: v.revision, pageId: v.pageId })
+      // The moved page is a redirect when the source says so (a moved redirect stays one); otherwise not known to
+      // be one, and its links unknown until read.
+      return changed(prev, v, { redirect: v.redirect ?? false, revision: v.revision, pageId: v.pageId })
     }
     case 'EditApplied': {
       // The page changed under our own edit: its links are what verify reads next, not what we assume.

@@ -59,6 +59,8 @@ export interface PageMoved extends Fact {
   pageId: number | null
   revision: number | null
   logId: number | null
+  /** Whether the moved page itself is a redirect, when the source says (EventStreams' page_is_redirect). */
+  redirect?: boolean | null
 }
 
 export interface SnapshotStarted extends Fact {

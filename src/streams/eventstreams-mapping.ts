@@ -101,7 +101,9 @@ export function mapStreamEvent(data: unknown, wikiByDbName: ReadonlyMap<string, 
       if (fromNs === undefined || toNs === undefined || !fromTitle || !toTitle) return { kind: 'malformed', reason: 'move-without-titles' }
       if (fromNs !== 0 && toNs !== 0) return { kind: 'ignored', reason: 'namespace' }
       const performer = e.performer as Json | undefined
-      const events = moveFacts(base, fallbackId, fromNs, fromTitle, toNs, toTitle, e.new_redirect_page !== undefined && e.new_redirect_page !== null, num(e.page_id) ?? null, null, isBot(performer?.user_is_bot === true, str(performer?.user_text)))
+      // page_is_redirect says whether the moved page itself is a redirect: a moved redirect stays one.
+      const redirect = typeof e.page_is_redirect === 'boolean' ? e.page_is_redirect : null
+      const events = moveFacts(base, fallbackId, fromNs, fromTitle, toNs, toTitle, e.new_redirect_page !== undefined && e.new_redirect_page !== null, num(e.page_id) ?? null, null, isBot(performer?.user_is_bot === true, str(performer?.user_text)), redirect)
       return { kind: 'events', metaId, events }
     }
     default:

@@ -215,10 +215,11 @@ export function moveFacts(
   pageId: number | null,
   logId: number | null,
   byBot: boolean,
+  redirect: boolean | null = null,
 ): EventToAppend[] {
   if (toTitle === undefined) return []
   if (fromNs === 0 && toNs === 0) {
-    return moveEvents({ ...base, id, fromTitle, toTitle, redirectLeft, pageId, revision: null, logId })
+    return moveEvents({ ...base, id, fromTitle, toTitle, redirectLeft, pageId, revision: null, logId, redirect })
   }
   if (fromNs === 0) {
     return redirectLeft
@@ -226,7 +227,7 @@ export function moveFacts(
       : [titleEvent('PageDeleted', { ...base, id, title: fromTitle, pageId, logId })]
   }
   if (toNs === 0) {
-    return [titleEvent('PageCreated', { ...base, id, title: toTitle, pageId, revision: null, byBot, createdAt: null, redirect: false })]
+    return [titleEvent('PageCreated', { ...base, id, title: toTitle, pageId, revision: null, byBot, createdAt: null, redirect })]
   }
   return []
 }

@@ -23,7 +23,7 @@ export const SAMPLES: { [K in keyof EventMap]: EventMap[K] } = {
     snapshotId: 'snap-en-1',
   },
   PageDeleted: { ...page, pageId: 12, logId: 99 },
-  PageMoved: { ...base, wiki: 'en', fromTitle: 'chatt', toTitle: 'chat', redirectLeft: false, pageId: 12, revision: 347, logId: 100 },
+  PageMoved: { ...base, wiki: 'en', fromTitle: 'chatt', toTitle: 'chat', redirectLeft: false, pageId: 12, revision: 347, logId: 100, redirect: false },
   SnapshotStarted: { ...base, source: 'snapshot', wiki: 'en', snapshotId: 'snap-en-1' },
   SnapshotCompleted: { ...base, source: 'snapshot', wiki: 'en', snapshotId: 'snap-en-1', partition: 3, startedAt: 1_699_000_000_000, pages: 1234, titleCase: 'case-sensitive' },
   EditRequested: { ...page, source: 'projection', commandId: 'cmd-1', add: ['fr'], remove: ['xx'], read: ['en', 'fr'], priority: 10, reason: 'missing' },

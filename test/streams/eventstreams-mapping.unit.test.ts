@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest'
+import { applyToPage } from '../../src/domain/page-state.js'
+import type { PageMoved } from '../../src/events/types.js'
 import { mapStreamEvent, resumeId } from '../../src/streams/eventstreams-mapping.js'
 import { canaries, recorded, WIKIS } from './eventstreams-feed.js'
 
@@ -50,6 +52,22 @@ describe('EventStreams mapping (unit, published recorded events)', () => {
     if (m.kind !== 'events') throw new Error(`expected events, got ${m.kind}`)
     expect(m.events.map((e) => e.key)).toEqual(['Coulon', 'Coulon (gemeente)'])
     expect(m.events[0]!.value).toMatchObject({ fromTitle: 'Coulon', toTitle: 'Coulon_(gemeente)', redirectLeft: false, wiki: 'nl' })
+  })
+
+  it('keeps a moved redirect a redirect (page_is_redirect), within namespace 0 and into it', () => {
+    const move = { ...recorded('mediawiki.page-move').find((e) => e.database === 'nlwiki')!, page_is_redirect: true }
+    const m = map(move)
+    if (m.kind !== 'events') throw new Error(`expected events, got ${m.kind}`)
+    expect(m.events[1]!.value).toMatchObject({ redirect: true })
+    const target = applyToPage(undefined, { type: 'PageMoved', value: m.events[1]!.value as PageMoved }, 'Coulon (gemeente)')
+    expect(target).toMatchObject({ redirect: true })
+    const plain = map({ ...move, page_is_redirect: false })
+    if (plain.kind !== 'events') throw new Error('expected events')
+    expect(applyToPage(undefined, { type: 'PageMoved', value: plain.events[1]!.value as PageMoved }, 'Coulon (gemeente)')).toMatchObject({ redirect: false })
+    // From another namespace into the main one: a creation, with the redirect flag.
+    const into = map({ ...move, prior_state: { ...((move as Record<string, unknown>).prior_state as object), page_namespace: 2 } })
+    if (into.kind !== 'events') throw new Error('expected events')
+    expect(into.events.map((e) => [e.type, (e.value as { redirect?: boolean }).redirect])).toEqual([['PageCreated', true]])
   })
 
   it('maps page-delete on a configured Wiktionary to PageDeleted', () => {
