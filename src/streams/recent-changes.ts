@@ -23,16 +23,23 @@ export interface RecentChangesOptions {
   lookbackMs?: number
   /** rclimit; 'max' lets the API decide (500, or 5000 with apihighlimits). */
   limit?: number | 'max'
+  /**
+   * Each poll starts this far before the last change seen (default 2 min): a row inserted late with an older
+   * timestamp is still read; repeats are dropped by rc id.
+   */
+  overlapMs?: number
   now?: () => number
 }
 
 interface RcCheckpoint {
-  /** ISO timestamp to start from when there is no continuation. */
+  /** ISO timestamp of the last change seen (a poll starts overlapMs before it) when there is no continuation. */
   rcstart: string
   /** The API's continue object of an unfinished read. */
   continue?: Record<string, string>
-  /** Highest rc id handled; entries at or below it are skipped (rcstart is inclusive). */
+  /** Highest rc id handled (checkpoints of earlier versions skipped entries at or below it). */
   lastRcId: number
+  /** Rc ids handled within the overlap window, with their times (ms): repeats of the overlap are dropped. */
+  seen?: [number, number][]
   intervalMs: number
 }
 
@@ -94,30 +101,39 @@ export class RecentChangesPoller {
   async pollOnce(wiki: WikiSource): Promise<PollResult> {
     let cp = await this.checkpoint(wiki.code)
     const result: PollResult = { entries: 0, events: 0 }
+    const overlap = this.options.overlapMs ?? 120_000
+    // Where this poll starts: a continuation goes on where it stopped; otherwise overlapMs before the last change.
+    const start = new Date(Date.parse(cp.rcstart) - (cp.seen ? overlap : 0)).toISOString()
     for (;;) {
+      // Every namespace: MediaWiki records a move under its source namespace, so a move from a draft or user
+      // page into the main namespace is listed under that namespace. Rows of other namespaces are dropped here
+      // (toEvents keeps what starts or ends in namespace 0).
       const res = await wiki.client.get({
         action: 'query',
         list: 'recentchanges',
-        rcnamespace: 0,
         rctype: 'new|edit|log',
         rcprop: 'title|ids|timestamp|user|flags|loginfo|redirect',
         rcdir: 'newer',
         rclimit: this.options.limit ?? 'max',
-        rcstart: cp.rcstart,
+        rcstart: start,
         ...(cp.continue ?? { continue: '' }),
       })
+      const seen = new Set((cp.seen ?? []).map(([id]) => id))
       const entries = ((res.query as { recentchanges?: RcEntry[] } | undefined)?.recentchanges ?? []).filter(
-        (e) => e.rcid > cp.lastRcId,
+        (e) => (cp.seen ? !seen.has(e.rcid) : e.rcid > cp.lastRcId),
       )
       const events = entries.flatMap((e) => this.toEvents(wiki.code, e))
       if (events.length > 0) await this.options.events.append(this.options.topic, events)
       result.entries += entries.length
       result.events += events.length
-      const last = entries[entries.length - 1]
       const lastRcId = entries.reduce((m, e) => Math.max(m, e.rcid), cp.lastRcId)
+      const latest = entries.reduce((m, e) => (e.timestamp > m ? e.timestamp : m), cp.rcstart)
+      // Ids of the overlap window only: the list stays as small as the window's changes.
+      const keepFrom = Date.parse(latest) - overlap
+      const window = [...(cp.seen ?? []), ...entries.map((e): [number, number] => [e.rcid, Date.parse(e.timestamp)])].filter(([, at]) => at >= keepFrom)
       cp = res.continue
-        ? { ...cp, continue: res.continue, lastRcId }
-        : { rcstart: last?.timestamp ?? cp.rcstart, lastRcId, intervalMs: cp.intervalMs }
+        ? { ...cp, continue: res.continue, lastRcId, seen: window }
+        : { rcstart: latest, lastRcId, seen: window, intervalMs: cp.intervalMs }
       await this.options.checkpoints.put(this.key(wiki.code), cp)
       if (!res.continue) break
     }

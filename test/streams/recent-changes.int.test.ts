@@ -93,6 +93,21 @@ describe('recent-changes polling source (int, real MediaWiki)', () => {
     expect(await again.intervalOf('en')).toBeGreaterThan(1000)
   })
 
+  it('sees a page moved from another namespace into the main one (MediaWiki lists the move under its source namespace)', async () => {
+    const p = poller()
+    await p.pollOnce({ code: 'en', client })
+    const draft = `User:Admin/${uniqueTitle('rc draft')}`
+    const target = uniqueTitle('rc published')
+    await admin.edit(draft, 'a draft [[fr:brouillon]]')
+    await admin.move(draft, target, false)
+    await p.pollOnce({ code: 'en', client })
+    const events = (await readEvents(h.log, h.topics.events)).filter((e) => (e.event.value as { title?: string }).title === target)
+    expect(events.map((e) => e.event.type)).toEqual(['PageCreated'])
+    expect(events[0]!.key).toBe(titleKey(target))
+    // Nothing of the draft itself (not in the main namespace) became an event.
+    expect((await readEvents(h.log, h.topics.events)).some((e) => JSON.stringify(e.event.value).includes('rc draft') && (e.event.value as { title?: string }).title !== target)).toBe(false)
+  })
+
   it('adapts the interval: shorter while a wiki changes, longer while quiet, within bounds', async () => {
     const p = poller()
     await p.pollOnce({ code: 'en', client })
