@@ -183,7 +183,20 @@ export const ConfigSchema = z
         eventStreams: z
           .object({
             enabled: z.boolean().default(false),
-            url: z.url({ protocol: /^https?$/ }).default('https://stream.wikimedia.org/v2/stream'),
+            /** The stream route, or the service's base URL (https://stream.wikimedia.org): /v2/stream is added. */
+            url: z
+              .url({ protocol: /^https?$/ })
+              .default('https://stream.wikimedia.org/v2/stream')
+              .transform((v, ctx) => {
+                const u = new URL(v)
+                const path = u.pathname.replace(/\/+$/, '')
+                if (path === '') u.pathname = '/v2/stream'
+                else if (!/\/v2\/stream$/.test(path)) {
+                  ctx.addIssue({ code: 'custom', message: `not an EventStreams route: give the service's base URL (https://stream.wikimedia.org) or its /v2/stream route, not ${u.pathname}` })
+                  return z.NEVER
+                }
+                return u.toString().replace(/\/+$/, '')
+              }),
             streams: listOf(z.string().min(1)).default([
               'mediawiki.recentchange',
               'mediawiki.page-create',

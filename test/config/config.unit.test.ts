@@ -92,6 +92,17 @@ wikis:
     expect(err.message).not.toContain('hunter2')
   })
 
+  it('takes the EventStreams service base URL or its stream route, and refuses any other path naming the key', () => {
+    const url = (u: string) => loadConfig({ ...none, flags: { sources: { eventStreams: { url: u } } } }).config.sources.eventStreams.url
+    expect(url('https://stream.wikimedia.org')).toBe('https://stream.wikimedia.org/v2/stream')
+    expect(url('https://stream.wikimedia.org/')).toBe('https://stream.wikimedia.org/v2/stream')
+    expect(url('http://127.0.0.1:8092/v2/stream/')).toBe('http://127.0.0.1:8092/v2/stream')
+    expect(url('http://127.0.0.1:8092/proxy/v2/stream')).toBe('http://127.0.0.1:8092/proxy/v2/stream')
+    const err = failure(() => loadConfig({ ...none, flags: { sources: { eventStreams: { url: 'https://stream.wikimedia.org/v2/stream/mediawiki.recentchange' } } } }))
+    expect(err.message).toContain('config key sources.eventStreams.url')
+    expect(err.message).toContain('not an EventStreams route')
+  })
+
   it('names the environment variable when the bad value came from there', () => {
     const err = failure(() => loadConfig({ ...none, env: { MBWA_HTTP__PORT: 'eighty' } }))
     expect(err.message).toContain('config key http.port (from environment variable MBWA_HTTP__PORT)')
