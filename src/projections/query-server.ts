@@ -46,6 +46,10 @@ export class QueryServer {
   readonly app: FastifyInstance
   /** The address this member shares with the group (what others forward to). */
   self: string | undefined
+  /** Scans of the store for a digest so far (the cache keeps repeated requests from scanning again). */
+  digestScans = 0
+  private digestRun: Promise<unknown> = Promise.resolve()
+  private digestCache: { key: string; value: { sum: string; pages: number; partitions: number[] } } | undefined
   private readonly logger: Logger
 
   constructor(private readonly options: QueryServerOptions) {
@@ -226,6 +230,7 @@ export class QueryServer {
     // A wiki's pages, one partition at a time, in title order: what dump workers elsewhere read.
     app.get<{ Params: { wiki: string }; Querystring: Record<string, string | undefined> }>('/v1/wikis/:wiki/pages', async (req, reply) => {
       const { wiki } = req.params
+      if (!this.options.rules.has(wiki)) fail('MBWA_NOT_FOUND', `no wiki ${JSON.stringify(wiki)} in the configuration`)
       const p = Number(req.query.partition)
       if (!Number.isInteger(p) || p < 0 || p >= this.options.partitions) fail('MBWA_BAD_REQUEST', `partition must be an integer from 0 to ${this.options.partitions - 1}`)
       const limit = req.query.limit === undefined ? 1000 : Number(req.query.limit)
@@ -260,11 +265,7 @@ export class QueryServer {
 
     app.get('/v1/digest', async (req) => {
       const local = (req.query as { local?: string }).local === '1'
-      const parts = (await this.gather(req, local, async () => {
-        const partitions = [...projector.owned.keys()].sort((a, b) => a - b)
-        const d = await store.digest(partitions)
-        return { sum: d.sum.toString(16), pages: d.pages, partitions }
-      })) as { sum: string; pages: number; partitions: number[] }[]
+      const parts = (await this.gather(req, local, () => this.localDigest())) as { sum: string; pages: number; partitions: number[] }[]
       let sum = 0n
       let pages = 0
       const partitions: number[] = []
@@ -276,6 +277,28 @@ export class QueryServer {
       partitions.sort((a, b) => a - b)
       return { digest: digestHex(sum), sum: sum.toString(16), pages, partitions, complete: partitions.length === this.options.partitions }
     })
+  }
+
+  /**
+   * This member's digest: one scan at a time, whatever the number of requests, and kept for as long as no
+   * partition moves (the offsets it was computed at are its key).
+   */
+  private localDigest(): Promise<{ sum: string; pages: number; partitions: number[] }> {
+    const { projector, store } = this.options
+    const key = () => JSON.stringify(projector.status().map((x) => [x.partition, x.offset]).sort((a, b) => a[0]! - b[0]!))
+    const run = this.digestRun.then(async () => {
+      const at = key()
+      if (this.digestCache?.key === at) return this.digestCache.value
+      const partitions = [...projector.owned.keys()].sort((a, b) => a - b)
+      const d = await store.digest(partitions)
+      const value = { sum: d.sum.toString(16), pages: d.pages, partitions }
+      // Only an answer whose offsets did not move during the scan is kept.
+      if (key() === at) this.digestCache = { key: at, value }
+      this.digestScans++
+      return value
+    })
+    this.digestRun = run.catch(() => undefined)
+    return run
   }
 
   private validTitle(raw: string): string {

@@ -155,4 +155,26 @@ describe('query endpoint (unit, embedded log)', () => {
     expect(digest).toMatchObject({ pages: 63, complete: true })
     expect(digest.digest).toMatch(/^[0-9a-f]{64}$/)
   })
+
+  it('computes the digest once for many requests while nothing moves, and again once something does', async () => {
+    const before = server.digestScans
+    const answers = await Promise.all(Array.from({ length: 10 }, () => get('/v1/digest')))
+    expect(new Set(answers.map((a) => (a.body as { digest: string }).digest)).size).toBe(1)
+    expect(server.digestScans - before).toBeLessThanOrEqual(1)
+    const first = (answers[0]!.body as { digest: string }).digest
+    await h.events.append(h.topics.events, [observed('nl', 'digest moves', [], { at: 1_700_000_000_001 })])
+    const ends = await h.log.endOffsets(h.topics.events)
+    await waitFor(() => projector.status().every((x) => x.offset >= ends[x.partition]!), 20_000, 'the new event applied')
+    const after = (await get('/v1/digest')).body as { digest: string; pages: number }
+    expect(after.digest).not.toBe(first)
+    expect(after.pages).toBe(64)
+  })
+
+  it("serves a wiki's pages only for wikis in the configuration", async () => {
+    expect((await get('/v1/wikis/en/pages?partition=0')).status).toBe(200)
+    const unknown = await get('/v1/wikis/xx/pages?partition=0')
+    expect(unknown.status).toBe(404)
+    expect(unknown.body).toMatchObject({ error: { code: 'MBWA_NOT_FOUND' } })
+    expect((await get(`/v1/wikis/${encodeURIComponent('../en')}/pages?partition=0`)).status).toBe(404)
+  })
 })
