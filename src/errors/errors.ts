@@ -19,6 +19,8 @@ export const ERRORS = {
   MBWA_LOG_LOCKED: { retriable: false, summary: 'The embedded log is open in another process' },
   MBWA_TOPIC_UNKNOWN: { retriable: false, summary: 'The topic does not exist (ensureTopics first)' },
   MBWA_PARTITION_INVALID: { retriable: false, summary: 'The partition is outside the topic' },
+  MBWA_TOPIC_RETENTION: { retriable: false, summary: 'A topic that must keep every message deletes old ones (rebuilds would be partial)' },
+  MBWA_LOG_TRUNCATED: { retriable: false, summary: 'Messages a store still needs were deleted from the log (below its start offset)' },
   MBWA_GROUP_MEMBER_EXISTS: {
     retriable: false,
     summary: 'The embedded log has one consumer per group; a second one joined',

@@ -184,6 +184,11 @@ export class EmbeddedLog implements EventLog {
     return out
   }
 
+  /** The embedded log never deletes: every partition starts at 0. */
+  async startOffsets(topic: string): Promise<number[]> {
+    return new Array<number>(await this.partitionCount(topic)).fill(0)
+  }
+
   async endOffsets(topic: string): Promise<number[]> {
     return this.endsOf(topic).slice()
   }

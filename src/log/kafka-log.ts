@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import {
   AssignerProtocol,
+  ConfigResourceTypes,
   Kafka,
   logLevel as KafkaLogLevel,
   type Admin,
@@ -105,10 +106,41 @@ export class KafkaLog implements EventLog {
           topic: t.name,
           numPartitions: t.partitions,
           replicationFactor: this.options.replicationFactor ?? 1,
+          configEntries: Object.entries(t.config ?? {}).map(([name, value]) => ({ name, value })),
         })),
       })
     }
     for (const t of topics) this.partitionCounts.delete(t.name)
+    // A topic that must keep every message (the events topic: rebuilds replay it from offset 0) is refused when
+    // the broker would delete old ones, whoever created it: a stock broker deletes after 7 days.
+    const keep = topics.filter((t) => t.keepForever)
+    if (keep.length === 0) return
+    const described = await this.admin.describeConfigs({
+      includeSynonyms: false,
+      resources: keep.map((t) => ({ type: ConfigResourceTypes.TOPIC, name: t.name, configNames: ['retention.ms', 'retention.bytes', 'cleanup.policy'] })),
+    })
+    for (const r of described.resources) {
+      const conf = Object.fromEntries(r.configEntries.map((e) => [e.configName, e.configValue]))
+      const problems: string[] = []
+      if (conf['retention.ms'] !== '-1') problems.push(`retention.ms=${conf['retention.ms']}`)
+      if (conf['retention.bytes'] !== undefined && conf['retention.bytes'] !== '-1') problems.push(`retention.bytes=${conf['retention.bytes']}`)
+      if (conf['cleanup.policy'] !== undefined && conf['cleanup.policy'] !== 'delete') problems.push(`cleanup.policy=${conf['cleanup.policy']}`)
+      if (problems.length > 0) {
+        throw new MbwaError(
+          'MBWA_TOPIC_RETENTION',
+          `topic ${r.resourceName} must keep every message (a rebuild replays it from offset 0), but the broker would delete old ones (${problems.join(', ')}); ` +
+            `set it with: kafka-configs.sh --bootstrap-server BROKER --alter --entity-type topics --entity-name ${r.resourceName} --add-config retention.ms=-1,retention.bytes=-1,cleanup.policy=delete`,
+          { topic: r.resourceName },
+        )
+      }
+    }
+  }
+
+  async startOffsets(topic: string): Promise<number[]> {
+    const offsets = await this.admin.fetchTopicOffsets(topic)
+    const out = new Array<number>(offsets.length)
+    for (const o of offsets) out[o.partition] = Number(o.low)
+    return out
   }
 
   async partitionCount(topic: string): Promise<number> {

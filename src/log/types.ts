@@ -91,6 +91,10 @@ export interface Subscription {
 export interface TopicSpec {
   name: string
   partitions: number
+  /** Topic configuration set when the topic is created (Kafka: retention.ms, cleanup.policy…). */
+  config?: Record<string, string>
+  /** The topic must keep every message: checked at start, refused when the broker would delete old ones. */
+  keepForever?: boolean
 }
 
 export interface EventLog {
@@ -104,6 +108,8 @@ export interface EventLog {
   read(topic: string, partition: number, offset: number, max: number): Promise<StoredMessage[]>
   /** Next offset to be written, per partition. */
   endOffsets(topic: string): Promise<number[]>
+  /** First offset still held, per partition (0 unless the log deleted older messages). */
+  startOffsets(topic: string): Promise<number[]>
   /** The group's committed offsets per partition (-1 where nothing is committed). */
   committedOffsets(groupId: string, topic: string): Promise<number[]>
   /** Sets the group's committed offsets (the group must have no running members), e.g. to rebuild from 0. */

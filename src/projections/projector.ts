@@ -5,6 +5,7 @@ import type { TopicNames } from '../log/topics.js'
 import type { GroupMember, Subscription, TopicPartition } from '../log/types.js'
 import { PartitionApplier } from './partition-applier.js'
 import type { TitleStore } from './title-store.js'
+import { MbwaError } from '../errors/errors.js'
 import type { RulesByWiki } from '../domain/wiki-rules.js'
 
 // Feeds the events topic into the title store. Each partition this member is given starts from the offset the
@@ -78,12 +79,22 @@ export class Projector {
       memberData: address ?? this.options.address,
       logger: this.logger,
       onAssign: async (assigned: TopicPartition[]) => {
-        const ends = await events.log.endOffsets(topics.events)
+        const [ends, lows] = await Promise.all([events.log.endOffsets(topics.events), events.log.startOffsets(topics.events)])
         const starts = new Map<string, number>()
         const keep = new Set(assigned.map((tp) => tp.partition))
         for (const p of [...this.owned.keys()]) if (!keep.has(p)) this.owned.delete(p)
         for (const { topic, partition } of assigned) {
           const offset = await store.offset(partition)
+          const low = lows[partition] ?? 0
+          if (offset < low) {
+            // Events this store still needs were deleted from the log: resuming (or replaying) would silently
+            // build a partial state. Stop loudly instead.
+            throw new MbwaError(
+              'MBWA_LOG_TRUNCATED',
+              `partition ${partition} of ${topic} starts at offset ${low} but the projection needs it from ${offset}: events were deleted from the log (its retention), so the state cannot be built from it; restore the topic, or start from a dump (mbwa import)`,
+              { topic, partition, offset, low },
+            )
+          }
           const applier = this.owned.get(partition)?.applier ?? new PartitionApplier(store, partition, this.applierOptions())
           await applier.load()
           const end = ends[partition] ?? 0
