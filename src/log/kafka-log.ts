@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import {
+import kafkajs, {
   AssignerProtocol,
-  ConfigResourceTypes,
   Kafka,
   logLevel as KafkaLogLevel,
   type Admin,
@@ -12,6 +11,9 @@ import {
   type PartitionAssigner,
 } from 'kafkajs'
 import { MbwaError } from '../errors/errors.js'
+
+// kafkajs is CommonJS: Node's ESM loader does not find every export by name (ConfigResourceTypes among them).
+const { ConfigResourceTypes } = kafkajs
 import { silentLogger, type Logger } from '../logging.js'
 import { partitionForKey, RoundRobin } from './partitioner.js'
 import type {
