@@ -5,6 +5,7 @@ import type { Logger } from '../logging.js'
 import type { TopicNames } from '../log/topics.js'
 import { PartitionRouter } from '../projections/partition-router.js'
 import { Projector } from '../projections/projector.js'
+import { readSecret } from '../config/secrets.js'
 import { QueryServer } from '../projections/query-server.js'
 import { DumpMonitor } from '../projections/dump-monitor.js'
 import { TitleStore } from '../projections/title-store.js'
@@ -40,7 +41,11 @@ export class ProjectionService {
     const partitions = await events.log.partitionCount(topics.events)
     const router = events.log.kind === 'kafka' ? new PartitionRouter(projector, topics.events, logger) : undefined
     const dumps = config.dumps.monitor ? new DumpMonitor({ events, topics, groupId: config.log.groupId, checkMs: config.dumps.checkSeconds * 1000, logger, wikis: () => Object.keys(config.wikis) }) : undefined
-    const server = new QueryServer({ store, projector, rules, partitions, router, logger, dumps, sink })
+    const token = config.http.token ? readSecret(config.http.token, 'http.token') : undefined
+    if (!token && !isLoopback(config.http.host)) {
+      logger.warn({ host: config.http.host }, 'the query endpoint listens beyond loopback with no http.token: anyone who reaches it can read it')
+    }
+    const server = new QueryServer({ store, projector, rules, partitions, router, logger, dumps, sink, token })
     await server.listen(config.http.host, config.http.port)
     const addr = server.app.server.address()
     const port = typeof addr === 'object' && addr ? addr.port : config.http.port
@@ -58,4 +63,8 @@ export class ProjectionService {
     await this.projector.stop()
     await this.store.close()
   }
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host)
 }

@@ -1,6 +1,8 @@
 import type { Command } from 'commander'
 import { loadConfig, type LoadedConfig } from '../config/load.js'
 import { createLogger, type Logger } from '../logging.js'
+import type { Config } from '../config/schema.js'
+import { readSecret } from '../config/secrets.js'
 
 export interface GlobalFlags {
   config?: string
@@ -43,4 +45,9 @@ export function untilSignal(): Promise<NodeJS.Signals> {
     process.on('SIGINT', on)
     process.on('SIGTERM', on)
   })
+}
+
+/** Headers for requests to a running mbwa's endpoint: its bearer token, when the configuration names one. */
+export function endpointHeaders(config: Config): Record<string, string> {
+  return config.http.token ? { authorization: `Bearer ${readSecret(config.http.token, 'http.token')}` } : {}
 }

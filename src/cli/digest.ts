@@ -4,7 +4,7 @@ import type { Command } from 'commander'
 import { request } from 'undici'
 import { MbwaError } from '../errors/errors.js'
 import { digestHex, TitleStore, wikiDigest } from '../projections/title-store.js'
-import { commandContext } from './context.js'
+import { commandContext, endpointHeaders } from './context.js'
 
 // The digest of the projection: the same events give the same digest, whatever the batch sizes, restarts or
 // number of instances. Offline from the local store, or from a running deployment (which sums its members').
@@ -15,14 +15,14 @@ export function registerDigest(program: Command): void {
     .option('--url <url>', 'a running member\'s query endpoint, e.g. http://127.0.0.1:8642; it asks the other members too')
     .option('--wiki <code>', 'the content digest of one wiki (its pages and links, not when they were seen): equal after importing its dump')
     .action(async (options: { url?: string; wiki?: string }, command: Command) => {
+      const { config } = commandContext(command)
       if (options.url && !options.wiki) {
-        const res = await request(`${options.url.replace(/\/$/, '')}/v1/digest`)
+        const res = await request(`${options.url.replace(/\/$/, '')}/v1/digest`, { headers: endpointHeaders(config) })
         const body = (await res.body.json()) as { digest: string; pages: number; complete: boolean; error?: { message: string } }
         if (res.statusCode !== 200) throw new MbwaError('MBWA_RESTORING', `${options.url}: ${body.error?.message ?? res.statusCode}`)
         process.stdout.write(`${body.digest}  ${body.pages} pages${body.complete ? '' : ' (not every partition answered)'}\n`)
         return
       }
-      const { config } = commandContext(command)
       const path = join(resolve(config.dataDir), 'projection')
       if (!existsSync(path)) throw new MbwaError('MBWA_NOT_FOUND', `no projection at ${path}`)
       const store = await TitleStore.open(path).catch((err: unknown) => {

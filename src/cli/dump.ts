@@ -14,8 +14,7 @@ import { loadConfig } from '../config/load.js'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Config } from '../config/schema.js'
 import type { Logger } from '../logging.js'
-import { untilSignal, flagOverrides, type GlobalFlags } from './context.js'
-import { commandContext } from './context.js'
+import { commandContext, endpointHeaders, flagOverrides, untilSignal, type GlobalFlags } from './context.js'
 
 // Dump files of one wiki's pages (format: src/sinks/dump-file.ts and the README): write from the local
 // projection, verify, look a title up. Public dumps go to dataDir/dumps/public/WIKI/.
@@ -110,7 +109,7 @@ async function withWorker(config: Config, logger: Logger, from: string | undefin
   let store: TitleStore | undefined
   try {
     let pages: PageSource
-    if (from) pages = httpPageSource(from)
+    if (from) pages = httpPageSource(from, endpointHeaders(config))
     else {
       const path = join(resolve(config.dataDir), 'projection')
       const local = await TitleStore.open(path).catch((err: unknown) => {

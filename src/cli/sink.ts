@@ -6,7 +6,7 @@ import { sinkControlDir, type SinkStatus } from '../app/sink.js'
 import type { Config } from '../config/schema.js'
 import { MbwaError } from '../errors/errors.js'
 import { EditQueue, type PauseInfo } from '../sinks/edit-queue.js'
-import { commandContext } from './context.js'
+import { commandContext, endpointHeaders } from './context.js'
 
 // The edit sink from the command line: what waits per wiki and which wikis are paused and why; resuming a paused
 // wiki by hand. The sink's store is locked while `mbwa run` holds it: status then asks the running instance's
@@ -52,7 +52,7 @@ export function registerSink(program: Command): void {
         return
       }
       const url = (options.url ?? `http://${config.http.host}:${config.http.port}`).replace(/\/$/, '')
-      const res = await request(`${url}/v1/stats`).catch((err: unknown) => {
+      const res = await request(`${url}/v1/stats`, { headers: endpointHeaders(config) }).catch((err: unknown) => {
         throw new MbwaError('MBWA_MEDIAWIKI_UNREACHABLE', `${url}: ${(err as Error).message}`)
       })
       const stats = (await res.body.json()) as { sink: SinkStatus | null }

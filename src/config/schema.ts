@@ -95,6 +95,8 @@ export const ConfigSchema = z
         port: z.int().min(0).max(65535).default(8642),
         /** The address other members forward queries to (default http://host:port). */
         advertisedUrl: z.url({ protocol: /^https?$/ }).optional(),
+        /** A bearer token every request but /healthz and /readyz must carry (for an endpoint off loopback). */
+        token: SecretRef.optional(),
       })
       .strict()
       .prefault({}),

@@ -33,6 +33,7 @@ export const ERRORS = {
   MBWA_WIKI_NOT_CONFIGURED: { retriable: false, summary: 'The wiki is not in the configuration' },
   MBWA_BAD_REQUEST: { status: 400, retriable: false, summary: 'The HTTP request is malformed' },
   MBWA_NOT_FOUND: { status: 404, retriable: false, summary: 'No such resource' },
+  MBWA_UNAUTHORIZED: { status: 401, retriable: false, summary: 'The endpoint needs its bearer token (http.token)' },
   MBWA_METHOD_NOT_ALLOWED: { status: 405, retriable: false, summary: 'The HTTP endpoint is read-only' },
   MBWA_RESTORING: { status: 503, retriable: true, summary: 'The partition is being restored or changing owner; ask again shortly' },
 } as const satisfies Record<string, ErrorSpec>

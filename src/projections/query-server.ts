@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { request as undiciRequest } from 'undici'
 import { MbwaError, type ErrorCode } from '../errors/errors.js'
@@ -28,6 +29,11 @@ export interface QueryServerOptions {
   dumps?: DumpMonitor
   /** The edit sink's state (waiting commands, wikis it stopped writing to), for /v1/stats. */
   sink?: () => Promise<unknown>
+  /**
+   * A bearer token every request must carry (http.token), but the liveness and readiness probes; forwarded
+   * queries between members carry it too.
+   */
+  token?: string
   logger?: Logger
 }
 
@@ -82,6 +88,18 @@ export class QueryServer {
   private routes(): void {
     const app = this.app
     const { store, projector } = this.options
+
+    const token = this.options.token
+    if (token) {
+      const expected = Buffer.from(`Bearer ${token}`)
+      app.addHook('onRequest', async (req) => {
+        const path = req.url.split('?')[0]
+        if (path === '/healthz' || path === '/readyz') return
+        const given = Buffer.from(String(req.headers.authorization ?? ''))
+        // Compared in constant time; neither the token nor what was sent appears in the answer or the log.
+        if (given.length !== expected.length || !timingSafeEqual(given, expected)) fail('MBWA_UNAUTHORIZED', 'this endpoint needs Authorization: Bearer <http.token>')
+      })
+    }
 
     app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
       if (err instanceof MbwaError) {
@@ -301,6 +319,10 @@ export class QueryServer {
     return run
   }
 
+  private forwardHeaders(): Record<string, string> {
+    return { [FORWARDED]: '1', ...(this.options.token ? { authorization: `Bearer ${this.options.token}` } : {}) }
+  }
+
   private validTitle(raw: string): string {
     const title = normaliseTitle(raw)
     if (title === '') fail('MBWA_BAD_REQUEST', 'the title is empty')
@@ -320,7 +342,7 @@ export class QueryServer {
     const path = req.url.split('?')[0]!
     const remote = await Promise.all(
       others.map(async (base) => {
-        const res = await undiciRequest(`${base}${path}?local=1`, { headers: { [FORWARDED]: '1' }, headersTimeout: 10_000, bodyTimeout: 10_000 })
+        const res = await undiciRequest(`${base}${path}?local=1`, { headers: this.forwardHeaders(), headersTimeout: 10_000, bodyTimeout: 10_000 })
         if (res.statusCode !== 200) throw new MbwaError('MBWA_RESTORING', `member ${base} answered ${res.statusCode}`)
         return res.body.json()
       }),
@@ -337,7 +359,7 @@ export class QueryServer {
     const qs = new URLSearchParams({ partition: String(p), limit: String(limit) })
     if (kind) qs.set('kind', kind)
     if (after !== undefined) qs.set('after', after)
-    const res = await undiciRequest(`${owner}/v1/wikis/${encodeURIComponent(wiki)}/discrepancies?${qs}`, { headers: { [FORWARDED]: '1' } })
+    const res = await undiciRequest(`${owner}/v1/wikis/${encodeURIComponent(wiki)}/discrepancies?${qs}`, { headers: this.forwardHeaders() })
     if (res.statusCode !== 200) throw new MbwaError('MBWA_RESTORING', `partition ${p}: its owner answered ${res.statusCode}`, { partition: p })
     return ((await res.body.json()) as { items: { title: string; kind: string; codes: string[] }[] }).items
   }
@@ -359,7 +381,7 @@ export class QueryServer {
     const owner = await this.owner(partition)
     let res
     try {
-      res = await undiciRequest(`${owner}${req.url}`, { headers: { [FORWARDED]: '1' }, headersTimeout: 10_000, bodyTimeout: 10_000 })
+      res = await undiciRequest(`${owner}${req.url}`, { headers: this.forwardHeaders(), headersTimeout: 10_000, bodyTimeout: 10_000 })
     } catch {
       await this.options.router?.refresh()
       fail('MBWA_RESTORING', `the owner of partition ${partition} did not answer (rebalancing)`, { partition })

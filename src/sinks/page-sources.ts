@@ -4,11 +4,11 @@ import type { PageState } from '../domain/page-state.js'
 import type { PageSource } from './dump-worker.js'
 
 /** Pages from a running member's query endpoint, partition by partition (any member answers any partition). */
-export function httpPageSource(base: string): PageSource {
+export function httpPageSource(base: string, headers: Record<string, string> = {}): PageSource {
   const url = base.replace(/\/$/, '')
   return {
     async parts(wiki) {
-      const res = await request(`${url}/v1/stats`)
+      const res = await request(`${url}/v1/stats`, { headers })
       if (res.statusCode !== 200) throw new MbwaError('MBWA_RESTORING', `${url}: /v1/stats answered ${res.statusCode}`)
       const { partitionCount } = (await res.body.json()) as { partitionCount: number }
       return Array.from({ length: partitionCount }, (_, p) => ({
@@ -16,7 +16,7 @@ export function httpPageSource(base: string): PageSource {
           let after: string | undefined
           for (;;) {
             const qs = new URLSearchParams({ partition: String(p), limit: '5000', ...(after !== undefined ? { after } : {}) })
-            const r = await request(`${url}/v1/wikis/${encodeURIComponent(wiki)}/pages?${qs}`)
+            const r = await request(`${url}/v1/wikis/${encodeURIComponent(wiki)}/pages?${qs}`, { headers })
             const body = (await r.body.json()) as { items: { title: string; page: PageState }[]; next: string | null; error?: { message: string } }
             if (r.statusCode !== 200) throw new MbwaError('MBWA_RESTORING', `${url}: partition ${p}: ${body.error?.message ?? r.statusCode}`)
             yield* body.items

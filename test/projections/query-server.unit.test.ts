@@ -170,6 +170,28 @@ describe('query endpoint (unit, embedded log)', () => {
     expect(after.pages).toBe(64)
   })
 
+  it('asks for its bearer token (http.token) on every route but the probes, and never shows it', async () => {
+    const guarded = new QueryServer({ store, projector, rules: wikiRules(config), partitions: PARTITIONS, token: 's3cret-token' })
+    const url = await guarded.listen('127.0.0.1', 0)
+    try {
+      const ask = async (path: string, authorization?: string) => {
+        const res = await request(`${url}${path}`, { headers: authorization ? { authorization } : {} })
+        return { status: res.statusCode, text: await res.body.text() }
+      }
+      const none = await ask('/v1/stats')
+      expect(none.status).toBe(401)
+      expect(JSON.parse(none.text)).toMatchObject({ error: { code: 'MBWA_UNAUTHORIZED' } })
+      expect(none.text).not.toContain('s3cret')
+      expect((await ask('/v1/titles/chat', 'Bearer wrong')).status).toBe(401)
+      expect((await ask('/metrics', 'Bearer s3cret-token-and-more')).status).toBe(401)
+      expect((await ask('/v1/titles/chat', 'Bearer s3cret-token')).status).toBe(200)
+      expect((await ask('/healthz')).status).toBe(200)
+      expect((await ask('/readyz')).status).toBe(200)
+    } finally {
+      await guarded.close()
+    }
+  })
+
   it("serves a wiki's pages only for wikis in the configuration", async () => {
     expect((await get('/v1/wikis/en/pages?partition=0')).status).toBe(200)
     const unknown = await get('/v1/wikis/xx/pages?partition=0')
