@@ -6,7 +6,8 @@ import type { TopicNames } from '../log/topics.js'
 import { MediaWikiClient } from '../mediawiki/client.js'
 import { CheckpointStore } from '../streams/checkpoints.js'
 import { mergeWikis, sitematrixWikis, wikisFromConfig, type DiscoveredWiki } from '../streams/discovery.js'
-import { EventStreamsSource } from '../streams/eventstreams.js'
+import { EventStreamsSource, type EventStreamsOptions } from '../streams/eventstreams.js'
+import { MbwaError } from '../errors/errors.js'
 import { RecentChangesPoller } from '../streams/recent-changes.js'
 import { SnapshotReader } from '../streams/snapshot.js'
 import { SnapshotScheduler } from '../streams/snapshot-scheduler.js'
@@ -15,14 +16,31 @@ import type { WikiSource } from '../streams/wiki-source.js'
 // Starts the sources the configuration asks for, over the wikis it names (or a sitematrix lists), and stops
 // them. Closed wikis are not read: they are never linked to or edited.
 
+export interface SupervisionOptions {
+  maxRestarts: number
+  restartBaseMs: number
+  /** A source that ran this long before failing starts its count of failures again. */
+  healthyMs: number
+  /** Extra options of the EventStreams source (tests: batch sizes, timings). */
+  eventStreams?: Partial<EventStreamsOptions>
+}
+
 export class Sources {
   private readonly clients = new Map<string, MediaWikiClient>()
   private poller: RecentChangesPoller | undefined
   private scheduler: SnapshotScheduler | undefined
   private stream: EventStreamsSource | undefined
   private refreshTimer: NodeJS.Timeout | undefined
+  private restartTimer: NodeJS.Timeout | undefined
+  private streamFailures = 0
+  /** Times the EventStreams source failed and was handled (restarted, or given up on). */
+  streamRestarts = 0
+  private stopping = false
   private readonly wikiByDbName = new Map<string, string>()
   wikis: DiscoveredWiki[] = []
+  /** Rejects when a source failed for good (restarted `maxRestarts` times in a row): `mbwa run` stops with it. */
+  readonly closed: Promise<void>
+  private failForGood: (err: unknown) => void = () => undefined
 
   private constructor(
     private readonly config: Config,
@@ -30,11 +48,15 @@ export class Sources {
     private readonly topics: TopicNames,
     private readonly checkpoints: CheckpointStore,
     private readonly logger: Logger,
-  ) {}
+    private readonly supervision: SupervisionOptions,
+  ) {
+    this.closed = new Promise<void>((_, reject) => (this.failForGood = reject))
+    this.closed.catch(() => undefined) // observed by whoever waits on it; never an unhandled rejection
+  }
 
-  static async start(config: Config, events: EventStore, topics: TopicNames, logger: Logger): Promise<Sources> {
+  static async start(config: Config, events: EventStore, topics: TopicNames, logger: Logger, supervision: Partial<SupervisionOptions> = {}): Promise<Sources> {
     const checkpoints = await CheckpointStore.open(join(resolve(config.dataDir), 'sources'))
-    const sources = new Sources(config, events, topics, checkpoints, logger)
+    const sources = new Sources(config, events, topics, checkpoints, logger, { maxRestarts: 5, restartBaseMs: 1000, healthyMs: 10 * 60_000, ...supervision })
     await sources.refreshWikis()
     sources.startAll()
     const sm = config.discovery.sitematrix
@@ -97,27 +119,53 @@ export class Sources {
       this.scheduler = new SnapshotScheduler(wikis, { reader, checkpoints: this.checkpoints, intervalMs: sources.snapshot.intervalHours * 3_600_000, logger: this.logger })
       this.scheduler.start()
     }
-    if (sources.eventStreams.enabled) {
-      const es = sources.eventStreams
-      this.stream = new EventStreamsSource({
-        url: es.url,
-        streams: es.streams,
-        events: this.events,
-        topic: this.topics.events,
-        deadLetterTopic: this.topics.deadLetter,
-        checkpoints: this.checkpoints,
-        wikiByDbName: this.wikiByDbName,
-        contact: this.config.userAgent.contact,
-        since: Date.now() - es.sinceHours * 3_600_000,
-        idleTimeoutMs: es.idleTimeoutSeconds * 1000,
-        logger: this.logger,
-      })
-      void this.stream.start()
-    }
+    if (sources.eventStreams.enabled) this.startStream()
     this.logger.info(
       { wikis: wikis.map((w) => w.code), recentChanges: sources.recentChanges.enabled, snapshot: sources.snapshot.enabled, eventStreams: sources.eventStreams.enabled },
       'sources started',
     )
+  }
+
+  /**
+   * The EventStreams source, supervised: it stops when an append fails (nothing after that may be stored as
+   * done), and is started again after a backoff that doubles, from the position stored with what was appended.
+   * After `maxRestarts` failures in a row (no append succeeded, none ran `healthyMs`, in between), the sources
+   * fail for good.
+   */
+  private startStream(): void {
+    const es = this.config.sources.eventStreams
+    const stream = new EventStreamsSource({
+      url: es.url,
+      streams: es.streams,
+      events: this.events,
+      topic: this.topics.events,
+      deadLetterTopic: this.topics.deadLetter,
+      checkpoints: this.checkpoints,
+      wikiByDbName: this.wikiByDbName,
+      contact: this.config.userAgent.contact,
+      since: Date.now() - es.sinceHours * 3_600_000,
+      idleTimeoutMs: es.idleTimeoutSeconds * 1000,
+      logger: this.logger,
+      ...this.supervision.eventStreams,
+    })
+    this.stream = stream
+    const startedAt = Date.now()
+    void stream.start().catch((err: unknown) => this.logger.error({ err: (err as Error).message }, 'eventstreams: could not start'))
+    void stream.failed.then((err) => {
+      if (this.stopping) return
+      // In a row: a source that appended something, or ran long enough, before failing starts the count again.
+      if (stream.stats.flushes > 0 || Date.now() - startedAt >= this.supervision.healthyMs) this.streamFailures = 0
+      this.streamFailures++
+      this.streamRestarts++
+      if (this.streamFailures > this.supervision.maxRestarts) {
+        this.logger.error({ failures: this.streamFailures, err: (err as Error)?.message }, 'eventstreams: failed again and again; giving up')
+        this.failForGood(new MbwaError('MBWA_SOURCE_FAILED', `the EventStreams source failed ${this.streamFailures} times in a row: ${(err as Error)?.message}`, { source: 'eventstreams' }, { cause: err }))
+        return
+      }
+      const wait = Math.min(60_000, this.supervision.restartBaseMs * 2 ** (this.streamFailures - 1))
+      this.logger.warn({ failures: this.streamFailures, waitMs: wait }, 'eventstreams: restarting the source after a failure')
+      this.restartTimer = setTimeout(() => this.startStream(), wait)
+    })
   }
 
   private startPolling(wikis: WikiSource[]): void {
@@ -145,8 +193,15 @@ export class Sources {
     this.logger.info({ wikis: wikis.length }, 'wiki list refreshed')
   }
 
+  /** The EventStreams source now (a new one after each restart), for its counters. */
+  get eventStreams(): EventStreamsSource | undefined {
+    return this.stream
+  }
+
   async stop(): Promise<void> {
+    this.stopping = true
     clearInterval(this.refreshTimer)
+    clearTimeout(this.restartTimer)
     await Promise.allSettled([this.poller?.stop(), this.scheduler?.stop(), this.stream?.stop()])
     await Promise.allSettled([...this.clients.values()].map((c) => c.close()))
     await this.checkpoints.close()

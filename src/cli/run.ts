@@ -33,7 +33,7 @@ export function registerRun(program: Command): void {
           () => new Promise<never>(() => undefined),
           (err: unknown) => ({ failed: name, err }),
         )
-      const outcome = await Promise.race([untilSignal().then((signal) => ({ signal })), failed('projection', projection.projector.closed), ...(sink ? [failed('sink', sink.sink.closed)] : [])])
+      const outcome = await Promise.race([untilSignal().then((signal) => ({ signal })), failed('projection', projection.projector.closed), failed('sources', sources.closed), ...(sink ? [failed('sink', sink.sink.closed)] : [])])
       if ('failed' in outcome) {
         logger.error({ component: outcome.failed, err: (outcome.err as Error)?.message }, 'mbwa stopping: a component failed')
         process.exitCode = 1

@@ -26,6 +26,7 @@ export const ERRORS = {
     summary: 'The embedded log has one consumer per group; a second one joined',
   },
   MBWA_KAFKA_UNAVAILABLE: { retriable: true, summary: 'The Kafka brokers could not be reached' },
+  MBWA_SOURCE_FAILED: { retriable: false, summary: 'A source failed again and again after restarts; mbwa run stops' },
   MBWA_MEDIAWIKI_API: { retriable: false, summary: "A wiki's Action API answered with an error (apiCode, info)" },
   MBWA_MEDIAWIKI_HTTP: { retriable: true, summary: 'A wiki answered with an HTTP error or a body that is not JSON' },
   MBWA_MEDIAWIKI_UNREACHABLE: { retriable: true, summary: 'A wiki could not be reached (network error, timeout)' },

@@ -41,6 +41,11 @@ export interface EventStreamsOptions {
   /** Append when this many events are buffered, or after flushMs. Defaults 500 and 1000 ms. */
   batchSize?: number
   flushMs?: number
+  /**
+   * Most events held in memory waiting for the log (default 20 batches). Past it the source stops reading: it
+   * closes the connection and opens it again from where it stopped once the log has caught up to half of it.
+   */
+  maxBuffered?: number
   /** How many recent meta.ids to remember for dropping duplicates after a resume. Default 50,000. */
   dedupeWindow?: number
   /** How many of them are stored with the checkpoint, to drop repeats after a restart too. Default 2,000. */
@@ -62,6 +67,8 @@ export interface EventStreamsStats {
   malformed: number
   connections: number
   flushes: number
+  /** Times the source stopped reading because the log was behind. */
+  pauses: number
 }
 
 const CHECKPOINT_KEY = 'eventstreams:position'
@@ -81,7 +88,13 @@ interface Pending {
 }
 
 export class EventStreamsSource {
-  readonly stats: EventStreamsStats = { received: 0, appended: 0, duplicates: 0, canaries: 0, ignored: 0, malformed: 0, connections: 0, flushes: 0 }
+  readonly stats: EventStreamsStats = { received: 0, appended: 0, duplicates: 0, canaries: 0, ignored: 0, malformed: 0, connections: 0, flushes: 0, pauses: 0 }
+  /** Settles (with the error) when an append failed and the source stopped: its supervisor starts it again. */
+  readonly failed: Promise<unknown>
+  private fail: (err: unknown) => void = () => undefined
+  /** Received but not yet appended (in the buffer or in a flush). */
+  private held = 0
+  private paused = false
   private es: EventSource | undefined
   private lastReceivedId: string | undefined
   private buffer: Pending[] = []
@@ -104,6 +117,11 @@ export class EventStreamsSource {
     this.logger = options.logger ?? silentLogger
     this.now = options.now ?? Date.now
     this.backoffMs = options.reconnectMinMs ?? 1000
+    this.failed = new Promise((resolve) => (this.fail = resolve))
+  }
+
+  private get maxBuffered(): number {
+    return this.options.maxBuffered ?? 20 * (this.options.batchSize ?? 500)
   }
 
   /** The stored Last-Event-ID (what the log has), if any. */
@@ -231,6 +249,16 @@ export class EventStreamsSource {
 
   private push(p: Pending): void {
     this.buffer.push(p)
+    this.held++
+    if (this.held >= this.maxBuffered && this.es && !this.paused) {
+      // Backpressure: the log is behind. Stop reading (what was received is kept and appended); read again from
+      // here once it has caught up.
+      this.paused = true
+      this.stats.pauses++
+      this.es.close()
+      this.es = undefined
+      this.logger.warn({ held: this.held }, 'eventstreams: the log is behind; stopped reading until it catches up')
+    }
     if (this.buffer.length >= (this.options.batchSize ?? 500)) void this.flush()
     else this.flushTimer ??= setTimeout(() => void this.flush(), this.options.flushMs ?? 1000)
   }
@@ -273,12 +301,19 @@ export class EventStreamsSource {
         }
         this.stats.appended += out.length
         this.stats.flushes++
+        this.held -= batch.length
+        if (this.paused && !this.stopped && this.held < this.maxBuffered / 2) {
+          this.paused = false
+          this.logger.info({ held: this.held }, 'eventstreams: the log caught up; reading again')
+          this.connect()
+        }
       } catch (err) {
         // The log failed: nothing after this point may be stored as done. Stop, and let a restart resume
         // from the stored Last-Event-ID.
         this.failure = err
         this.logger.error({ err: (err as Error).message }, 'eventstreams: append failed; stopping the source')
         await this.stop()
+        this.fail(err)
       }
     })
     return this.flushing
