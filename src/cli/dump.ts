@@ -14,6 +14,7 @@ import { loadConfig } from '../config/load.js'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Config } from '../config/schema.js'
 import type { Logger } from '../logging.js'
+import { safeWikiCode } from '../domain/wiki-code.js'
 import { commandContext, endpointHeaders, flagOverrides, untilSignal, type GlobalFlags } from './context.js'
 
 // Dump files of one wiki's pages (format: src/sinks/dump-file.ts and the README): write from the local
@@ -27,6 +28,7 @@ export function registerDump(program: Command): void {
     .option('--out <file>', 'where (default dataDir/dumps/public/WIKI/WIKI-DATE.mbwa.gz)')
     .action(async (options: { wiki: string; out?: string }, command: Command) => {
       const { config } = commandContext(command)
+      safeWikiCode(options.wiki)
       const path = join(resolve(config.dataDir), 'projection')
       if (!existsSync(path)) throw new MbwaError('MBWA_NOT_FOUND', `no projection at ${path}`)
       const store = await TitleStore.open(path).catch((err: unknown) => {
@@ -53,6 +55,7 @@ export function registerDump(program: Command): void {
     .option('--from <url>', 'read pages from a running member\'s query endpoint (default: the local projection)')
     .action(async (options: { wiki?: string; from?: string }, command: Command) => {
       const { config, logger } = commandContext(command)
+      if (options.wiki !== undefined) safeWikiCode(options.wiki)
       await withWorker(config, logger, options.from, async (worker) => {
         const lease = await worker.claim(options.wiki)
         if (!lease) {

@@ -6,13 +6,12 @@ import { sinkControlDir, type SinkStatus } from '../app/sink.js'
 import type { Config } from '../config/schema.js'
 import { MbwaError } from '../errors/errors.js'
 import { EditQueue, type PauseInfo } from '../sinks/edit-queue.js'
+import { WIKI_CODE } from '../domain/wiki-code.js'
 import { commandContext, endpointHeaders } from './context.js'
 
 // The edit sink from the command line: what waits per wiki and which wikis are paused and why; resuming a paused
 // wiki by hand. The sink's store is locked while `mbwa run` holds it: status then asks the running instance's
 // endpoint, and resume leaves a request the running sink takes within seconds.
-
-const WIKI_CODE = /^[a-z][a-z0-9_-]*$/
 
 async function openQueue(config: Config): Promise<EditQueue | undefined> {
   try {

@@ -9,6 +9,7 @@ import type { MbwaEvent } from '../events/types.js'
 import { silentLogger, type Logger } from '../logging.js'
 import type { PageState } from '../domain/page-state.js'
 import { verifyDump, writeDump, type DumpRecord } from './dump-file.js'
+import { safeWikiCode } from '../domain/wiki-code.js'
 import { foldDumpEvent, isLive, type DumpState } from '../domain/dump-leases.js'
 
 // A dump worker, after the xmldumps-backup worker with lock files replaced by events: it takes the least recently
@@ -126,7 +127,7 @@ export class DumpWorker {
     }
     const timer = setInterval(() => void heartbeat().catch(() => undefined), this.options.heartbeatMs ?? 10_000)
     const record = (data: object): void => {
-      const dir = join(this.options.dir, 'private', lease.wiki)
+      const dir = join(this.options.dir, 'private', safeWikiCode(lease.wiki))
       mkdirSync(dir, { recursive: true })
       writeFileSync(join(dir, `${lease.jobId.replace(/[:]/g, '-')}.json`), JSON.stringify({ ...lease, host: this.host, pid: this.pid, started, ...data }, null, 2))
     }
@@ -147,7 +148,7 @@ export class DumpWorker {
       }
       await Promise.all(Array.from({ length: Math.min(parts.length, this.options.parallelParts ?? 4) }, reader))
       const stamp = new Date(started).toISOString().replace(/[:.]/g, '-')
-      const path = join(this.options.dir, 'public', lease.wiki, `${lease.wiki}-${stamp}.mbwa.gz`)
+      const path = join(this.options.dir, 'public', safeWikiCode(lease.wiki), `${lease.wiki}-${stamp}.mbwa.gz`)
       const file = writeDump(path, { wiki: lease.wiki, createdAt: new Date(started).toISOString(), source: `${this.host}:${this.pid}` }, chunks.flat())
       const verified = verifyDump(path)
       await events.append(topic, [

@@ -54,6 +54,17 @@ describe('mbwa CLI (processes)', () => {
     expect(res.stdout + res.stderr).not.toContain('the-real-secret')
   })
 
+  it('refuses a wiki code that would build a path outside the dumps folder', async () => {
+    const work = mkdtempSync(join(dir, 'dump-'))
+    for (const args of [['dump', 'write', '--wiki', '../escape'], ['dump', 'run', '--wiki', 'a/b'], ['sink', 'resume', '../x']]) {
+      const res = await mbwa(args, {}, work)
+      expect(res.status, args.join(' ')).not.toBe(0)
+      expect(res.stderr, args.join(' ')).toMatch(/not a wiki code/)
+    }
+    expect(existsSync(join(work, 'data/dumps/escape'))).toBe(false)
+    expect(existsSync(join(work, 'escape'))).toBe(false)
+  })
+
   it('runs on the embedded log until SIGTERM, then exits 0 with its data kept', async () => {
     const work = mkdtempSync(join(dir, 'run-'))
     const run = startMbwa(['run'], { cwd: work, env: { MBWA_HTTP__PORT: '0' } })
