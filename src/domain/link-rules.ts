@@ -50,6 +50,8 @@ export interface EvaluationContext {
    * Unknown wikis compare exactly (case-sensitive: every Wiktionary), which never merges two titles.
    */
   titleCase?: (wiki: string) => TitleCase | undefined
+  /** A wiki's main page as the wiki says (siteinfo `mainpage`), where the configuration names none. */
+  mainPage?: (wiki: string) => string | undefined
 }
 
 export type TitleCase = 'first-letter' | 'case-sensitive'
@@ -74,17 +76,18 @@ export function cognateFold(title: string): string {
   return title.replace(/[\u02BC\u2019]/g, "'").replace(/\u2026/g, '...').normalize('NFC')
 }
 
-function participates(title: string, page: PageState | undefined, rules: WikiRules | undefined): boolean {
+function participates(title: string, page: PageState | undefined, rules: WikiRules | undefined, ctx: EvaluationContext): boolean {
   if (!page || !rules) return false
   if (rules.closed || rules.locked) return false
-  if (rules.mainPage !== undefined && normaliseTitle(rules.mainPage) === normaliseTitle(title)) return false
+  const mainPage = rules.mainPage ?? ctx.mainPage?.(rules.code)
+  if (mainPage !== undefined && normaliseTitle(mainPage) === normaliseTitle(title)) return false
   if (page.redirect && !rules.linkRedirects) return false
   if (page.blank === true) return false
   return true
 }
 
 export function evaluateTitle(title: string, pages: ReadonlyMap<string, PageState>, rules: RulesByWiki, ctx: EvaluationContext): TitleVerdict {
-  const linkSet = [...pages.keys()].filter((w) => participates(title, pages.get(w), rules.get(w))).sort()
+  const linkSet = [...pages.keys()].filter((w) => participates(title, pages.get(w), rules.get(w), ctx)).sort()
   const inSet = new Set(linkSet)
   const incomplete: string[] = []
   for (const [code, r] of rules) {

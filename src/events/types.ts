@@ -76,6 +76,8 @@ export interface SnapshotCompleted extends Fact {
   pages: number
   /** How the wiki compares titles (siteinfo `case`), when the snapshot read it. */
   titleCase?: string | null
+  /** The wiki's main page (siteinfo `mainpage`), when the snapshot read it. */
+  mainPage?: string | null
 }
 
 export interface EditRequested extends OnPage {

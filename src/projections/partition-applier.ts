@@ -50,6 +50,8 @@ export class PartitionApplier {
 
   /** How a wiki compares titles, as its last snapshot in this partition read it. */
   private readonly titleCase = (wiki: string) => this.marks[wiki]?.titleCase ?? undefined
+  /** A wiki's main page, as its last snapshot in this partition read it. */
+  private readonly mainPage = (wiki: string) => this.marks[wiki]?.mainPage ?? undefined
 
   get snapshotMarks(): Readonly<Record<string, SnapshotMark>> {
     return this.marks
@@ -60,7 +62,7 @@ export class PartitionApplier {
   }
 
   verdict(title: string, pages: TitlePages): TitleVerdict {
-    return evaluateTitle(title, new Map(Object.entries(pages)), this.options.rules, { snapshotted: this.snapshotted, titleCase: this.titleCase })
+    return evaluateTitle(title, new Map(Object.entries(pages)), this.options.rules, { snapshotted: this.snapshotted, titleCase: this.titleCase, mainPage: this.mainPage })
   }
 
   /** Applies decoded events (in offset order) and stores the partition's next offset with them. */
@@ -229,7 +231,7 @@ export class PartitionApplier {
       await this.evaluate(chunk, ops)
       if (final) {
         const titleCase = mark.titleCase === 'first-letter' || mark.titleCase === 'case-sensitive' ? mark.titleCase : null
-        const m: SnapshotMark = { snapshotId: mark.snapshotId, startedAt: mark.startedAt, completedAt: mark.observedAt, pages: mark.pages, titleCase }
+        const m: SnapshotMark = { snapshotId: mark.snapshotId, startedAt: mark.startedAt, completedAt: mark.observedAt, pages: mark.pages, titleCase, mainPage: mark.mainPage ?? null }
         this.marks[wiki] = m
         ops.push({ type: 'put', key: keys.snapshot(p, wiki), value: JSON.stringify(m) })
         ops.push({ type: 'put', key: keys.offset(p), value: String(nextOffset) })

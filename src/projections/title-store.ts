@@ -33,6 +33,8 @@ export interface SnapshotMark {
   pages: number
   /** How the wiki compares titles, as its siteinfo said when the snapshot began. */
   titleCase?: 'first-letter' | 'case-sensitive' | null
+  /** The wiki's main page, as its siteinfo said. */
+  mainPage?: string | null
 }
 
 const S = '\x00'

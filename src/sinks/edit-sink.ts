@@ -116,6 +116,7 @@ interface Reading {
 interface WikiFacts {
   perRequest: number
   titleCase: TitleCase | undefined
+  mainPage: string | undefined
 }
 
 function asTitleCase(v: string | undefined): TitleCase | undefined {
@@ -319,14 +320,15 @@ export class EditSink {
     const known = this.facts.get(wiki)
     if (known) return known
     const editor = this.options.apply ? this.options.editors.get(wiki) : undefined
-    let facts: WikiFacts = { perRequest: 50, titleCase: undefined }
+    let facts: WikiFacts = { perRequest: 50, titleCase: undefined, mainPage: undefined }
     try {
       if (editor) {
         const f = await editor.facts()
-        facts = { perRequest: f.rights.includes('apihighlimits') ? 500 : 50, titleCase: asTitleCase(f.titleCase) }
+        facts = { perRequest: f.rights.includes('apihighlimits') ? 500 : 50, titleCase: asTitleCase(f.titleCase), mainPage: f.mainPage }
       } else {
         const res = await this.options.clients.get(wiki)?.get({ action: 'query', meta: 'siteinfo', siprop: 'general' })
-        facts = { perRequest: 50, titleCase: asTitleCase((res?.query as { general?: { case?: string } } | undefined)?.general?.case) }
+        const general = (res?.query as { general?: { case?: string; mainpage?: string } } | undefined)?.general
+        facts = { perRequest: 50, titleCase: asTitleCase(general?.case), mainPage: general?.mainpage }
       }
     } catch (err) {
       // Read again next time; meanwhile the safe defaults (50 a request, titles compared exactly).
@@ -449,7 +451,7 @@ export class EditSink {
       const now = this.now()
       const snapshotted = new Set([...rules.keys()].filter((w) => !v.failed.has(w)))
       const states = new Map([...v.pages].filter(([, p]) => p.exists).map(([w, p]) => [w, asPageState(p, now)]))
-      const verdict = evaluateTitle(titleKey(c.title), states, rules, { snapshotted, titleCase: (w) => this.facts.get(w)?.titleCase }).pages.find((pv) => pv.wiki === c.wiki)
+      const verdict = evaluateTitle(titleKey(c.title), states, rules, { snapshotted, titleCase: (w) => this.facts.get(w)?.titleCase, mainPage: (w) => this.facts.get(w)?.mainPage }).pages.find((pv) => pv.wiki === c.wiki)
       if (!verdict || !verdict.editable) {
         await this.skip(key, c, 'not-editable')
         return

@@ -31,13 +31,13 @@ export class WikiEditor {
     this.token ??= await this.client.csrfToken()
   }
 
-  /** The account's rights and how the wiki compares titles (logs in first; one request). */
-  async facts(): Promise<{ rights: string[]; titleCase: string | undefined }> {
+  /** The account's rights, how the wiki compares titles and its main page (logs in first; one request). */
+  async facts(): Promise<{ rights: string[]; titleCase: string | undefined; mainPage: string | undefined }> {
     await this.session()
     const res = await this.client.get({ action: 'query', meta: 'userinfo|siteinfo', uiprop: 'rights', siprop: 'general' })
-    const q = res.query as { userinfo: { rights?: string[] }; general?: { case?: string } }
+    const q = res.query as { userinfo: { rights?: string[] }; general?: { case?: string; mainpage?: string } }
     this.rightsSeen = q.userinfo.rights ?? []
-    return { rights: this.rightsSeen, titleCase: q.general?.case }
+    return { rights: this.rightsSeen, titleCase: q.general?.case, mainPage: q.general?.mainpage }
   }
 
   /**

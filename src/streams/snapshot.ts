@@ -37,6 +37,8 @@ export interface SnapshotState {
   batches: number
   /** The wiki's siteinfo `case`, read when the snapshot began (the link rules compare titles by it). */
   titleCase?: string | null
+  /** The wiki's main page (siteinfo `mainpage`): never linked. */
+  mainPage?: string | null
 }
 
 export interface SnapshotSchedule {
@@ -112,11 +114,12 @@ export class SnapshotReader {
       this.logger.info({ wiki: wiki.code, snapshotId: state.snapshotId, pages: state.pages }, 'resuming snapshot')
     }
     if (state.titleCase === undefined) {
-      // How the wiki compares titles travels with the snapshot's markers into every partition: a fact in the log,
-      // so a replay decides the same. One request per snapshot.
+      // How the wiki compares titles, and its main page, travel with the snapshot's markers into every partition:
+      // facts in the log, so a replay decides the same. One request per snapshot.
       const info = await wiki.client.get({ action: 'query', meta: 'siteinfo', siprop: 'general' })
-      const titleCase = (info.query as { general?: { case?: string } } | undefined)?.general?.case
-      state = { ...state, titleCase: titleCase === 'first-letter' || titleCase === 'case-sensitive' ? titleCase : null }
+      const general = (info.query as { general?: { case?: string; mainpage?: string } } | undefined)?.general
+      const titleCase = general?.case
+      state = { ...state, titleCase: titleCase === 'first-letter' || titleCase === 'case-sensitive' ? titleCase : null, mainPage: general?.mainpage ?? null }
       await checkpoints.put(SnapshotReader.stateKey(wiki.code), state)
     }
 
@@ -175,6 +178,7 @@ export class SnapshotReader {
         startedAt: state!.startedAt,
         pages: state!.pages,
         titleCase: state!.titleCase ?? null,
+        mainPage: state!.mainPage ?? null,
       },
     }))
     await events.append(topic, markers)

@@ -25,7 +25,7 @@ export const SAMPLES: { [K in keyof EventMap]: EventMap[K] } = {
   PageDeleted: { ...page, pageId: 12, logId: 99 },
   PageMoved: { ...base, wiki: 'en', fromTitle: 'chatt', toTitle: 'chat', redirectLeft: false, pageId: 12, revision: 347, logId: 100, redirect: false },
   SnapshotStarted: { ...base, source: 'snapshot', wiki: 'en', snapshotId: 'snap-en-1' },
-  SnapshotCompleted: { ...base, source: 'snapshot', wiki: 'en', snapshotId: 'snap-en-1', partition: 3, startedAt: 1_699_000_000_000, pages: 1234, titleCase: 'case-sensitive' },
+  SnapshotCompleted: { ...base, source: 'snapshot', wiki: 'en', snapshotId: 'snap-en-1', partition: 3, startedAt: 1_699_000_000_000, pages: 1234, titleCase: 'case-sensitive', mainPage: 'Wiktionary:Main Page' },
   EditRequested: { ...page, source: 'projection', commandId: 'cmd-1', add: ['fr'], remove: ['xx'], read: ['en', 'fr'], priority: 10, reason: 'missing' },
   EditApplied: { ...page, source: 'sink', commandId: 'cmd-1', revision: 400, added: ['fr'], removed: [] },
   EditSkipped: { ...page, source: 'sink', commandId: 'cmd-1', reason: 'already-correct' },

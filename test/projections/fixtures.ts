@@ -46,11 +46,11 @@ export function moved(wiki: string, from: string, to: string, redirectLeft: bool
   ]
 }
 
-export function snapshotDone(wiki: string, snapshotId: string, partitions: number, startedAt: number, at = startedAt + 1000, titleCase: string | null = null): EventToAppend[] {
+export function snapshotDone(wiki: string, snapshotId: string, partitions: number, startedAt: number, at = startedAt + 1000, titleCase: string | null = null, mainPage: string | null = null): EventToAppend[] {
   return Array.from({ length: partitions }, (_, partition) => ({
     type: 'SnapshotCompleted' as const,
     key: null,
     partition,
-    value: { ...base(wiki, 'snapshot', at), snapshotId, partition, startedAt, pages: 0, titleCase },
+    value: { ...base(wiki, 'snapshot', at), snapshotId, partition, startedAt, pages: 0, titleCase, mainPage },
   }))
 }

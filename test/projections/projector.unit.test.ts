@@ -131,14 +131,16 @@ describe('title-links projection (unit, embedded log)', () => {
     expect(marks.en).toMatchObject({ snapshotId: 's1', startedAt: t0 })
   })
 
-  it('compares link targets as the snapshot said the target wiki compares titles (siteinfo case, a fact in the log)', async () => {
+  it('compares titles as the snapshot said the wiki does, and leaves its main page out (siteinfo case and mainpage, facts in the log)', async () => {
     h = await harness(PARTITIONS)
     const t0 = 1_700_000_000_000
     await h.events.append(h.topics.events, [
       observed('en', 'Chat', ['fr:chat'], { at: t0 }),
       observed('fr', 'Chat', ['en:Chat'], { at: t0 }),
-      ...snapshotDone('en', 's-en', PARTITIONS, t0 - 1, t0 + 1, 'first-letter'),
-      ...snapshotDone('fr', 's-fr', PARTITIONS, t0 - 1, t0 + 1, 'first-letter'),
+      observed('en', 'Main Page', ['fr:Main Page'], { at: t0 }),
+      observed('fr', 'Main Page', [], { at: t0 }),
+      ...snapshotDone('en', 's-en', PARTITIONS, t0 - 1, t0 + 1, 'first-letter', 'Main Page'),
+      ...snapshotDone('fr', 's-fr', PARTITIONS, t0 - 1, t0 + 1, 'first-letter', 'Accueil'),
     ])
     const { store, projector } = await project('case')
     await caughtUp(projector)
@@ -149,8 +151,13 @@ describe('title-links projection (unit, embedded log)', () => {
     const again = await project('case-read')
     await caughtUp(again.projector)
     const verdict = again.projector.owned.get(p)!.applier.verdict('Chat', (await again.store.title(p, 'Chat'))!)
+    const mp = partitionForKey('Main Page', PARTITIONS)
+    const main = again.projector.owned.get(mp)!.applier.verdict('Main Page', (await again.store.title(mp, 'Main Page'))!)
     await again.projector.stop()
     expect(verdict.pages.find((x) => x.wiki === 'en')).toMatchObject({ add: [], remove: [] })
+    // The main page as siteinfo named it (carried by the markers too) takes no part, with no main page configured.
+    expect(main.linkSet).toEqual(['fr'])
+    expect(main.pages.find((x) => x.wiki === 'en')).toMatchObject({ participates: false, editable: false, add: [] })
   })
 
   it('sends an edit command per discrepancy once pages settled, with a deterministic id, and not again on replay', async () => {

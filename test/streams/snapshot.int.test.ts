@@ -62,7 +62,7 @@ describe('allpages snapshot source (int, real MediaWiki)', () => {
     const markers = events.filter((e) => e.event.type === 'SnapshotCompleted' && (e.event.value as SnapshotCompleted).snapshotId === result.snapshotId)
     expect(markers.map((m) => m.partition).sort()).toEqual([0, 1, 2, 3])
     // The farm's wikis are case-sensitive, as every Wiktionary (siteinfo case, carried to every partition).
-    for (const m of markers) expect(m.event.value).toMatchObject({ partition: m.partition, pages: expected, wiki: 'de', titleCase: 'case-sensitive' })
+    for (const m of markers) expect(m.event.value).toMatchObject({ partition: m.partition, pages: expected, wiki: 'de', titleCase: 'case-sensitive', mainPage: expect.any(String) })
     expect(await reader().state('de')).toBeUndefined()
   })
 
