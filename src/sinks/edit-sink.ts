@@ -395,8 +395,14 @@ export class EditSink {
     for (const [title, r] of this.readings) if (at - r.at > (this.options.verifyMaxAgeMs ?? 300_000)) this.readings.delete(title)
     const seen: EventToAppend[] = []
     for (const [title, v] of readings) {
+      this.readings.delete(title) // re-inserted last: the map stays in reading order
       this.readings.set(title, { at, v })
       for (const p of v.pages.values()) seen.push({ type: 'PageObserved', key: title, value: observation(p, title, at) })
+    }
+    // Memory stays bounded: at most two batches of readings (texts included); the oldest go first.
+    for (const title of this.readings.keys()) {
+      if (this.readings.size <= 2 * maxTitles) break
+      this.readings.delete(title)
     }
     this.stats.verified += readings.size
     this.stats.batches++
