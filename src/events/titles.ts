@@ -7,7 +7,9 @@ const SPACES = /[ _\u00A0\u1680\u180E\u2000-\u200A\u2028\u2029\u202F\u205F\u3000
 const BIDI = /[\u200E\u200F\u202A-\u202E]/gu
 
 export function normaliseTitle(title: string): string {
-  return title.normalize('NFC').replace(BIDI, '').replace(SPACES, ' ').trim()
+  // NFC again at the end: removing a bidi mark or a space can bring a base letter and a combining mark together,
+  // and a title's key must be its own key (normalising twice changes nothing).
+  return title.normalize('NFC').replace(BIDI, '').replace(SPACES, ' ').trim().normalize('NFC')
 }
 
 /** The key under which all facts about a title are appended, so they land in one partition, in order. */

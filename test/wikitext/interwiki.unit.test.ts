@@ -92,6 +92,16 @@ const desiredSet = fc.dictionary(code, word.map(titleOf).filter((t) => t !== '')
 describe('rewriter properties (unit, generated pages)', () => {
   const runs = { numRuns: 2000 }
 
+  it('normalises a title once and for all: the key of a key is itself', () => {
+    expect(normaliseTitle('a\u200E\u0301')).toBe('\u00E1') // a bidi mark between a letter and its accent
+    fc.assert(
+      fc.property(fc.oneof(word, fc.string({ unit: 'binary', maxLength: 12 })), (w) => {
+        expect(normaliseTitle(normaliseTitle(w))).toBe(normaliseTitle(w))
+      }),
+      { numRuns: 5000 },
+    )
+  })
+
   it('rewriting twice gives the same text', () => {
     fc.assert(
       fc.property(page, desiredSet, (text, d) => {
