@@ -31,7 +31,10 @@ export function commandContext(command: Command, extraFlags: Record<string, unkn
   return { ...loaded, logger: createLogger(loaded.config.logging.level) }
 }
 
-/** Resolves on the first SIGINT or SIGTERM. */
+/**
+ * Resolves on the first SIGINT or SIGTERM (the caller then stops gracefully: finishes the batch in hand, commits,
+ * leaves the group, closes its stores). A second signal exits at once.
+ */
 export function untilSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
     // Signal handlers alone do not keep Node's event loop alive.
@@ -40,6 +43,12 @@ export function untilSignal(): Promise<NodeJS.Signals> {
       clearInterval(keepAlive)
       process.off('SIGINT', on)
       process.off('SIGTERM', on)
+      const now = (again: NodeJS.Signals): void => {
+        process.stderr.write(`mbwa: ${again} again: exiting now, without finishing the stop\n`)
+        process.exit(again === 'SIGINT' ? 130 : 143)
+      }
+      process.once('SIGINT', now)
+      process.once('SIGTERM', now)
       resolve(signal)
     }
     process.on('SIGINT', on)

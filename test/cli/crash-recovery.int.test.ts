@@ -99,3 +99,62 @@ describe('crash recovery of the projection (embedded log, mbwa processes)', () =
     expect(rebuilt.stdout).toContain(crashed)
   })
 })
+
+// SIGTERM in the middle of a replay: mbwa finishes the batch in hand, stores it with its offsets and exits 0 within
+// seconds; the next run applies exactly the rest (nothing lost, nothing applied twice).
+describe('graceful stop of mbwa run (embedded log, mbwa processes)', () => {
+  const work = mkdtempSync(join(tmpdir(), 'mbwa-stop-'))
+  afterAll(() => rmSync(work, { recursive: true, force: true }))
+
+  async function storedOffsets(): Promise<number> {
+    const store = await TitleStore.open(join(work, 'data/projection'))
+    try {
+      let sum = 0
+      for (let p = 0; p < PARTITIONS; p++) sum += await store.offset(p)
+      return sum
+    } finally {
+      await store.close()
+    }
+  }
+
+  it('stops within 10 s on SIGTERM mid-stream, and the next run applies exactly what was left', { timeout: 300_000 }, async () => {
+    const log = await EmbeddedLog.open({ path: join(work, 'data/log') })
+    await log.ensureTopics(topicSpecs(topicNames(), { events: PARTITIONS, edits: 4, dumps: 1, deadLetter: 1 }))
+    const events = new EventStore(log, SchemaRegistry.load())
+    for (let i = 0; i < TOTAL; i += 5000) {
+      await events.append('mbwa.events', Array.from({ length: 5000 }, (_, j) => observed(['en', 'fr', 'de'][(i + j) % 3]!, `t ${(i + j) % 9000}`, (i + j) % 2 ? ['en'] : ['fr'], { revision: i + j })))
+    }
+    await log.close()
+
+    const first = startMbwa(['run'], { cwd: work, env: ENV })
+    const url = await first.url()
+    let applied = 0
+    await waitFor(async () => {
+      const s = (await (await request(`${url}/v1/stats`)).body.json()) as Stats
+      applied = s.partitions.reduce((n, p) => n + p.offset, 0)
+      return s.partitions.length === PARTITIONS && applied > 0
+    }, 120_000, 'the replay under way')
+    const t0 = Date.now()
+    first.child.kill('SIGTERM')
+    expect(await first.exited).toBe(0)
+    const stopMs = Date.now() - t0
+    console.log(`graceful stop mid-replay: ${stopMs} ms`)
+    expect(stopMs).toBeLessThan(10_000) // the issue's bound for a stop; it takes well under a second here
+    expect(first.stderr()).toContain('mbwa stopped')
+    const kept = await storedOffsets()
+    expect(kept).toBeGreaterThanOrEqual(applied) // what it reported applied was kept…
+    expect(kept).toBeLessThan(TOTAL) // …and the stop came mid-stream
+
+    const second = startMbwa(['run'], { cwd: work, env: ENV })
+    const url2 = await second.url()
+    let s2: (Stats & { eventsApplied: number }) | undefined
+    await waitFor(async () => {
+      s2 = (await (await request(`${url2}/v1/stats`)).body.json()) as Stats & { eventsApplied: number }
+      return s2.partitions.length === PARTITIONS && s2.lag === 0
+    }, 180_000, 'the rest applied')
+    expect(s2!.eventsApplied).toBe(TOTAL - kept) // exactly the rest: nothing lost, nothing applied twice
+    second.child.kill('SIGTERM')
+    expect(await second.exited).toBe(0)
+  })
+})
+
