@@ -51,10 +51,12 @@ export class SinkService {
       const r = rules.get(code)!
       if (r.closed) continue
       const connections = Math.max(2, concurrency(code))
-      const reader = new MediaWikiClient({ api: w.api, contact: config.userAgent.contact, logger, connections })
-      readers.set(code, reader)
-      all.push(reader)
-      if (!r.edit || r.locked || !config.sink.apply) continue
+      if (!r.edit || r.locked || !config.sink.apply) {
+        const reader = new MediaWikiClient({ api: w.api, contact: config.userAgent.contact, logger, connections })
+        readers.set(code, reader)
+        all.push(reader)
+        continue
+      }
       const cred = w.credentials
       const oauth = cred?.oauthToken ? readSecret(cred.oauthToken, `wikis.${code}.credentials.oauthToken`) : undefined
       if (!oauth && !(cred?.username && cred.password)) {
@@ -62,7 +64,7 @@ export class SinkService {
       }
       const writer = new MediaWikiClient({ api: w.api, contact: config.userAgent.contact, logger, bearerToken: oauth, connections })
       all.push(writer)
-      // Reads go through the logged-in session too, so the account's apihighlimits (500 titles a request) apply.
+      // The wiki's one client: reads go through the logged-in session too, so apihighlimits (500 titles) apply.
       readers.set(code, writer)
       const login = oauth ? undefined : { username: cred!.username!, password: readSecret(cred!.password!, `wikis.${code}.credentials.password`) }
       if (cred?.username) botName = cred.username.split('@')[0]!

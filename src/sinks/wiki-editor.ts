@@ -23,8 +23,6 @@ export class WikiEditor {
     private readonly assert: 'bot' | 'user',
   ) {}
 
-  private rightsSeen: string[] | undefined
-
   private async session(): Promise<void> {
     if (!this.loggedIn && this.login) await this.client.login(this.login.username, this.login.password)
     this.loggedIn = true
@@ -36,8 +34,7 @@ export class WikiEditor {
     await this.session()
     const res = await this.client.get({ action: 'query', meta: 'userinfo|siteinfo', uiprop: 'rights', siprop: 'general' })
     const q = res.query as { userinfo: { rights?: string[] }; general?: { case?: string; mainpage?: string } }
-    this.rightsSeen = q.userinfo.rights ?? []
-    return { rights: this.rightsSeen, titleCase: q.general?.case, mainPage: q.general?.mainpage }
+    return { rights: q.userinfo.rights ?? [], titleCase: q.general?.case, mainPage: q.general?.mainpage }
   }
 
   /**
@@ -47,16 +44,15 @@ export class WikiEditor {
   async writable(): Promise<{ ok: true } | { ok: false; reason: string }> {
     this.token = undefined
     this.loggedIn = false
-    this.rightsSeen = undefined
     try {
       await this.session()
       const res = await this.client.get({ action: 'query', meta: 'siteinfo|userinfo', siprop: 'general', uiprop: 'blockinfo|rights' })
       const q = res.query as { general: { readonly?: boolean; readonlyreason?: string }; userinfo: { blockid?: number; blockreason?: string; rights?: string[] } }
       if (q.general.readonly) return { ok: false, reason: `readonly: ${q.general.readonlyreason ?? ''}` }
       if (q.userinfo.blockid !== undefined) return { ok: false, reason: `blocked: ${q.userinfo.blockreason ?? ''}` }
-      this.rightsSeen = q.userinfo.rights ?? []
-      if (this.assert === 'bot' && !this.rightsSeen.includes('bot')) return { ok: false, reason: 'the account has no bot right' }
-      if (!this.rightsSeen.includes('edit')) return { ok: false, reason: 'the account has no edit right' }
+      const rights = q.userinfo.rights ?? []
+      if (this.assert === 'bot' && !rights.includes('bot')) return { ok: false, reason: 'the account has no bot right' }
+      if (!rights.includes('edit')) return { ok: false, reason: 'the account has no edit right' }
       return { ok: true }
     } catch (err) {
       return { ok: false, reason: (err as Error).message }

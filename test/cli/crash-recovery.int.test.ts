@@ -25,30 +25,35 @@ interface Stats {
   partitions: { offset: number; restoring: boolean }[]
 }
 
+/** TOTAL events on the embedded log of `work`: 9,000 titles on three wikis. */
+async function seedLog(work: string): Promise<void> {
+  const log = await EmbeddedLog.open({ path: join(work, 'data/log') })
+  await log.ensureTopics(topicSpecs(topicNames(), { events: PARTITIONS, edits: 4, dumps: 1, deadLetter: 1 }))
+  const events = new EventStore(log, SchemaRegistry.load())
+  for (let i = 0; i < TOTAL; i += 5000) {
+    await events.append('mbwa.events', Array.from({ length: 5000 }, (_, j) => observed(['en', 'fr', 'de'][(i + j) % 3]!, `t ${(i + j) % 9000}`, (i + j) % 2 ? ['en'] : ['fr'], { revision: i + j })))
+  }
+  await log.close()
+}
+
+/** Offsets the projection store of `work` kept, summed over partitions (read while no mbwa holds the store). */
+async function storedOffsets(work: string): Promise<number> {
+  const store = await TitleStore.open(join(work, 'data/projection'))
+  try {
+    let sum = 0
+    for (let p = 0; p < PARTITIONS; p++) sum += await store.offset(p)
+    return sum
+  } finally {
+    await store.close()
+  }
+}
+
 describe('crash recovery of the projection (embedded log, mbwa processes)', () => {
   const work = mkdtempSync(join(tmpdir(), 'mbwa-crash-'))
   afterAll(() => rmSync(work, { recursive: true, force: true }))
 
-  /** Offsets the projection store kept, summed over partitions (read while no mbwa holds the store). */
-  async function storedOffsets(): Promise<number> {
-    const store = await TitleStore.open(join(work, 'data/projection'))
-    try {
-      let sum = 0
-      for (let p = 0; p < PARTITIONS; p++) sum += await store.offset(p)
-      return sum
-    } finally {
-      await store.close()
-    }
-  }
-
   it('ends in the same state after kill -9 mid-replay as after one clean replay', { timeout: 300_000 }, async () => {
-    const log = await EmbeddedLog.open({ path: join(work, 'data/log') })
-    await log.ensureTopics(topicSpecs(topicNames(), { events: PARTITIONS, edits: 4, dumps: 1, deadLetter: 1 }))
-    const events = new EventStore(log, SchemaRegistry.load())
-    for (let i = 0; i < TOTAL; i += 5000) {
-      await events.append('mbwa.events', Array.from({ length: 5000 }, (_, j) => observed(['en', 'fr', 'de'][(i + j) % 3]!, `t ${(i + j) % 9000}`, (i + j) % 2 ? ['en'] : ['fr'], { revision: i + j })))
-    }
-    await log.close()
+    await seedLog(work)
 
     // Kill as soon as the run shows progress past what the previous kill left: each round moves the replay on.
     const kept: number[] = [0]
@@ -72,7 +77,7 @@ describe('crash recovery of the projection (embedded log, mbwa processes)', () =
       run.child.kill('SIGKILL') // no goodbye: whatever was in flight is lost, the stored offsets say what was not
       await run.exited
       shown.push(applied)
-      kept.push(await storedOffsets())
+      kept.push(await storedOffsets(work))
     }
     const kills = kept.slice(1)
     expect(kills.length).toBeGreaterThan(0)
@@ -92,7 +97,7 @@ describe('crash recovery of the projection (embedded log, mbwa processes)', () =
     const crashed = ((await (await request(`${url}/v1/digest`)).body.json()) as { digest: string }).digest
     run.child.kill('SIGTERM')
     expect(await run.exited).toBe(0)
-    expect(await storedOffsets()).toBe(TOTAL)
+    expect(await storedOffsets(work)).toBe(TOTAL)
 
     const rebuilt = await runMbwa(['rebuild', '--no-progress'], { cwd: work, env: ENV })
     expect(rebuilt.status).toBe(0)
@@ -106,25 +111,8 @@ describe('graceful stop of mbwa run (embedded log, mbwa processes)', () => {
   const work = mkdtempSync(join(tmpdir(), 'mbwa-stop-'))
   afterAll(() => rmSync(work, { recursive: true, force: true }))
 
-  async function storedOffsets(): Promise<number> {
-    const store = await TitleStore.open(join(work, 'data/projection'))
-    try {
-      let sum = 0
-      for (let p = 0; p < PARTITIONS; p++) sum += await store.offset(p)
-      return sum
-    } finally {
-      await store.close()
-    }
-  }
-
   it('stops within 10 s on SIGTERM mid-stream, and the next run applies exactly what was left', { timeout: 300_000 }, async () => {
-    const log = await EmbeddedLog.open({ path: join(work, 'data/log') })
-    await log.ensureTopics(topicSpecs(topicNames(), { events: PARTITIONS, edits: 4, dumps: 1, deadLetter: 1 }))
-    const events = new EventStore(log, SchemaRegistry.load())
-    for (let i = 0; i < TOTAL; i += 5000) {
-      await events.append('mbwa.events', Array.from({ length: 5000 }, (_, j) => observed(['en', 'fr', 'de'][(i + j) % 3]!, `t ${(i + j) % 9000}`, (i + j) % 2 ? ['en'] : ['fr'], { revision: i + j })))
-    }
-    await log.close()
+    await seedLog(work)
 
     const first = startMbwa(['run'], { cwd: work, env: ENV })
     const url = await first.url()
@@ -141,7 +129,7 @@ describe('graceful stop of mbwa run (embedded log, mbwa processes)', () => {
     console.log(`graceful stop mid-replay: ${stopMs} ms`)
     expect(stopMs).toBeLessThan(10_000) // the issue's bound for a stop; it takes well under a second here
     expect(first.stderr()).toContain('mbwa stopped')
-    const kept = await storedOffsets()
+    const kept = await storedOffsets(work)
     expect(kept).toBeGreaterThanOrEqual(applied) // what it reported applied was kept…
     expect(kept).toBeLessThan(TOTAL) // …and the stop came mid-stream
 
