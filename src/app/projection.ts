@@ -24,7 +24,7 @@ export class ProjectionService {
     readonly dumps: DumpMonitor | undefined,
   ) {}
 
-  static async start(config: Config, events: EventStore, topics: TopicNames, logger: Logger, sink?: () => Promise<unknown>): Promise<ProjectionService> {
+  static async start(config: Config, events: EventStore, topics: TopicNames, logger: Logger, parts: { sink?: () => Promise<unknown>; sources?: () => unknown } = {}): Promise<ProjectionService> {
     const store = await TitleStore.open(join(resolve(config.dataDir), 'projection'))
     const rules = wikiRules(config)
     const projector = new Projector({
@@ -45,7 +45,7 @@ export class ProjectionService {
     if (!token && !isLoopback(config.http.host)) {
       logger.warn({ host: config.http.host }, 'the query endpoint listens beyond loopback with no http.token: anyone who reaches it can read it')
     }
-    const server = new QueryServer({ store, projector, rules, partitions, router, logger, dumps, sink, token })
+    const server = new QueryServer({ store, projector, rules, partitions, router, logger, dumps, sink: parts.sink, sources: parts.sources, token })
     await server.listen(config.http.host, config.http.port)
     const addr = server.app.server.address()
     const port = typeof addr === 'object' && addr ? addr.port : config.http.port

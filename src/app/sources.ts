@@ -12,6 +12,7 @@ import { RecentChangesPoller } from '../streams/recent-changes.js'
 import { SnapshotReader } from '../streams/snapshot.js'
 import { SnapshotScheduler } from '../streams/snapshot-scheduler.js'
 import type { WikiSource } from '../streams/wiki-source.js'
+import { SourceMeter, type SourceName, type SourceStatus } from '../streams/source-meter.js'
 
 // Starts the sources the configuration asks for, over the wikis it names (or a sitematrix lists), and stops
 // them. Closed wikis are not read: they are never linked to or edited.
@@ -38,6 +39,14 @@ export class Sources {
   private stopping = false
   private readonly wikiByDbName = new Map<string, string>()
   wikis: DiscoveredWiki[] = []
+  /** Per source: what reached the log (kept across restarts) and how it is doing now. */
+  readonly meters: Record<SourceName, SourceMeter> = {
+    eventstreams: new SourceMeter('eventstreams'),
+    recentchanges: new SourceMeter('recentchanges'),
+    snapshot: new SourceMeter('snapshot'),
+    discovery: new SourceMeter('discovery'),
+  }
+  private lastDiscoveryAt: number | null = null
   /** Rejects when a source failed for good (restarted `maxRestarts` times in a row): `mbwa run` stops with it. */
   readonly closed: Promise<void>
   private failForGood: (err: unknown) => void = () => undefined
@@ -57,6 +66,11 @@ export class Sources {
   static async start(config: Config, events: EventStore, topics: TopicNames, logger: Logger, supervision: Partial<SupervisionOptions> = {}): Promise<Sources> {
     const checkpoints = await CheckpointStore.open(join(resolve(config.dataDir), 'sources'))
     const sources = new Sources(config, events, topics, checkpoints, logger, { maxRestarts: 5, restartBaseMs: 1000, healthyMs: 10 * 60_000, ...supervision })
+    for (const meter of Object.values(sources.meters)) await meter.load(checkpoints)
+    sources.meters.eventstreams.enabled = config.sources.eventStreams.enabled
+    sources.meters.recentchanges.enabled = config.sources.recentChanges.enabled
+    sources.meters.snapshot.enabled = config.sources.snapshot.enabled
+    sources.meters.discovery.enabled = config.discovery.sitematrix.enabled
     await sources.refreshWikis()
     sources.startAll()
     const sm = config.discovery.sitematrix
@@ -80,7 +94,11 @@ export class Sources {
       const meta = new MediaWikiClient({ api: sm.api, contact: this.config.userAgent.contact, logger: this.logger })
       try {
         wikis = mergeWikis(await sitematrixWikis(meta, sm.family), configured)
+        this.meters.discovery.connected = true
+        this.lastDiscoveryAt = Date.now()
       } catch (err) {
+        this.meters.discovery.connected = false
+        this.meters.discovery.failed(err)
         this.logger.warn({ err: (err as Error).message }, 'sitematrix unreadable; keeping the wiki list as it was')
         if (this.wikis.length > 0) return false
       } finally {
@@ -115,9 +133,11 @@ export class Sources {
     }
     if (sources.recentChanges.enabled && wikis.length > 0) this.startPolling(wikis)
     if (sources.snapshot.enabled) {
-      const reader = new SnapshotReader({ events: this.events, topic: this.topics.events, checkpoints: this.checkpoints, logger: this.logger, pageSize: sources.snapshot.pageSize })
-      this.scheduler = new SnapshotScheduler(wikis, { reader, checkpoints: this.checkpoints, intervalMs: sources.snapshot.intervalHours * 3_600_000, logger: this.logger })
+      const meter = this.meters.snapshot
+      const reader = new SnapshotReader({ events: this.events, topic: this.topics.events, checkpoints: this.checkpoints, logger: this.logger, pageSize: sources.snapshot.pageSize, meter })
+      this.scheduler = new SnapshotScheduler(wikis, { reader, checkpoints: this.checkpoints, intervalMs: sources.snapshot.intervalHours * 3_600_000, logger: this.logger, meter })
       this.scheduler.start()
+      meter.connected = true
     }
     if (sources.eventStreams.enabled) this.startStream()
     this.logger.info(
@@ -145,6 +165,7 @@ export class Sources {
       contact: this.config.userAgent.contact,
       since: Date.now() - es.sinceHours * 3_600_000,
       idleTimeoutMs: es.idleTimeoutSeconds * 1000,
+      meter: this.meters.eventstreams,
       logger: this.logger,
       ...this.supervision.eventStreams,
     })
@@ -157,6 +178,7 @@ export class Sources {
       if (stream.stats.flushes > 0 || Date.now() - startedAt >= this.supervision.healthyMs) this.streamFailures = 0
       this.streamFailures++
       this.streamRestarts++
+      this.meters.eventstreams.failed(err)
       if (this.streamFailures > this.supervision.maxRestarts) {
         this.logger.error({ failures: this.streamFailures, err: (err as Error)?.message }, 'eventstreams: failed again and again; giving up')
         this.failForGood(new MbwaError('MBWA_SOURCE_FAILED', `the EventStreams source failed ${this.streamFailures} times in a row: ${(err as Error)?.message}`, { source: 'eventstreams' }, { cause: err }))
@@ -179,6 +201,7 @@ export class Sources {
       maxIntervalMs: rc.maxIntervalSeconds * 1000,
       initialIntervalMs: rc.initialIntervalSeconds * 1000,
       lookbackMs: rc.lookbackHours * 3_600_000,
+      meter: this.meters.recentchanges,
     })
     this.poller.start()
   }
@@ -193,6 +216,14 @@ export class Sources {
     this.logger.info({ wikis: wikis.length }, 'wiki list refreshed')
   }
 
+  /** Each source's status, for /v1/stats, /metrics and `mbwa status`. */
+  status(): { sources: SourceStatus[]; wikis: { total: number; closed: number; discoveredAt: number | null } } {
+    return {
+      sources: Object.values(this.meters).map((m) => m.status()),
+      wikis: { total: this.wikis.length, closed: this.wikis.filter((w) => w.closed).length, discoveredAt: this.lastDiscoveryAt },
+    }
+  }
+
   /** The EventStreams source now (a new one after each restart), for its counters. */
   get eventStreams(): EventStreamsSource | undefined {
     return this.stream
@@ -203,6 +234,7 @@ export class Sources {
     clearInterval(this.refreshTimer)
     clearTimeout(this.restartTimer)
     await Promise.allSettled([this.poller?.stop(), this.scheduler?.stop(), this.stream?.stop()])
+    for (const meter of Object.values(this.meters)) meter.connected = false
     await Promise.allSettled([...this.clients.values()].map((c) => c.close()))
     await this.checkpoints.close()
   }

@@ -15,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Config } from '../config/schema.js'
 import type { Logger } from '../logging.js'
 import { safeWikiCode } from '../domain/wiki-code.js'
+import { Progress } from '../progress.js'
 import { commandContext, endpointHeaders, flagOverrides, untilSignal, type GlobalFlags } from './context.js'
 
 // Dump files of one wiki's pages (format: src/sinks/dump-file.ts and the README): write from the local
@@ -26,8 +27,9 @@ export function registerDump(program: Command): void {
     .description('write a dump of one wiki from the local projection (stop mbwa run first, as for rebuild)')
     .requiredOption('--wiki <code>', 'the wiki')
     .option('--out <file>', 'where (default dataDir/dumps/public/WIKI/WIKI-DATE.mbwa.gz)')
-    .action(async (options: { wiki: string; out?: string }, command: Command) => {
-      const { config } = commandContext(command)
+    .option('--no-progress', 'no progress bar (off when stderr is not a terminal; log lines then say how far it is)')
+    .action(async (options: { wiki: string; out?: string; progress: boolean }, command: Command) => {
+      const { config, logger } = commandContext(command)
       safeWikiCode(options.wiki)
       const path = join(resolve(config.dataDir), 'projection')
       if (!existsSync(path)) throw new MbwaError('MBWA_NOT_FOUND', `no projection at ${path}`)
@@ -36,7 +38,13 @@ export function registerDump(program: Command): void {
       })
       try {
         const records = []
-        for await (const r of wikiPages(store, options.wiki)) records.push(r)
+        const progress = new Progress({ label: `dump ${options.wiki}: reading`, unit: 'titles', logger, bar: options.progress && process.stderr.isTTY === true })
+        for await (const r of wikiPages(store, options.wiki)) {
+          records.push(r)
+          if (records.length % 5000 === 0) progress.update(records.length)
+        }
+        progress.update(records.length)
+        progress.stop()
         const stamp = new Date().toISOString().replace(/[:.]/g, '-')
         const out = options.out ?? join(resolve(config.dataDir), 'dumps/public', options.wiki, `${options.wiki}-${stamp}.mbwa.gz`)
         const started = Date.now()

@@ -5,6 +5,7 @@ import { titleKey } from '../events/titles.js'
 import { openLog } from '../log/open-log.js'
 import { readDump, verifyDump } from '../sinks/dump-file.js'
 import { commandContext } from './context.js'
+import { Progress } from '../progress.js'
 
 // `mbwa import FILE`: a dump becomes a snapshot: PageObserved events (source import) for every title, then a
 // SnapshotCompleted marker to every partition, so a new deployment starts from a dump instead of reading the wiki.
@@ -12,7 +13,8 @@ export function registerImport(program: Command): void {
   program
     .command('import <file>')
     .description('append a dump\'s pages to the events topic as a snapshot of its wiki')
-    .action(async (file: string, _options: unknown, command: Command) => {
+    .option('--no-progress', 'no progress bar (off when stderr is not a terminal; log lines then say how far it is)')
+    .action(async (file: string, options: { progress: boolean }, command: Command) => {
       const verified = verifyDump(file)
       const wiki = verified.header.wiki
       const { config, logger } = commandContext(command)
@@ -24,6 +26,7 @@ export function registerImport(program: Command): void {
         await events.append(topics.events, [{ type: 'SnapshotStarted', key: `snapshot:${wiki}`, value: { id: `${snapshotId}:started`, source: 'import', observedAt: startedAt, wiki, snapshotId } }])
         let batch: EventToAppend[] = []
         let n = 0
+        const progress = new Progress({ label: `import ${wiki}`, unit: 'titles', total: verified.count, logger, bar: options.progress && process.stderr.isTTY === true })
         for (const { title, page } of readDump(file)) {
           if (page.links === null) {
             // The source did not know this page's links (changed since last read): say what it knew, no more.
@@ -58,9 +61,12 @@ export function registerImport(program: Command): void {
           if (batch.length >= 5000) {
             await events.append(topics.events, batch)
             batch = []
+            progress.update(n)
           }
         }
         if (batch.length > 0) await events.append(topics.events, batch)
+        progress.update(n)
+        progress.stop()
         const partitions = await log.partitionCount(topics.events)
         await events.append(
           topics.events,

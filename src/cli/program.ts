@@ -10,6 +10,7 @@ import { registerRelink } from './relink.js'
 import { registerDump } from './dump.js'
 import { registerImport } from './import.js'
 import { registerSink } from './sink.js'
+import { registerStatus } from './status.js'
 
 // mbwa's command line. Each subcommand lives in its own file and registers itself here.
 export function buildProgram(): Command {
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerDump(program)
   registerImport(program)
   registerSink(program)
+  registerStatus(program)
   return program
 }
 

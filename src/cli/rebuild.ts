@@ -1,6 +1,5 @@
 import { existsSync, renameSync, rmSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { SingleBar, Presets } from 'cli-progress'
 import type { Command } from 'commander'
 import { MbwaError } from '../errors/errors.js'
 import { EventStore } from '../events/event-log.js'
@@ -10,6 +9,7 @@ import { Projector } from '../projections/projector.js'
 import { digestHex, TitleStore } from '../projections/title-store.js'
 import { wikiRules } from '../domain/wiki-rules.js'
 import { commandContext } from './context.js'
+import { Progress } from '../progress.js'
 
 // Rebuilding is replaying: a fresh store is fed the events topic from offset 0 (in a group of its own, so the
 // live group's offsets are untouched; no edit commands are sent), and swapped in for the live one when it has
@@ -19,7 +19,7 @@ export function registerRebuild(program: Command): void {
   program
     .command('rebuild')
     .description('replay the events topic from offset 0 into a fresh projection store and swap it in')
-    .option('--no-progress', 'no progress bar (also off when stderr is not a terminal)')
+    .option('--no-progress', 'no progress bar (off when stderr is not a terminal; log lines then say how far it is)')
     .action(async (options: { progress: boolean }, command: Command) => {
       const { config, logger } = commandContext(command)
       const dir = resolve(config.dataDir)
@@ -49,9 +49,8 @@ export function registerRebuild(program: Command): void {
           maxBatchSize: config.projection.maxBatchSize,
           logger,
         })
-        const bar = options.progress && process.stderr.isTTY ? new SingleBar({ format: 'rebuild |{bar}| {value}/{total} events | {rate} events/s | ETA {eta_formatted}', stream: process.stderr }, Presets.shades_classic) : undefined
+        const progress = new Progress({ label: 'rebuild', unit: 'events', total, logger, bar: options.progress && process.stderr.isTTY === true })
         const started = Date.now()
-        bar?.start(total, 0, { rate: 0 })
         await projector.start()
         const caughtUp = () => {
           const s = projector.status()
@@ -59,12 +58,11 @@ export function registerRebuild(program: Command): void {
         }
         while (!caughtUp()) {
           await Promise.race([projector.closed.then(() => Promise.reject(new Error('the projector stopped'))), new Promise((r) => setTimeout(r, 250))])
-          const done = projector.status().reduce((n, x) => n + Math.min(x.offset, ends[x.partition]!), 0)
-          bar?.update(done, { rate: Math.round((done * 1000) / Math.max(1, Date.now() - started)) })
+          progress.update(projector.status().reduce((n, x) => n + Math.min(x.offset, ends[x.partition]!), 0))
         }
         await projector.stop()
-        bar?.update(total, { rate: Math.round((total * 1000) / Math.max(1, Date.now() - started)) })
-        bar?.stop()
+        progress.update(total)
+        progress.stop()
         const d = await store.digest('all')
         await store.close()
         closed = true

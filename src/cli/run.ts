@@ -19,7 +19,7 @@ export function registerRun(program: Command): void {
       const events = new EventStore(log, SchemaRegistry.load())
       const sources = await Sources.start(config, events, topics, logger)
       const sink = config.sink.enabled ? await SinkService.start(config, events, topics, logger) : undefined
-      const projection = await ProjectionService.start(config, events, topics, logger, sink ? () => sink.status() : undefined)
+      const projection = await ProjectionService.start(config, events, topics, logger, { sink: sink ? () => sink.status() : undefined, sources: () => sources.status() })
       const ends = await log.endOffsets(topics.events)
       logger.info(
         { log: log.kind, topics, events: ends.reduce((a, b) => a + b, 0), wikis: Object.keys(config.wikis).length },

@@ -30,6 +30,7 @@ export const ERRORS = {
   MBWA_MEDIAWIKI_API: { retriable: false, summary: "A wiki's Action API answered with an error (apiCode, info)" },
   MBWA_MEDIAWIKI_HTTP: { retriable: true, summary: 'A wiki answered with an HTTP error or a body that is not JSON' },
   MBWA_MEDIAWIKI_UNREACHABLE: { retriable: true, summary: 'A wiki could not be reached (network error, timeout)' },
+  MBWA_UNREACHABLE: { retriable: true, summary: "A running mbwa's endpoint did not answer (mbwa status, sink status)" },
   MBWA_DUMP_INVALID: { retriable: false, summary: 'A dump file is truncated, altered or not a dump' },
   MBWA_WIKI_NOT_CONFIGURED: { retriable: false, summary: 'The wiki is not in the configuration' },
   MBWA_BAD_REQUEST: { status: 400, retriable: false, summary: 'The HTTP request is malformed' },

@@ -1,11 +1,13 @@
 import { timingSafeEqual } from 'node:crypto'
+import { readdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { request as undiciRequest } from 'undici'
 import { MbwaError, type ErrorCode } from '../errors/errors.js'
 import { normaliseTitle, titleKey } from '../events/titles.js'
 import { silentLogger, type Logger } from '../logging.js'
 import { partitionForKey } from '../log/partitioner.js'
-import { metricsRegistry } from '../metrics.js'
+import { metricsRegistry, setStatusMetrics, type StatusForMetrics } from '../metrics.js'
 import { digestHex, type TitleStore } from './title-store.js'
 import type { PartitionRouter } from './partition-router.js'
 import type { Projector } from './projector.js'
@@ -29,6 +31,8 @@ export interface QueryServerOptions {
   dumps?: DumpMonitor
   /** The edit sink's state (waiting commands, wikis it stopped writing to), for /v1/stats. */
   sink?: () => Promise<unknown>
+  /** The sources' status (this process's sources: EventStreams, recent changes, snapshots, discovery). */
+  sources?: () => unknown
   /**
    * A bearer token every request must carry (http.token), but the liveness and readiness probes; forwarded
    * queries between members carry it too.
@@ -43,6 +47,19 @@ const MAX_TITLE_BYTES = 255
 const ILLEGAL = /[#<>[\]|{}\u0000-\u001f\u007f\ufffd]/u
 const KINDS = ['missing', 'remove', 'stale-missing', 'stale-other-title', 'redundant', 'invalid-code'] as const
 const FORWARDED = 'x-mbwa-forwarded'
+
+/** Bytes of the files in a directory (a LevelDB store: a flat folder). */
+export function directoryBytes(dir: string): number {
+  let total = 0
+  try {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (entry.isFile()) total += statSync(join(dir, entry.name), { throwIfNoEntry: false })?.size ?? 0
+    }
+  } catch {
+    return 0
+  }
+  return total
+}
 
 function fail(code: ErrorCode, message: string, details: Record<string, unknown> = {}): never {
   throw new MbwaError(code, message, details)
@@ -126,6 +143,7 @@ export class QueryServer {
     })
 
     app.get('/metrics', async (_req, reply) => {
+      setStatusMetrics((await this.stats()) as unknown as StatusForMetrics)
       return reply.header('content-type', metricsRegistry.contentType).send(await metricsRegistry.metrics())
     })
 
@@ -268,18 +286,7 @@ export class QueryServer {
       return { partition: p, items, next: items.length >= limit ? last : null }
     })
 
-    app.get('/v1/stats', async () => {
-      const status = projector.status()
-      return {
-        eventsApplied: projector.eventsApplied,
-        commandsSent: projector.commandsSent,
-        partitions: status,
-        partitionCount: this.options.partitions,
-        lag: status.reduce((n, s) => n + Math.max(0, s.end - s.offset), 0),
-        members: this.options.router?.addresses() ?? [],
-        sink: this.options.sink ? await this.options.sink() : null,
-      }
-    })
+    app.get('/v1/stats', async () => this.stats())
 
     app.get('/v1/digest', async (req) => {
       const local = (req.query as { local?: string }).local === '1'
@@ -295,6 +302,27 @@ export class QueryServer {
       partitions.sort((a, b) => a - b)
       return { digest: digestHex(sum), sum: sum.toString(16), pages, partitions, complete: partitions.length === this.options.partitions }
     })
+  }
+
+  /** One member's status: the projection, its sources, sink and dumps (/v1/stats, /metrics, `mbwa status`). */
+  async stats(): Promise<Record<string, unknown>> {
+    const { projector, store } = this.options
+    const status = projector.status()
+    return {
+      // Since this process started; the stored offsets (eventsInStore) are what the store holds of the log.
+      eventsApplied: projector.eventsApplied,
+      eventsInStore: status.reduce((n, s) => n + s.offset, 0),
+      commandsSent: projector.commandsSent,
+      partitions: status.map((s) => ({ ...s, lag: Math.max(0, s.end - s.offset) })),
+      partitionCount: this.options.partitions,
+      lag: status.reduce((n, s) => n + Math.max(0, s.end - s.offset), 0),
+      members: this.options.router?.addresses() ?? [],
+      storeBytes: directoryBytes(store.path),
+      sources: this.options.sources ? this.options.sources() : null,
+      sink: this.options.sink ? await this.options.sink() : null,
+      dumps: this.options.dumps ? this.options.dumps.status() : null,
+      at: new Date().toISOString(),
+    }
   }
 
   /**

@@ -9,6 +9,7 @@ import type { MbwaEvent } from '../events/types.js'
 import { silentLogger, type Logger } from '../logging.js'
 import type { PageState } from '../domain/page-state.js'
 import { verifyDump, writeDump, type DumpRecord } from './dump-file.js'
+import { Progress } from '../progress.js'
 import { safeWikiCode } from '../domain/wiki-code.js'
 import { foldDumpEvent, isLive, type DumpState } from '../domain/dump-leases.js'
 
@@ -120,7 +121,10 @@ export class DumpWorker {
     const { events, topic } = this.options
     const started = this.now()
     let written = 0
+    // A worker is a daemon (a Toolforge or systemd job): its progress goes to its log with each heartbeat.
+    const progress = new Progress({ label: `dump ${lease.wiki}`, unit: 'titles', logger: this.logger, bar: false, everyMs: 0, fields: { wiki: lease.wiki }, now: this.now })
     const heartbeat = async (): Promise<void> => {
+      progress.update(written)
       await events.append(topic, [
         { type: 'DumpHeartbeat', key: lease.wiki, value: { id: `${lease.jobId}:hb:${this.now()}`, source: 'dump', observedAt: this.now(), wiki: lease.wiki, jobId: lease.jobId, host: this.host, pid: this.pid, titlesWritten: written, titlesTotal: null } },
       ])

@@ -24,6 +24,11 @@ export class CheckpointStore {
     await this.db.put(key, JSON.stringify(value), { sync: true })
   }
 
+  /** Several keys in one durable write (a source's position and the counts that go with it). */
+  async putAll(entries: [string, unknown][]): Promise<void> {
+    await this.db.batch(entries.map(([key, value]) => ({ type: 'put' as const, key, value: JSON.stringify(value) })), { sync: true })
+  }
+
   async delete(key: string): Promise<void> {
     await this.db.del(key, { sync: true })
   }

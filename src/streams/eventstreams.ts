@@ -5,6 +5,7 @@ import { silentLogger, type Logger } from '../logging.js'
 import { userAgent } from '../mediawiki/client.js'
 import type { CheckpointStore } from './checkpoints.js'
 import { mapStreamEvent, resumeId } from './eventstreams-mapping.js'
+import type { SourceMeter } from './source-meter.js'
 
 // Wikimedia EventStreams (SSE) as a source: one connection for all streams (the service allows two per IP),
 // events of configured wikis mapped to mbwa events, canaries dropped, malformed data to the dead-letter topic.
@@ -54,8 +55,17 @@ export interface EventStreamsOptions {
   resumeOverlapMs?: number
   /** Wait after HTTP 429 (another connection from this address is open). Default 30 s. */
   tooManyConnectionsWaitMs?: number
+  /** Counts for status and metrics, stored with the position. */
+  meter?: SourceMeter
   logger?: Logger
   now?: () => number
+}
+
+/** When the wiki says an EventStreams event happened: meta.dt (every stream), else dt. */
+function eventTime(parsed: unknown): number | undefined {
+  const e = parsed as { meta?: { dt?: unknown }; dt?: unknown } | null
+  const t = Date.parse(String(e?.meta?.dt ?? e?.dt ?? ''))
+  return Number.isFinite(t) ? t : undefined
 }
 
 export interface EventStreamsStats {
@@ -82,6 +92,8 @@ interface Position {
 
 interface Pending {
   id: string | undefined
+  /** When the wiki says it happened (meta.dt), for the source's lag. */
+  at?: number
   metaId?: string
   events: EventToAppend[]
   dead?: { value: Buffer; reason: string }
@@ -152,6 +164,7 @@ export class EventStreamsSource {
     if (!resume && this.options.since !== undefined) url.searchParams.set('since', new Date(this.options.since).toISOString())
     const ua = userAgent(this.options.contact)
     this.stats.connections++
+    if (this.options.meter) this.options.meter.connections++
     this.lastActivity = this.now()
     this.gotMessageOnConnection = false
     const es = new EventSource(url, {
@@ -164,12 +177,14 @@ export class EventStreamsSource {
     })
     this.es = es
     es.addEventListener('open', () => {
+      if (this.options.meter) this.options.meter.connected = true
       this.lastActivity = this.now()
       this.logger.info({ resume: resume !== undefined }, 'eventstreams: connected')
     })
     es.addEventListener('message', (ev) => this.onMessage(String(ev.data), ev.lastEventId))
     es.addEventListener('error', (ev) => {
       if (this.es !== es) return
+      if (this.options.meter) this.options.meter.connected = false
       const code = (ev as unknown as { code?: number }).code
       // 429: another connection from this address is open; wait longer before trying again.
       const wait = code === 429 ? Math.max(this.backoffMs, this.options.tooManyConnectionsWaitMs ?? 30_000) : this.gotMessageOnConnection ? (this.options.reconnectMinMs ?? 1000) : this.backoffMs
@@ -200,6 +215,7 @@ export class EventStreamsSource {
       // No meta.id to recognise a repeat by: the bytes themselves are the identity.
       if (this.repeated(`raw:${createHash('sha1').update(data).digest('base64')}`)) return
       this.stats.malformed++
+      this.options.meter?.dropped('malformed')
       this.push({ id: id || undefined, events: [], dead: { value: Buffer.from(data, 'utf8'), reason: 'not-json' } })
       return
     }
@@ -207,27 +223,31 @@ export class EventStreamsSource {
     switch (mapped.kind) {
       case 'canary':
         this.stats.canaries++
+        this.options.meter?.dropped('canaries')
         this.push({ id: id || undefined, events: [] })
         return
       case 'ignored':
         this.stats.ignored++
+        this.options.meter?.dropped('ignored')
         this.push({ id: id || undefined, events: [] })
         return
       case 'malformed':
         if (this.repeated(mapped.metaId ?? `raw:${createHash('sha1').update(data).digest('base64')}`)) return
         this.stats.malformed++
+        this.options.meter?.dropped('malformed')
         this.push({ id: id || undefined, events: [], dead: { value: Buffer.from(data, 'utf8'), reason: mapped.reason } })
         return
       case 'events':
         if (mapped.metaId !== undefined) {
           if (this.seen.has(mapped.metaId)) {
             this.stats.duplicates++
+            this.options.meter?.dropped('duplicates')
             this.push({ id: id || undefined, events: [] })
             return
           }
           this.remember(mapped.metaId)
         }
-        this.push({ id: id || undefined, metaId: mapped.metaId, events: mapped.events })
+        this.push({ id: id || undefined, metaId: mapped.metaId, events: mapped.events, at: eventTime(parsed) })
     }
   }
 
@@ -235,6 +255,7 @@ export class EventStreamsSource {
   private repeated(identity: string): boolean {
     if (this.seen.has(identity)) {
       this.stats.duplicates++
+      this.options.meter?.dropped('duplicates')
       return true
     }
     this.remember(identity)
@@ -297,7 +318,11 @@ export class EventStreamsSource {
           for (const p of batch) if (p.metaId !== undefined) this.appendedIds.push(p.metaId)
           this.appendedIds = this.appendedIds.slice(-(this.options.storedDedupe ?? 2000))
           const position: Position = { lastEventId: last, recent: this.appendedIds }
-          await checkpoints.put(CHECKPOINT_KEY, position)
+          const meter = this.options.meter
+          if (meter) {
+            for (const p of batch) for (const e of p.events) meter.appended(1, p.at ?? null, (e.value as { wiki?: string }).wiki)
+            await checkpoints.putAll([[CHECKPOINT_KEY, position], meter.entry()])
+          } else await checkpoints.put(CHECKPOINT_KEY, position)
         }
         this.stats.appended += out.length
         this.stats.flushes++
@@ -327,6 +352,7 @@ export class EventStreamsSource {
   async stop(): Promise<void> {
     if (this.stopped) return
     this.stopped = true
+    if (this.options.meter) this.options.meter.connected = false
     clearInterval(this.watchdog)
     clearTimeout(this.reconnectTimer)
     this.es?.close()

@@ -4,6 +4,7 @@ import { silentLogger, type Logger } from '../logging.js'
 import type { CheckpointStore } from './checkpoints.js'
 import { isBot, moveEvents, titleEvent } from './event-batch.js'
 import type { WikiSource } from './wiki-source.js'
+import type { SourceMeter } from './source-meter.js'
 
 // Polls list=recentchanges of any MediaWiki for namespace-0 creations, edits, deletions, undeletions and moves,
 // as the old bot's recent() did, with adaptive intervals: a wiki that shows changes is read more often, a quiet
@@ -28,6 +29,8 @@ export interface RecentChangesOptions {
    * timestamp is still read; repeats are dropped by rc id.
    */
   overlapMs?: number
+  /** Counts for status and metrics, stored with each wiki's position. */
+  meter?: SourceMeter
   now?: () => number
 }
 
@@ -134,7 +137,11 @@ export class RecentChangesPoller {
       cp = res.continue
         ? { ...cp, continue: res.continue, lastRcId, seen: window }
         : { rcstart: latest, lastRcId, seen: window, intervalMs: cp.intervalMs }
-      await this.options.checkpoints.put(this.key(wiki.code), cp)
+      const meter = this.options.meter
+      if (meter) {
+        meter.appended(events.length, entries.length > 0 ? Date.parse(latest) : null, wiki.code)
+        await this.options.checkpoints.putAll([[this.key(wiki.code), cp], meter.entry()])
+      } else await this.options.checkpoints.put(this.key(wiki.code), cp)
       if (!res.continue) break
     }
     // Adapt: halve the interval while the wiki shows changes, stretch it by half while it is quiet.
@@ -200,8 +207,11 @@ export class RecentChangesPoller {
     while (!signal.aborted) {
       try {
         const r = await this.pollOnce(wiki)
+        if (this.options.meter) this.options.meter.connected = true
         if (r.entries > 0) this.logger.info({ wiki: wiki.code, ...r }, 'recent changes read')
       } catch (err) {
+        this.options.meter?.failed(err)
+        if (this.options.meter) this.options.meter.connected = false
         this.logger.warn({ wiki: wiki.code, err: (err as Error).message }, 'recent changes poll failed; trying again later')
       }
       const wait = await this.intervalOf(wiki.code).catch(() => this.min)

@@ -3,6 +3,7 @@ import { silentLogger, type Logger } from '../logging.js'
 import type { CheckpointStore } from './checkpoints.js'
 import { SnapshotReader, type SnapshotSchedule } from './snapshot.js'
 import type { WikiSource } from './wiki-source.js'
+import type { SourceMeter } from './source-meter.js'
 
 // Which wiki to snapshot next, as the old bot's addtasks() did: an interrupted snapshot first (it resumes),
 // then the least recently snapshotted wiki once it is due (its target interval, default one week, has passed
@@ -19,6 +20,8 @@ export interface SchedulerOptions {
   intervals?: Record<string, number>
   /** Longest sleep before looking again (new wikis may appear). Default 10 minutes. */
   maxSleepMs?: number
+  /** Failures are counted here (the reader counts pages). */
+  meter?: SourceMeter
   logger?: Logger
   now?: () => number
 }
@@ -80,6 +83,7 @@ export class SnapshotScheduler {
       try {
         await this.options.reader.run(next.wiki, { signal })
       } catch (err) {
+        this.options.meter?.failed(err)
         this.logger.warn({ wiki: next.wiki.code, err: (err as Error).message }, 'snapshot failed; it resumes later')
         await sleep(60_000, undefined, { signal }).catch(() => undefined)
       }

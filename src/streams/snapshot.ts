@@ -6,6 +6,8 @@ import type { CheckpointStore } from './checkpoints.js'
 import { titleEvent } from './event-batch.js'
 import type { WikiSource } from './wiki-source.js'
 import { surelyNotBlank } from '../wikitext/interwiki.js'
+import { Progress } from '../progress.js'
+import type { SourceMeter } from './source-meter.js'
 
 // Reads every namespace-0 page of a wiki with generator=allpages&prop=langlinks|info, following all continuation,
 // and turns each page into a PageObserved event keyed by title; then appends a SnapshotCompleted marker to every
@@ -25,6 +27,10 @@ export interface SnapshotOptions {
   pageSize?: number | 'max'
   /** lllimit per request. */
   linkLimit?: number | 'max'
+  /** Counts and progress for status and metrics, stored with the position. */
+  meter?: SourceMeter
+  /** A progress log line this often while a snapshot runs (default 30 s). */
+  progressEveryMs?: number
   now?: () => number
 }
 
@@ -39,6 +45,8 @@ export interface SnapshotState {
   titleCase?: string | null
   /** The wiki's main page (siteinfo `mainpage`): never linked. */
   mainPage?: string | null
+  /** The wiki's content pages by siteinfo statistics when the snapshot began: what `pages` grows towards. */
+  expected?: number | null
 }
 
 export interface SnapshotSchedule {
@@ -116,10 +124,17 @@ export class SnapshotReader {
     if (state.titleCase === undefined) {
       // How the wiki compares titles, and its main page, travel with the snapshot's markers into every partition:
       // facts in the log, so a replay decides the same. One request per snapshot.
-      const info = await wiki.client.get({ action: 'query', meta: 'siteinfo', siprop: 'general' })
-      const general = (info.query as { general?: { case?: string; mainpage?: string } } | undefined)?.general
+      const info = await wiki.client.get({ action: 'query', meta: 'siteinfo', siprop: 'general|statistics' })
+      const query = info.query as { general?: { case?: string; mainpage?: string }; statistics?: { articles?: number } } | undefined
+      const general = query?.general
       const titleCase = general?.case
-      state = { ...state, titleCase: titleCase === 'first-letter' || titleCase === 'case-sensitive' ? titleCase : null, mainPage: general?.mainpage ?? null }
+      const expected = query?.statistics?.articles
+      state = {
+        ...state,
+        titleCase: titleCase === 'first-letter' || titleCase === 'case-sensitive' ? titleCase : null,
+        mainPage: general?.mainpage ?? null,
+        expected: typeof expected === 'number' && expected >= 0 ? expected : null,
+      }
       await checkpoints.put(SnapshotReader.stateKey(wiki.code), state)
     }
 
@@ -133,6 +148,10 @@ export class SnapshotReader {
     }
     let batch = new Map<number, ApiPage>()
     let batchesThisRun = 0
+    const meter = this.options.meter
+    // A daemon's progress goes to its log, never a bar.
+    const progress = new Progress({ label: `snapshot ${wiki.code}`, unit: 'pages', total: state.expected ?? null, logger: this.logger, bar: false, everyMs: this.options.progressEveryMs ?? 30_000, fields: { wiki: wiki.code }, now: this.now }, state.pages)
+    meter?.snapshotProgress(wiki.code, state.snapshotId, state.startedAt, state.pages, state.expected ?? null)
     for await (const res of wiki.client.continued(params, state.continue)) {
       if (run.signal?.aborted) break
       for (const page of ((res.query as { pages?: ApiPage[] } | undefined)?.pages ?? [])) {
@@ -150,7 +169,12 @@ export class SnapshotReader {
       const observed = [...batch.values()].filter((p) => p.ns === 0 && !p.missing).map((p) => this.observed(wiki.code, state!, p))
       if (observed.length > 0) await events.append(topic, observed)
       state = { ...state, continue: res.continue, pages: state.pages + observed.length, batches: state.batches + 1 }
-      await checkpoints.put(SnapshotReader.stateKey(wiki.code), state)
+      if (meter) {
+        meter.appended(observed.length, null, wiki.code)
+        meter.snapshotProgress(wiki.code, state.snapshotId, state.startedAt, state.pages, state.expected ?? null)
+        await checkpoints.putAll([[SnapshotReader.stateKey(wiki.code), state], meter.entry()])
+      } else await checkpoints.put(SnapshotReader.stateKey(wiki.code), state)
+      progress.update(state.pages)
       batch = new Map()
       batchesThisRun++
       if (res.continue && run.maxBatches !== undefined && batchesThisRun >= run.maxBatches) {
@@ -185,6 +209,7 @@ export class SnapshotReader {
     const schedule: SnapshotSchedule = { lastStartedAt: state.startedAt, lastCompletedAt: completedAt, lastDurationMs: completedAt - state.startedAt, pages: state.pages }
     await checkpoints.put(SnapshotReader.scheduleKey(wiki.code), schedule)
     await checkpoints.delete(SnapshotReader.stateKey(wiki.code))
+    meter?.snapshotEnded(wiki.code)
     this.logger.info({ wiki: wiki.code, snapshotId: state.snapshotId, pages: state.pages, ms: schedule.lastDurationMs }, 'snapshot completed')
     return { snapshotId: state.snapshotId, completed: true, pages: state.pages, batches: state.batches, resumed, requests: wiki.client.requests - requestsBefore }
   }
