@@ -456,6 +456,10 @@ class KafkaSubscription implements Subscription {
   }
 
   async members(): Promise<GroupMember[]> {
+    // Once stopping, never: describeGroup on a disconnected consumer opens a new broker connection that nothing
+    // closes, and the process would never exit (found by the SIGTERM test: a revoke at stop asks the router to
+    // look at the group again).
+    if (this.stopping !== undefined || this.failure !== undefined) return []
     const group = await this.consumer.describeGroup()
     return group.members.map((m) => {
       const meta = m.memberMetadata.length > 0 ? AssignerProtocol.MemberMetadata.decode(m.memberMetadata) : null
