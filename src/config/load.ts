@@ -3,7 +3,7 @@ import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { MbwaError } from '../errors/errors.js'
-import { ConfigSchema, type Config } from './schema.js'
+import { ConfigObject, ConfigSchema, type Config } from './schema.js'
 
 // Layers, later ones win: defaults < one YAML file < environment (MBWA_*) < command-line flags.
 // The file is the first found of: --config / MBWA_CONFIG, ./mbwa.yaml, /etc/mbwa/mbwa.yaml,
@@ -30,7 +30,7 @@ export interface LoadedConfig {
   file: string | undefined
 }
 
-const TOP_LEVEL = new Set(Object.keys(ConfigSchema.shape))
+const TOP_LEVEL = new Set(Object.keys(ConfigObject.shape))
 
 export function defaultSearchPaths(cwd = process.cwd(), home = homedir()): string[] {
   return [join(cwd, 'mbwa.yaml'), '/etc/mbwa/mbwa.yaml', join(home, '.config/mbwa/mbwa.yaml')]

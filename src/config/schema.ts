@@ -16,6 +16,8 @@ const listOf = <T extends z.ZodTypeAny>(item: T) =>
   z.preprocess((v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v), z.array(item))
 
 const wikiCode = z.string().regex(/^[a-z][a-z0-9-]*$/, 'a wiki code: lowercase letters, digits and -')
+/** A wiki code as a key or in a list: the code (roa-rup) or Wikimedia's database form (roa_rup) become the code. */
+const wikiCodeIn = z.preprocess((v) => (typeof v === 'string' ? v.replace(/_/g, '-') : v), wikiCode)
 
 const WikiSettings = z
   .object({
@@ -24,7 +26,7 @@ const WikiSettings = z
     /** Link to pages on this wiki that are redirects. */
     linkRedirects: z.boolean().optional(),
     /** Codes this wiki must not link to. */
-    nolink: listOf(wikiCode).optional(),
+    nolink: listOf(wikiCodeIn).optional(),
     /** Closed or locked wikis are never edited and never linked to. */
     closed: z.boolean().optional(),
     locked: z.boolean().optional(),
@@ -36,7 +38,7 @@ const WikiSettings = z
     removeOverrides: z.boolean().optional(),
     /** Order of links in the interwiki block. */
     order: z.enum(['code', 'name', 'put-first']).optional(),
-    putFirst: listOf(wikiCode).optional(),
+    putFirst: listOf(wikiCodeIn).optional(),
     /** Minimum seconds between two edits on this wiki. */
     editIntervalSeconds: z.number().min(0).optional(),
     /** Title of the wiki's main page (never linked, never edited). */
@@ -49,8 +51,8 @@ const WikiSettings = z
   .strict()
 
 const Wiki = WikiSettings.extend({
-  /** The Action API endpoint, e.g. https://en.wiktionary.org/w/api.php */
-  api: z.url({ protocol: /^https?$/ }),
+  /** The Action API endpoint, e.g. https://en.wiktionary.org/w/api.php (default: family.api with the code). */
+  api: z.url({ protocol: /^https?$/ }).optional(),
   /** Database name as EventStreams names the wiki (default: the code with _ for -, + "wiktionary"). */
   dbname: z.string().regex(/^[a-z0-9_]+$/).optional(),
   credentials: z
@@ -63,7 +65,7 @@ const Wiki = WikiSettings.extend({
     .optional(),
 }).strict()
 
-export const ConfigSchema = z
+export const ConfigObject = z
   .object({
     /** Where the embedded log and the stores live. */
     dataDir: z.string().min(1).default('./data'),
@@ -230,11 +232,51 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * The farm the configured wikis belong to: what a wiki's API and database name are from its code, so a wiki
+     * entry may be just its code. Defaults: Wikimedia's Wiktionaries.
+     */
+    family: z
+      .object({
+        /** The family's name as Wikimedia's database names end (enwiktionary, roa_rupwiktionary). */
+        name: z.string().regex(/^[a-z]+$/).default('wiktionary'),
+        /** The API of a wiki from its code: {code} is replaced (roa-rup). */
+        api: z
+          .string()
+          .default('https://{code}.wiktionary.org/w/api.php')
+          .refine((t) => t.includes('{code}') && URL.canParse(t.replace(/\{code\}/g, 'x')) && /^https?:/.test(t), 'a URL template with {code}, e.g. https://{code}.wiktionary.org/w/api.php'),
+      })
+      .strict()
+      .prefault({}),
     /** Settings every wiki gets unless it says otherwise. */
     wikiDefaults: WikiSettings.prefault({}),
-    wikis: z.record(wikiCode, Wiki).default({}),
+    /** Keys: the wiki code (roa-rup), or its database form (roa_rup, or roa_rupwiktionary with the family's name). */
+    wikis: z.record(z.string(), Wiki).default({}),
   })
   .strict()
 
+export const ConfigSchema = ConfigObject.transform((config, ctx) => {
+  // Codes in whatever form they were written become codes; API and database name come from the family.
+  const wikis: Record<string, z.infer<typeof Wiki> & { api: string; dbname: string }> = {}
+  for (const [key, wiki] of Object.entries(config.wikis)) {
+    const fromDbName = key.length > config.family.name.length && key.endsWith(config.family.name) && /_|^[a-z]+$/.test(key)
+    const code = (fromDbName ? key.slice(0, -config.family.name.length) : key).replace(/_/g, '-')
+    if (!/^[a-z][a-z0-9-]*$/.test(code)) {
+      ctx.addIssue({ code: 'custom', path: ['wikis', key], message: 'a wiki code: lowercase letters, digits and - (or its database form with _)' })
+      continue
+    }
+    if (wikis[code]) {
+      ctx.addIssue({ code: 'custom', path: ['wikis', key], message: `the wiki ${code} is configured twice` })
+      continue
+    }
+    wikis[code] = {
+      ...wiki,
+      api: wiki.api ?? config.family.api.replace(/\{code\}/g, code),
+      dbname: wiki.dbname ?? `${code.replace(/-/g, '_')}${config.family.name}`,
+    }
+  }
+  return { ...config, wikis }
+})
+
 export type Config = z.infer<typeof ConfigSchema>
-export type WikiConfig = z.infer<typeof Wiki>
+export type WikiConfig = Config['wikis'][string]

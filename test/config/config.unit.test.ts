@@ -81,7 +81,8 @@ wikis:
     ['a bad enum', 'logging: {level: loud}\n', 'config key logging.level'],
     ['a bad broker address', 'log: {brokers: [nohostport]}\n', 'config key log.brokers.0'],
     ['a bad wiki code', 'wikis: {EN: {api: "https://x.org/w/api.php"}}\n', 'config key wikis.EN'],
-    ['a wiki without api', 'wikis: {en: {linkMode: manual}}\n', 'config key wikis.en.api'],
+    ['a family API without {code}', 'family: {api: "https://x.org/w/api.php"}\n', 'config key family.api'],
+    ['a wiki configured twice (code and database form)', 'wikis: {roa-rup: {}, roa_rup: {}}\n', 'config key wikis.roa_rup'],
     ['a secret written in the file', 'wikis: {en: {api: "https://x.org/api.php", credentials: {password: hunter2hunter2}}}\n', 'config key wikis.en.credentials.password'],
   ])('stops on %s with a message naming the key', (_, text, expected) => {
     const file = write('bad.yaml', text)
@@ -90,6 +91,19 @@ wikis:
     expect(err.message).toContain(expected)
     expect(err.message).toContain(file)
     expect(err.message).not.toContain('hunter2')
+  })
+
+  it('takes a wiki by its code alone: the family gives its API and database name; codes in database form become codes', () => {
+    const file = write('family.yaml', 'wikis:\n  en: {}\n  roa_rup: {linkMode: manual}\n  zh_min_nanwiktionary: {}\n  fr: {api: "http://127.0.0.1:1/w/api.php", dbname: frtest}\nwikiDefaults: {nolink: [roa_rup]}\n')
+    const { config } = loadConfig({ file, env: {} })
+    expect(Object.keys(config.wikis).sort()).toEqual(['en', 'fr', 'roa-rup', 'zh-min-nan'])
+    expect(config.wikis.en).toMatchObject({ api: 'https://en.wiktionary.org/w/api.php', dbname: 'enwiktionary' })
+    expect(config.wikis['roa-rup']).toMatchObject({ api: 'https://roa-rup.wiktionary.org/w/api.php', dbname: 'roa_rupwiktionary', linkMode: 'manual' })
+    expect(config.wikis['zh-min-nan']).toMatchObject({ dbname: 'zh_min_nanwiktionary' })
+    expect(config.wikis.fr).toMatchObject({ api: 'http://127.0.0.1:1/w/api.php', dbname: 'frtest' })
+    expect(config.wikiDefaults.nolink).toEqual(['roa-rup'])
+    const farm = write('farm.yaml', 'family: {name: wiki, api: "http://{code}.farm.test:8080/api.php"}\nwikis: {sw: {}, enwiki: {}}\n')
+    expect(loadConfig({ file: farm, env: {} }).config.wikis).toMatchObject({ sw: { api: 'http://sw.farm.test:8080/api.php', dbname: 'swwiki' }, en: { dbname: 'enwiki' } })
   })
 
   it('takes the EventStreams service base URL or its stream route, and refuses any other path naming the key', () => {
