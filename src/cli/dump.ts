@@ -3,8 +3,8 @@ import { hostname } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { Command } from 'commander'
 import { MbwaError } from '../errors/errors.js'
-import { TitleStore, wikiPageParts, wikiPages } from '../projections/title-store.js'
-import { lookupDump, verifyDump, writeDump } from '../sinks/dump-file.js'
+import { TitleStore, wikiPageParts } from '../projections/title-store.js'
+import { BLOCK, DumpWriter, lookupDump, mergeParts, verifyDump, verifyDumpAsync } from '../sinks/dump-file.js'
 import { DumpWorker, type PageSource } from '../sinks/dump-worker.js'
 import { httpPageSource } from '../sinks/page-sources.js'
 import { EventStore } from '../events/event-log.js'
@@ -37,21 +37,28 @@ export function registerDump(program: Command): void {
         throw new MbwaError('MBWA_LOG_LOCKED', `the projection at ${path} is in use: stop mbwa run first`, {}, { cause: err })
       })
       try {
-        const records = []
-        const progress = new Progress({ label: `dump ${options.wiki}: reading`, unit: 'titles', logger, bar: options.progress && process.stderr.isTTY === true })
-        for await (const r of wikiPages(store, options.wiki)) {
-          records.push(r)
-          if (records.length % 5000 === 0) progress.update(records.length)
-        }
-        progress.update(records.length)
-        progress.stop()
+        // Streamed: the partitions merged in title order as they are read; memory holds a block, not the wiki.
         const stamp = new Date().toISOString().replace(/[:.]/g, '-')
         const out = options.out ?? join(resolve(config.dataDir), 'dumps/public', options.wiki, `${options.wiki}-${stamp}.mbwa.gz`)
         const started = Date.now()
-        const written = writeDump(out, { wiki: options.wiki, createdAt: new Date().toISOString(), source: `mbwa@${hostname()}` }, records)
-        const verified = verifyDump(out)
-        const seconds = Math.max(0.001, (Date.now() - started) / 1000)
-        process.stdout.write(`${written.path}\n${verified.count} titles, ${written.bytes} bytes, sha256 ${verified.sha256}, ${Math.round(verified.count / seconds)} titles/s\n`)
+        const writer = await DumpWriter.open(out, { wiki: options.wiki, createdAt: new Date().toISOString(), source: `mbwa@${hostname()}` })
+        const progress = new Progress({ label: `dump ${options.wiki}`, unit: 'titles', logger, bar: options.progress && process.stderr.isTTY === true })
+        try {
+          for await (const r of mergeParts(await wikiPageParts(store, options.wiki))) {
+            await writer.add(r)
+            if (writer.written % BLOCK === 0) progress.update(writer.written)
+          }
+          progress.update(writer.written)
+          progress.stop()
+          const written = await writer.finish()
+          await verifyDumpAsync(writer.tmp)
+          await writer.commit()
+          const seconds = Math.max(0.001, (Date.now() - started) / 1000)
+          process.stdout.write(`${out}\n${written.count} titles, ${written.bytes} bytes, sha256 ${written.sha256}, ${Math.round(written.count / seconds)} titles/s\n`)
+        } catch (err) {
+          await writer.abort()
+          throw err
+        }
       } finally {
         await store.close()
       }
@@ -60,20 +67,33 @@ export function registerDump(program: Command): void {
     .command('run')
     .description('take the lease on one wiki (or the least recently dumped one), write its dump, announce the outcome')
     .option('--wiki <code>', 'the wiki (default: the least recently dumped one no lease holds)')
+    .option('--all', 'dump every wiki that is due (dumps.intervalHours), one after the other, then exit (a daily job)')
     .option('--from <url>', 'read pages from a running member\'s query endpoint (default: the local projection)')
-    .action(async (options: { wiki?: string; from?: string }, command: Command) => {
+    .action(async (options: { wiki?: string; all?: boolean; from?: string }, command: Command) => {
       const { config, logger } = commandContext(command)
       if (options.wiki !== undefined) safeWikiCode(options.wiki)
+      if (options.wiki !== undefined && options.all) throw new MbwaError('MBWA_BAD_REQUEST', '--wiki and --all: one or the other')
       await withWorker(config, logger, options.from, async (worker) => {
-        const lease = await worker.claim(options.wiki)
-        if (!lease) {
-          process.stderr.write(`mbwa: ${options.wiki ?? 'no wiki'} is free to dump right now (another worker holds it, or nothing is due)\n`)
-          process.exitCode = 3
-          return
+        let dumped = 0
+        // Each wiki once per run: one whose dump failed is not taken again until the next run.
+        const tried = new Set<string>()
+        for (;;) {
+          const lease = await worker.claim(options.wiki, tried)
+          if (!lease) break
+          tried.add(lease.wiki)
+          const done = await worker.run(lease)
+          if (!done) process.exitCode = 1
+          else {
+            dumped++
+            process.stdout.write(`${done.path}\n${done.count} titles\n`)
+          }
+          if (!options.all) break
         }
-        const done = await worker.run(lease)
-        if (!done) process.exitCode = 1
-        else process.stdout.write(`${done.path}\n${done.count} titles\n`)
+        if (dumped === 0 && process.exitCode === undefined) {
+          process.stderr.write(`mbwa: ${options.wiki ?? 'no wiki'} is free to dump right now (another worker holds it, or nothing is due)\n`)
+          // A daily job with nothing due has done its work.
+          if (!options.all) process.exitCode = 3
+        }
       })
     })
   dump

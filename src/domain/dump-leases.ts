@@ -1,10 +1,11 @@
 import type { DumpAbandoned, MbwaEvent } from '../events/types.js'
 
 // The state of every wiki's dumps, folded from the events of the dumps topic in log order. The log is the
-// arbiter of leases: a DumpStarted takes the wiki only if no live lease holds it when the event is reached, so
-// when two workers claim the same wiki at the same moment, the one appended first wins and the other sees it
-// lost. A lease lives while its heartbeats come (leaseMs after the last one); the monitor declares a silent one
-// abandoned, and a completed, failed or abandoned job frees the wiki.
+// arbiter of leases: a DumpStarted takes the wiki only if no job holds it when the event is reached, so when two
+// workers claim the same wiki at the same moment, the one appended first wins and the other sees it lost. A
+// lease lives while its heartbeats come (leaseMs after the last one); a silent one is declared abandoned (by the
+// monitor, or by the next claimant, in the log before its claim), and a completed, failed or abandoned job frees
+// the wiki. Clocks decide only when to declare; the log decides who holds.
 
 export interface RunningJob {
   jobId: string
@@ -46,7 +47,9 @@ export function foldDumpEvent(state: DumpState, e: MbwaEvent): void {
       return
     case 'DumpStarted': {
       const w = entry(state, e.value.wiki)
-      if (isLive(w.running, e.value.observedAt)) return // a losing claim
+      // Decided by log order alone, never by a claimant's clock: while a job holds the wiki (until its completion,
+      // failure or declared abandonment is in the log), a claim loses.
+      if (w.running) return
       w.running = { jobId: e.value.jobId, host: e.value.host, pid: e.value.pid, startedAt: e.value.observedAt, lastHeartbeatAt: e.value.observedAt, leaseMs: e.value.leaseMs, titlesWritten: 0, titlesTotal: null }
       w.requested = false
       return

@@ -231,14 +231,6 @@ export async function wikiPageParts(store: TitleStore, wiki: string): Promise<As
   }))
 }
 
-/** Every page one wiki has, across all partitions of the store. */
-export async function* wikiPages(store: TitleStore, wiki: string): AsyncGenerator<{ title: string; page: PageState }> {
-  for await (const [k, v] of store.db.iterator({ gte: `t${S}`, lt: `t\x01` })) {
-    const page = (JSON.parse(v) as TitleRecord).pages[wiki]
-    if (page) yield { title: k.slice(k.indexOf(S, 2) + 1), page }
-  }
-}
-
 export function digestHex(sum: bigint): string {
   return sum.toString(16).padStart(64, '0')
 }

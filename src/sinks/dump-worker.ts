@@ -1,14 +1,15 @@
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { writeFileSync, mkdirSync } from 'node:fs'
+import { readdir, rm, stat } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
-import type { EventStore } from '../events/event-log.js'
+import type { EventStore, EventToAppend } from '../events/event-log.js'
 import type { SchemaRegistry } from '../events/registry.js'
 import type { MbwaEvent } from '../events/types.js'
 import { silentLogger, type Logger } from '../logging.js'
 import type { PageState } from '../domain/page-state.js'
-import { verifyDump, writeDump, type DumpRecord } from './dump-file.js'
+import { BLOCK, DumpWriter, mergeParts, verifyDumpAsync } from './dump-file.js'
 import { Progress } from '../progress.js'
 import { safeWikiCode } from '../domain/wiki-code.js'
 import { foldDumpEvent, isLive, type DumpState } from '../domain/dump-leases.js'
@@ -53,6 +54,7 @@ export interface Lease {
 
 export class DumpWorker {
   private readonly logger: Logger
+  private cleaned: Promise<unknown> | undefined
   private readonly now: () => number
   readonly host: string
   readonly pid: number
@@ -88,25 +90,35 @@ export class DumpWorker {
     return state
   }
 
-  /** Claims a wiki: the one named, or the least recently dumped without a live lease. */
-  async claim(wiki?: string): Promise<Lease | undefined> {
+  /**
+   * Claims a wiki: the one named, or the least recently dumped without a live lease (and not in `exclude`). A lease
+   * whose heartbeats stopped is declared abandoned in the same append, before the claim; the log's order then
+   * decides who holds the wiki.
+   */
+  async claim(wiki?: string, exclude: ReadonlySet<string> = new Set()): Promise<Lease | undefined> {
     const state = await this.state()
+    this.cleaned ??= this.cleanTemporaries(state).catch(() => [])
+    await this.cleaned
     const now = this.now()
     let target = wiki
     if (!target) {
       const minAge = this.options.minAgeMs ?? 0
       const free = this.options
         .wikis()
-        .filter((w) => !isLive(state.get(w)?.running ?? null, now) && now - (state.get(w)?.lastGood?.completedAt ?? 0) >= minAge)
+        .filter((w) => !exclude.has(w) && !isLive(state.get(w)?.running ?? null, now) && now - (state.get(w)?.lastGood?.completedAt ?? 0) >= minAge)
       free.sort((a, b) => (state.get(a)?.lastGood?.completedAt ?? 0) - (state.get(b)?.lastGood?.completedAt ?? 0) || a.localeCompare(b))
       target = free[0]
     }
     if (!target) return undefined
-    if (isLive(state.get(target)?.running ?? null, now)) return undefined
+    const held = state.get(target)?.running ?? null
+    if (isLive(held, now)) return undefined
     const jobId = `${target}:${new Date(now).toISOString()}:${randomUUID().slice(0, 8)}`
-    await this.options.events.append(this.options.topic, [
-      { type: 'DumpStarted', key: target, value: { id: jobId, source: 'dump', observedAt: now, wiki: target, jobId, host: this.host, pid: this.pid, leaseMs: this.options.leaseMs ?? 60_000 } },
-    ])
+    const claim: EventToAppend[] = []
+    if (held) {
+      claim.push({ type: 'DumpAbandoned', key: target, value: { id: `${held.jobId}:abandoned`, source: 'dump', observedAt: now, wiki: target, jobId: held.jobId, lastHeartbeatAt: held.lastHeartbeatAt, declaredBy: `${this.host}:${this.pid}` } })
+    }
+    claim.push({ type: 'DumpStarted', key: target, value: { id: jobId, source: 'dump', observedAt: now, wiki: target, jobId, host: this.host, pid: this.pid, leaseMs: this.options.leaseMs ?? 60_000 } })
+    await this.options.events.append(this.options.topic, claim)
     // The log decides: whoever's claim it reaches first while the wiki is free holds the lease.
     const after = await this.state()
     if (after.get(target)?.running?.jobId !== jobId) {
@@ -116,14 +128,55 @@ export class DumpWorker {
     return { wiki: target, jobId }
   }
 
-  /** Writes the dump for a held lease, heartbeating, and announces the outcome. */
+  /**
+   * Removes temporary files dead writers left: a job's (`.tmp-JOB`) once the log says that job no longer holds its
+   * wiki (it completed, failed or was declared abandoned); any other (`.tmp-PID`, from `mbwa dump write`) once
+   * nothing has written to it for two lease lengths. Done once, at the worker's first claim.
+   */
+  async cleanTemporaries(state: DumpState): Promise<string[]> {
+    const root = join(this.options.dir, 'public')
+    const removed: string[] = []
+    const stale = this.now() - 2 * (this.options.leaseMs ?? 60_000)
+    const wikis = await readdir(root).catch(() => [] as string[])
+    for (const wiki of wikis) {
+      const running = state.get(wiki)?.running
+      const live = running ? tmpTag(running.jobId) : undefined
+      const files = await readdir(join(root, wiki)).catch(() => [] as string[])
+      for (const f of files) {
+        const tag = /\.tmp-(.+)$/.exec(f)?.[1]
+        if (tag === undefined || tag === live) continue
+        const path = join(root, wiki, f)
+        const st = await stat(path).catch(() => undefined)
+        if (!st) continue
+        if (/^\d+$/.test(tag) && st.mtimeMs >= stale) continue // perhaps a live `dump write`
+        await rm(path, { force: true })
+        removed.push(path)
+      }
+    }
+    if (removed.length > 0) this.logger.info({ removed }, 'dump: removed temporary files dead writers left')
+    return removed
+  }
+
+  /** Whether this worker still holds the lease, as the log says now (fencing: a lease declared abandoned is lost). */
+  async holds(lease: Lease): Promise<boolean> {
+    return (await this.state()).get(lease.wiki)?.running?.jobId === lease.jobId
+  }
+
+  /**
+   * Writes the dump for a held lease and announces the outcome. The wiki's parts are merged as they are read
+   * (memory: one record per part and one block), blocks are compressed and written asynchronously and the
+   * result verified block by block, so heartbeats keep their time whatever the size. Before the file takes its
+   * final name and is announced, the worker checks it still holds the lease: a worker that was declared
+   * abandoned (a long pause) writes nothing under the final name and announces nothing.
+   */
   async run(lease: Lease): Promise<{ path: string; count: number } | undefined> {
     const { events, topic } = this.options
     const started = this.now()
-    let written = 0
+    let writer: DumpWriter | undefined
     // A worker is a daemon (a Toolforge or systemd job): its progress goes to its log with each heartbeat.
     const progress = new Progress({ label: `dump ${lease.wiki}`, unit: 'titles', logger: this.logger, bar: false, everyMs: 0, fields: { wiki: lease.wiki }, now: this.now })
     const heartbeat = async (): Promise<void> => {
+      const written = writer?.written ?? 0
       progress.update(written)
       await events.append(topic, [
         { type: 'DumpHeartbeat', key: lease.wiki, value: { id: `${lease.jobId}:hb:${this.now()}`, source: 'dump', observedAt: this.now(), wiki: lease.wiki, jobId: lease.jobId, host: this.host, pid: this.pid, titlesWritten: written, titlesTotal: null } },
@@ -136,25 +189,23 @@ export class DumpWorker {
       writeFileSync(join(dir, `${lease.jobId.replace(/[:]/g, '-')}.json`), JSON.stringify({ ...lease, host: this.host, pid: this.pid, started, ...data }, null, 2))
     }
     try {
-      // The parts are read concurrently (the store's reads run in its thread pool) and joined.
       const parts = await this.options.pages.parts(lease.wiki)
-      const chunks: DumpRecord[][] = new Array<DumpRecord[]>(parts.length)
-      let nextPart = 0
-      const reader = async (): Promise<void> => {
-        while (nextPart < parts.length) {
-          const i = nextPart++
-          const out: DumpRecord[] = []
-          for await (const r of parts[i]!) out.push(r)
-          chunks[i] = out
-          written += out.length
-          if (this.options.pauseBetweenPartsMs) await sleep(this.options.pauseBetweenPartsMs)
-        }
-      }
-      await Promise.all(Array.from({ length: Math.min(parts.length, this.options.parallelParts ?? 4) }, reader))
       const stamp = new Date(started).toISOString().replace(/[:.]/g, '-')
       const path = join(this.options.dir, 'public', safeWikiCode(lease.wiki), `${lease.wiki}-${stamp}.mbwa.gz`)
-      const file = writeDump(path, { wiki: lease.wiki, createdAt: new Date(started).toISOString(), source: `${this.host}:${this.pid}` }, chunks.flat())
-      const verified = verifyDump(path)
+      writer = await DumpWriter.open(path, { wiki: lease.wiki, createdAt: new Date(started).toISOString(), source: `${this.host}:${this.pid}` }, tmpTag(lease.jobId))
+      for await (const r of mergeParts(parts)) {
+        await writer.add(r)
+        if (this.options.pauseBetweenPartsMs && writer.written % BLOCK === 0) await sleep(this.options.pauseBetweenPartsMs)
+      }
+      const file = await writer.finish()
+      const verified = await verifyDumpAsync(writer.tmp)
+      if (!(await this.holds(lease))) {
+        await writer.abort()
+        this.logger.warn({ wiki: lease.wiki, jobId: lease.jobId }, 'dump: the lease was lost while writing (declared abandoned); the file is dropped, nothing announced')
+        record({ lost: this.now() })
+        return undefined
+      }
+      await writer.commit()
       await events.append(topic, [
         { type: 'DumpCompleted', key: lease.wiki, value: { id: `${lease.jobId}:done`, source: 'dump', observedAt: this.now(), wiki: lease.wiki, jobId: lease.jobId, path, bytes: file.bytes, count: verified.count, sha256: verified.sha256 } },
       ])
@@ -162,6 +213,7 @@ export class DumpWorker {
       this.logger.info({ wiki: lease.wiki, path, titles: verified.count }, 'dump: completed')
       return { path, count: verified.count }
     } catch (err) {
+      await writer?.abort()
       await events.append(topic, [{ type: 'DumpFailed', key: lease.wiki, value: { id: `${lease.jobId}:failed`, source: 'dump', observedAt: this.now(), wiki: lease.wiki, jobId: lease.jobId, error: (err as Error).message } }])
       record({ failed: this.now(), error: (err as Error).message })
       this.logger.error({ wiki: lease.wiki, err: (err as Error).message }, 'dump: failed')
@@ -172,3 +224,7 @@ export class DumpWorker {
   }
 }
 
+/** A job id as it appears in a temporary file's name. */
+function tmpTag(jobId: string): string {
+  return `job-${jobId.replace(/[^A-Za-z0-9_-]/g, '-')}`
+}

@@ -5,7 +5,7 @@ import { gunzipSync } from 'node:zlib'
 import { afterAll, describe, expect, it } from 'vitest'
 import { isMbwaError } from '../../src/errors/errors.js'
 import type { PageState } from '../../src/domain/page-state.js'
-import { BLOCK, lookupDump, readDump, verifyDump, writeDump, type DumpRecord } from '../../src/sinks/dump-file.js'
+import { BLOCK, compareTitles, DumpWriter, lookupDump, mergeParts, readDump, verifyDump, verifyDumpAsync, writeDump, type DumpRecord } from '../../src/sinks/dump-file.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'mbwa-dump-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -76,5 +76,56 @@ describe('dump files (unit)', () => {
     expect(() => writeDump(target, { wiki: 'en', createdAt: 'x', source: 'test' }, failing())).toThrow('disk on fire')
     expect(existsSync(target)).toBe(false)
     expect(existsSync(join(dir, 'broken')) ? readdirSync(join(dir, 'broken')) : []).toEqual([])
+  })
+})
+
+describe('streamed dumps (unit)', () => {
+  // Titles in many scripts, with characters on both sides of the UTF-16/code-point divide (U+E000.. vs astral).
+  const titles = ['a', 'ab', 'Z', 'é', 'Ελλάδα', '中文', '\u{FF21}', '\u{FFFD}x', '\u{1F600}', '\u{10400}', '\u{E000}', 'ǅ', 'İ', '𝒜b']
+  const byCodePoint = (a: string, b: string) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))
+
+  it('orders titles by code point (the order LevelDB keeps keys in), unlike JavaScript\'s <', () => {
+    const sorted = [...titles].sort(compareTitles)
+    expect(sorted).toEqual([...titles].sort(byCodePoint))
+    expect(compareTitles('\u{E000}', '\u{1F600}')).toBeLessThan(0)
+    expect('\u{E000}' < '\u{1F600}').toBe(false) // what a UTF-16 comparison would have done
+  })
+
+  it('merges sorted parts into one sorted stream, and the writer refuses a record out of order', async () => {
+    const all = Array.from({ length: 5000 }, (_, i) => `${titles[i % titles.length]} ${i}`).sort(byCodePoint)
+    const parts = [0, 1, 2, 3, 4].map((k) => ({
+      async *[Symbol.asyncIterator]() {
+        for (let i = k; i < all.length; i += 5) yield { title: all[i]!, page: page(i) }
+      },
+    }))
+    const path = join(dir, 'stream/en.mbwa.gz')
+    const w = await DumpWriter.open(path, { wiki: 'en', createdAt: '2026-12-01T00:00:00Z', source: 'test' })
+    for await (const r of mergeParts(parts)) await w.add(r)
+    const done = await w.finish()
+    expect(existsSync(path)).toBe(false) // not under its name before commit
+    await w.commit()
+    expect(done.count).toBe(5000)
+    const v = await verifyDumpAsync(path)
+    expect(v).toMatchObject({ count: 5000, sha256: done.sha256 })
+    expect(verifyDump(path).sha256).toBe(done.sha256)
+    expect([...readDump(path)].map((r) => r.title)).toEqual(all)
+    for (const t of [all[0]!, all[2345]!, all[4999]!]) expect(lookupDump(path, t)).toBeDefined()
+
+    const bad = await DumpWriter.open(join(dir, 'stream/bad.mbwa.gz'), { wiki: 'en', createdAt: '2026-12-01T00:00:00Z', source: 'test' })
+    await bad.add({ title: 'b', page: page(1) })
+    await expect(bad.add({ title: 'a', page: page(2) })).rejects.toThrow(/out of order/)
+    await bad.abort()
+    expect(readdirSync(join(dir, 'stream'))).toEqual(['en.mbwa.gz'])
+  })
+
+  it('verifying block by block finds an altered byte and a truncation', async () => {
+    const path = join(dir, 'stream/en.mbwa.gz')
+    const copy = join(dir, 'stream-altered.mbwa.gz')
+    const bytes = readFileSync(path)
+    bytes[Math.floor(bytes.length / 2)]! ^= 0xff
+    writeFileSync(copy, bytes)
+    await expect(verifyDumpAsync(copy)).rejects.toThrow(/MBWA|decompress|checksum|order|records/)
+    writeFileSync(copy, readFileSync(path).subarray(0, 1000))
+    await expect(verifyDumpAsync(copy)).rejects.toThrow(/truncated|too short|trailer/)
   })
 })

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { SchemaRegistry } from '../../src/events/registry.js'
@@ -6,7 +6,8 @@ import type { PageState } from '../../src/domain/page-state.js'
 import { verifyDump } from '../../src/sinks/dump-file.js'
 import { abandonedLeases } from '../../src/domain/dump-leases.js'
 import { DumpWorker, type PageSource } from '../../src/sinks/dump-worker.js'
-import { harness, type Harness } from '../setup/events.js'
+import { harness, readEvents, type Harness } from '../setup/events.js'
+import type { DumpHeartbeat } from '../../src/events/types.js'
 
 // Dump workers against one dumps topic: leases decided by the log, heartbeats, abandoned leases, completion.
 const page = (i: number): PageState => ({ redirect: false, blank: false, revision: i, pageId: i, links: [], writtenLinks: null, createdAt: null, byBot: null, observedAt: 1, source: 's', snapshotId: null, changedAt: 1 })
@@ -14,7 +15,7 @@ const source = (n: number): PageSource => ({
   async parts() {
     return [0, 1, 2].map((part) => ({
       async *[Symbol.asyncIterator]() {
-        for (let i = part; i < n; i += 3) yield { title: `t ${i}`, page: page(i) }
+        for (let i = part; i < n; i += 3) yield { title: `t ${String(i).padStart(7, "0")}`, page: page(i) } // each part sorted, as the store keeps them
       },
     }))
   },
@@ -70,5 +71,74 @@ describe('dump workers (unit, embedded log)', () => {
     const next = await worker('other', { now: () => now }).claim('en')
     expect(next).toBeDefined()
     expect(existsSync(join(h.dir, 'dumps/public/en'))).toBe(false) // the dead worker's file never appeared
+  })
+
+  it('heartbeats while it writes: a large dump is streamed, never held in memory, and the lease stays live', async () => {
+    h = await harness()
+    const w = worker('a', { pages: source(120_000), heartbeatMs: 5 })
+    const lease = (await w.claim('en'))!
+    const done = (await w.run(lease))!
+    expect(done.count).toBe(120_000)
+    const beats = (await readEvents(h.log, h.topics.dumps)).filter((e) => e.event.type === 'DumpHeartbeat').map((e) => (e.event.value as DumpHeartbeat).titlesWritten)
+    // Heartbeats came while titles were being written, not only before or after.
+    expect(beats.some((n) => n > 0 && n < 120_000)).toBe(true)
+  })
+
+  it('a worker that lost its lease while writing (declared abandoned) neither renames its file nor announces it', async () => {
+    h = await harness()
+    let now = 1_000_000
+    let release: () => void = () => undefined
+    const paused = new Promise<void>((r) => (release = r))
+    const slow: PageSource = {
+      async parts() {
+        return [{
+          async *[Symbol.asyncIterator]() {
+            for (let i = 0; i < 3000; i++) {
+              if (i === 1500) await paused // a long pause (GC, a stopped VM): heartbeats stop meanwhile
+              yield { title: `t ${String(i).padStart(5, '0')}`, page: page(i) }
+            }
+          },
+        }]
+      },
+    }
+    const a = worker('a', { pages: slow, leaseMs: 5000, heartbeatMs: 1_000_000, now: () => now })
+    const lease = (await a.claim('en'))!
+    const running = a.run(lease)
+    await new Promise((r) => setTimeout(r, 50))
+    now += 60_000 // a's lease has expired by the next claimant's clock
+    const b = worker('b', { now: () => now })
+    const taken = await b.claim('en')
+    expect(taken).toBeDefined() // b declared a's lease abandoned and holds the wiki
+    release()
+    expect(await running).toBeUndefined()
+    expect(existsSync(join(h.dir, 'dumps/public/en')) ? readdirSync(join(h.dir, 'dumps/public/en')) : []).toEqual([])
+    const types = (await readEvents(h.log, h.topics.dumps)).map((e) => e.event.type)
+    expect(types).not.toContain('DumpCompleted')
+    expect((await b.state()).get('en')!.running!.jobId).toBe(taken!.jobId)
+  })
+
+  it('leases are decided by log order: a claim with a later clock does not take a wiki whose job is in the log', async () => {
+    h = await harness()
+    const a = worker('a', { now: () => 1_000_000, leaseMs: 5000 })
+    const lease = (await a.claim('en'))!
+    // A claimant whose clock runs an hour ahead appends a claim without declaring anything: it loses.
+    await h.events.append(h.topics.dumps, [{ type: 'DumpStarted', key: 'en', value: { id: 'skewed', source: 'dump', observedAt: 1_000_000 + 3_600_000, wiki: 'en', jobId: 'skewed', host: 'skewed', pid: 2, leaseMs: 5000 } }])
+    expect((await a.state()).get('en')!.running!.jobId).toBe(lease.jobId)
+  })
+
+  it('removes temporary files dead writers left, and keeps those live writers are writing', async () => {
+    h = await harness()
+    const live = (await worker('live').claim('en'))!
+    const dir = join(h.dir, 'dumps/public/en')
+    mkdirSync(dir, { recursive: true })
+    const liveTmp = `en-1.mbwa.gz.tmp-job-${live.jobId.replace(/[^A-Za-z0-9_-]/g, '-')}`
+    writeFileSync(join(dir, liveTmp), 'the live job is writing this')
+    writeFileSync(join(dir, 'en-0.mbwa.gz.tmp-job-en-2026-01-01T00-00-00-000Z-deadbeef'), 'an abandoned job\'s half dump')
+    writeFileSync(join(dir, 'en-old.mbwa.gz.tmp-4242'), 'half a dump by mbwa dump write')
+    writeFileSync(join(dir, 'en-new.mbwa.gz.tmp-4343'), 'mbwa dump write, being written')
+    const old = (Date.now() - 3_600_000) / 1000
+    utimesSync(join(dir, 'en-old.mbwa.gz.tmp-4242'), old, old)
+    await worker('a', { leaseMs: 60_000 }).claim('fr')
+    expect(readdirSync(dir).sort()).toEqual(['en-new.mbwa.gz.tmp-4343', liveTmp].sort())
   })
 })
