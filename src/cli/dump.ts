@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { Command } from 'commander'
+import { request } from 'undici'
 import { MbwaError } from '../errors/errors.js'
 import { TitleStore, wikiPageParts } from '../projections/title-store.js'
 import { BLOCK, DumpWriter, lookupDump, mergeParts, verifyDump, verifyDumpAsync } from '../sinks/dump-file.js'
@@ -157,10 +158,13 @@ async function withWorker(config: Config, logger: Logger, from: string | undefin
       topic: topics.dumps,
       pages,
       dir: config.dumps.dir ?? join(resolve(config.dataDir), 'dumps'),
-      wikis: () => {
+      wikis: async () => {
         // Read afresh for each job: wikis added or removed since the worker started count.
         const fresh = flags ? loadConfig({ file: flags.config, flags: flagOverrides(flags) }).config : config
-        return Object.keys(fresh.wikis).filter((w) => !fresh.wikis[w]!.closed)
+        const configured = Object.keys(fresh.wikis).filter((w) => !fresh.wikis[w]!.closed)
+        // Reading from a running member: the wikis it knows too (those it discovered from the sitematrix).
+        const known = from ? await endpointWikis(from, endpointHeaders(config)) : []
+        return [...new Set([...configured, ...known.filter((w) => !fresh.wikis[w]?.closed)])]
       },
       leaseMs: config.dumps.leaseSeconds * 1000,
       heartbeatMs: config.dumps.heartbeatSeconds * 1000,
@@ -174,4 +178,15 @@ async function withWorker(config: Config, logger: Logger, from: string | undefin
     await store?.close()
     await log.close()
   }
+}
+
+/** The open wikis a running member knows (configured or discovered), from its /v1/wikis. */
+async function endpointWikis(base: string, headers: Record<string, string>): Promise<string[]> {
+  const res = await request(`${base.replace(/\/$/, '')}/v1/wikis`, { headers })
+  if (res.statusCode !== 200) {
+    await res.body.dump()
+    throw new MbwaError('MBWA_UNREACHABLE', `${base}/v1/wikis answered ${res.statusCode}`)
+  }
+  const body = (await res.body.json()) as { wikis: { code: string; closed: boolean; locked?: boolean }[] }
+  return body.wikis.filter((w) => !w.closed).map((w) => w.code)
 }

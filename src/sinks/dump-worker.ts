@@ -32,7 +32,7 @@ export interface DumpWorkerOptions {
   /** Where dumps go: public dumps under public/WIKI/, job records (host, pid, timing, errors) under private/WIKI/. */
   dir: string
   /** The wikis to dump, read afresh for each job (the configuration may change between jobs). */
-  wikis: () => string[]
+  wikis: () => string[] | Promise<string[]>
   leaseMs?: number
   heartbeatMs?: number
   /** A wiki whose last good dump is younger than this is not due (when no wiki is named). Default 0. */
@@ -103,8 +103,7 @@ export class DumpWorker {
     let target = wiki
     if (!target) {
       const minAge = this.options.minAgeMs ?? 0
-      const free = this.options
-        .wikis()
+      const free = (await this.options.wikis())
         .filter((w) => !exclude.has(w) && !isLive(state.get(w)?.running ?? null, now) && now - (state.get(w)?.lastGood?.completedAt ?? 0) >= minAge)
       free.sort((a, b) => (state.get(a)?.lastGood?.completedAt ?? 0) - (state.get(b)?.lastGood?.completedAt ?? 0) || a.localeCompare(b))
       target = free[0]
