@@ -21,12 +21,15 @@ export interface ApplierOptions {
   sendCommands?: (commands: EditRequested[]) => Promise<void>
   /** fsync each write (state and offset agree either way; sync only narrows what a crash replays). */
   sync?: boolean
+  logger?: { debug?: (o: object, msg: string) => void }
 }
 
 export interface ApplyStats {
   events: number
   commands: number
   swept: number
+  /** Titles a snapshot's sweep looked at again. */
+  reevaluated: number
 }
 
 export class PartitionApplier {
@@ -61,6 +64,11 @@ export class PartitionApplier {
     return this.counts
   }
 
+  /** Open wikis (not closed) with no completed snapshot in this partition. */
+  private unsnapshotted(): string[] {
+    return [...this.options.rules.values()].filter((r) => !r.closed && !this.snapshotted.has(r.code)).map((r) => r.code)
+  }
+
   verdict(title: string, pages: TitlePages): TitleVerdict {
     return evaluateTitle(title, new Map(Object.entries(pages)), this.options.rules, { snapshotted: this.snapshotted, titleCase: this.titleCase, mainPage: this.mainPage })
   }
@@ -68,7 +76,7 @@ export class PartitionApplier {
   /** Applies decoded events (in offset order) and stores the partition's next offset with them. */
   async apply(events: DecodedEvent[], nextOffset: number): Promise<ApplyStats> {
     if (!this.loaded) await this.load()
-    const stats: ApplyStats = { events: events.length, commands: 0, swept: 0 }
+    const stats: ApplyStats = { events: events.length, commands: 0, swept: 0, reevaluated: 0 }
     let segment: DecodedEvent[] = []
     for (const e of events) {
       if (e.event.type === 'SnapshotCompleted' && e.event.value.partition === this.partition) {
@@ -220,10 +228,16 @@ export class PartitionApplier {
   private async sweep(mark: Extract<MbwaEvent, { type: 'SnapshotCompleted' }>['value'], nextOffset: number, stats: ApplyStats): Promise<void> {
     const p = this.partition
     const { wiki } = mark
-    // The first snapshot of a wiki makes titles it does not have complete (its absence is now known): every
-    // title of the partition is looked at again, so their discrepancies (removals) show.
+    // A title is complete once every open wiki is snapshotted or has the title. So the first snapshot that
+    // leaves no open wiki unsnapshotted in this partition makes titles complete: every title is looked at again,
+    // in one streaming pass, so their discrepancies (removals) show. An earlier first snapshot does not: looking
+    // at every title once per wiki would cost wikis × titles during a bootstrap, for verdicts that stay
+    // incomplete. (A title with pages on every wiki still unknown is made complete by it; it is looked at again
+    // in that last pass, or when it next changes.)
     const first = !this.snapshotted.has(wiki)
     this.snapshotted.add(wiki)
+    const passAll = first && this.unsnapshotted().length === 0
+    if (first && !passAll) this.options.logger?.debug?.({ partition: p, wiki, waitingFor: this.unsnapshotted().length }, 'first snapshot; the pass over every title waits for the last open wiki')
     let chunk: Work[] = []
     const flush = async (final: boolean): Promise<void> => {
       const ops: Op[] = []
@@ -243,12 +257,13 @@ export class PartitionApplier {
     for await (const [title, record] of this.store.entries(p)) {
       const page = record.pages[wiki]
       const gone = page !== undefined && page.snapshotId !== mark.snapshotId && page.observedAt < mark.startedAt
-      if (!gone && !first) continue
+      if (!gone && !passAll) continue
       const item = toWork(title, record)
       if (gone) {
         delete item.pages[wiki]
         stats.swept++
       }
+      stats.reevaluated++
       chunk.push(item)
       if (chunk.length >= 2000) await flush(false)
     }

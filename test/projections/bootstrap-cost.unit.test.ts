@@ -1,0 +1,59 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { loadConfig } from '../../src/config/load.js'
+import type { DecodedEvent, EventToAppend } from '../../src/events/event-log.js'
+import type { MbwaEvent } from '../../src/events/types.js'
+import { wikiRules } from '../../src/domain/wiki-rules.js'
+import { PartitionApplier, type ApplyStats } from '../../src/projections/partition-applier.js'
+import { TitleStore } from '../../src/projections/title-store.js'
+import { observed, snapshotDone } from './fixtures.js'
+
+// A bootstrap of W wikis costs O(titles), not O(W × titles): the first snapshot of each wiki does not look at every
+// title again; only the one that leaves no open wiki unsnapshotted does, once. The end state is the one of looking
+// at every title after every snapshot (the old way), so nothing is lost by waiting.
+
+const WIKIS = ['en', 'fr', 'de', 'nl', 'pl', 'ru', 'es', 'it']
+const TITLES = 1500
+
+describe('bootstrap cost of the projection (unit)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mbwa-bootstrap-'))
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+  it(`looks at each title once after ${WIKIS.length} first snapshots, and ends with every title complete`, async () => {
+    const rules = wikiRules(loadConfig({ env: {}, searchPaths: [], flags: { wikis: Object.fromEntries(WIKIS.map((c) => [c, { api: `http://127.0.0.1/${c}/api.php`, linkMode: 'manual' }])) } }).config)
+    const store = await TitleStore.open(join(dir, 'store'))
+    const applier = new PartitionApplier(store, 0, { rules, settleMs: 0, emitCommands: false, now: () => 1_800_000_000_000 })
+    let offset = 0
+    const decoded = (e: EventToAppend): DecodedEvent => ({ offset: offset++, key: e.key, timestamp: 0, event: { type: e.type, value: e.value } as MbwaEvent })
+    const total: ApplyStats = { events: 0, commands: 0, swept: 0, reevaluated: 0 }
+    let pages = 0
+    // Wiki by wiki, as snapshots run: every title on the first wiki, fewer on each next one, linking to the others.
+    for (const [w, wiki] of WIKIS.entries()) {
+      const batch: DecodedEvent[] = []
+      for (let t = 0; t < TITLES; t++) {
+        if (w > 0 && t % (w + 1) !== 0) continue
+        batch.push(decoded(observed(wiki, `word ${t}`, WIKIS.filter((x) => x !== wiki && (t + x.length) % 3 !== 0), { snapshotId: `s-${wiki}`, at: 1_700_000_000_000 + w })))
+        pages++
+      }
+      batch.push(decoded(snapshotDone(wiki, `s-${wiki}`, 1, 1_699_999_999_000 + w)[0]!))
+      const s = await applier.apply(batch, offset)
+      for (const k of ['events', 'commands', 'swept', 'reevaluated'] as const) total[k] += s[k]
+    }
+    // One pass over the titles at the last first snapshot; none at the seven before it.
+    expect(total.reevaluated).toBe(TITLES)
+    expect(total.reevaluated).toBeLessThan((WIKIS.length * TITLES) / 4)
+    // Every title is complete, and its discrepancies show.
+    let complete = 0
+    let withDisc = 0
+    for await (const [title, record] of store.entries(0)) {
+      if (applier.verdict(title, record.pages).complete) complete++
+      if ((record.disc ?? []).length > 0) withDisc++
+    }
+    expect(complete).toBe(TITLES)
+    expect(withDisc).toBeGreaterThan(0)
+    expect(pages).toBeGreaterThan(TITLES)
+    await store.close()
+  })
+})
