@@ -33,6 +33,7 @@ export class ProjectionService {
       topics,
       groupId: config.log.groupId,
       rules,
+      rulesWith: (discovered) => wikiRules(config, discovered),
       settleMs: config.projection.settleMinutes * 60_000,
       emitCommands: config.projection.editCommands,
       maxBatchSize: config.projection.maxBatchSize,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { join, resolve } from 'node:path'
 import type { Config } from '../config/schema.js'
 import type { EventStore } from '../events/event-log.js'
@@ -22,9 +23,13 @@ export interface SupervisionOptions {
   restartBaseMs: number
   /** A source that ran this long before failing starts its count of failures again. */
   healthyMs: number
+  /** First wait before reading an unreachable sitematrix again (doubles to an hour). Default 30 s. */
+  discoveryRetryMs?: number
   /** Extra options of the EventStreams source (tests: batch sizes, timings). */
   eventStreams?: Partial<EventStreamsOptions>
 }
+
+const ANNOUNCED_KEY = 'discovery:announced'
 
 export class Sources {
   private readonly clients = new Map<string, MediaWikiClient>()
@@ -47,6 +52,8 @@ export class Sources {
     discovery: new SourceMeter('discovery'),
   }
   private lastDiscoveryAt: number | null = null
+  private discovered: DiscoveredWiki[] = []
+  private wakeDiscovery: () => void = () => undefined
   /** Rejects when a source failed for good (restarted `maxRestarts` times in a row): `mbwa run` stops with it. */
   readonly closed: Promise<void>
   private failForGood: (err: unknown) => void = () => undefined
@@ -71,35 +78,67 @@ export class Sources {
     sources.meters.recentchanges.enabled = config.sources.recentChanges.enabled
     sources.meters.snapshot.enabled = config.sources.snapshot.enabled
     sources.meters.discovery.enabled = config.discovery.sitematrix.enabled
-    await sources.refreshWikis()
+    // The configured wikis now; the sitematrix's in the background, so that neither a slow nor an unreachable
+    // meta wiki keeps mbwa from starting (its endpoint answers /healthz meanwhile).
+    await sources.refreshWikis(false)
     sources.startAll()
-    const sm = config.discovery.sitematrix
-    if (sm.enabled) {
-      sources.refreshTimer = setInterval(() => {
-        void sources.refreshWikis().then(async (changed) => {
-          if (changed) await sources.restartPolling()
-        })
-      }, sm.refreshHours * 3_600_000)
-      sources.refreshTimer.unref()
-    }
+    if (config.discovery.sitematrix.enabled) void sources.discoverLoop()
     return sources
   }
 
-  /** Reads the wiki list again; true when it changed. */
-  private async refreshWikis(): Promise<boolean> {
-    const configured = wikisFromConfig(this.config)
-    let wikis = configured
+  /**
+   * Reads the sitematrix on the discovery schedule, for as long as mbwa runs. When it cannot be reached it says so
+   * once, clearly, and tries again with a backoff (30 s doubling to an hour); then every `refreshHours`.
+   */
+  private async discoverLoop(): Promise<void> {
     const sm = this.config.discovery.sitematrix
-    if (sm.enabled) {
+    let backoff = this.supervision.discoveryRetryMs ?? 30_000
+    let failures = 0
+    while (!this.stopping) {
+      const before = this.lastDiscoveryAt
+      const changed = await this.refreshWikis(true).catch(() => false)
+      if (this.stopping) return
+      const ok = this.lastDiscoveryAt !== before
+      if (changed) await this.restartPolling()
+      let wait: number
+      if (ok) {
+        if (failures > 0) this.logger.info({ api: sm.api, failures }, 'discovery: the sitematrix answers again')
+        failures = 0
+        backoff = this.supervision.discoveryRetryMs ?? 30_000
+        wait = sm.refreshHours * 3_600_000
+      } else {
+        failures++
+        if (failures === 1) {
+          this.logger.warn({ api: sm.api, err: this.meters.discovery.lastError?.message, retryInSeconds: Math.round(backoff / 1000) }, `discovery: cannot reach the sitematrix at ${sm.api}; following the configured wikis (${this.wikis.length}) and trying again with a backoff`)
+        } else this.logger.debug({ api: sm.api, failures, retryInSeconds: Math.round(backoff / 1000) }, 'discovery: sitematrix still unreachable')
+        wait = backoff
+        backoff = Math.min(3_600_000, backoff * 2)
+      }
+      await new Promise<void>((resolve) => {
+        this.refreshTimer = setTimeout(resolve, wait)
+        this.refreshTimer.unref()
+        this.wakeDiscovery = resolve
+      })
+    }
+  }
+
+  /** Reads the wiki list again (the sitematrix too when `discover`); true when it changed. */
+  private async refreshWikis(discover: boolean): Promise<boolean> {
+    const configured = wikisFromConfig(this.config)
+    let wikis = discover ? mergeWikis(this.discovered, configured) : configured
+    const sm = this.config.discovery.sitematrix
+    if (sm.enabled && discover) {
       const meta = new MediaWikiClient({ api: sm.api, contact: this.config.userAgent.contact, logger: this.logger })
       try {
-        wikis = mergeWikis(await sitematrixWikis(meta, sm.family), configured)
+        const found = await sitematrixWikis(meta, sm.family)
+        this.discovered = found
+        wikis = mergeWikis(found, configured)
+        await this.announce(found)
         this.meters.discovery.connected = true
         this.lastDiscoveryAt = Date.now()
       } catch (err) {
         this.meters.discovery.connected = false
         this.meters.discovery.failed(err)
-        this.logger.warn({ err: (err as Error).message }, 'sitematrix unreadable; keeping the wiki list as it was')
         if (this.wikis.length > 0) return false
       } finally {
         await meta.close()
@@ -110,6 +149,32 @@ export class Sources {
     this.wikiByDbName.clear()
     for (const w of wikis) if (!w.closed) this.wikiByDbName.set(w.dbname, w.code)
     return before !== JSON.stringify(wikis)
+  }
+
+  /**
+   * Puts the discovered list in the log when it changed (a WikisDiscovered per partition): each projector takes
+   * it into its link rules at that point of its log, so a replay decides the same, and a wiki that appears or
+   * closes changes the rules without a restart.
+   */
+  private async announce(found: DiscoveredWiki[]): Promise<void> {
+    const wikis = found.map((w) => ({ code: w.code, dbname: w.dbname, api: w.api, closed: w.closed }))
+    const digest = createHash('sha256').update(JSON.stringify(wikis)).digest('hex').slice(0, 16)
+    if ((await this.checkpoints.get<string>(ANNOUNCED_KEY)) === digest) return
+    const family = this.config.discovery.sitematrix.family
+    const partitions = await this.events.log.partitionCount(this.topics.events)
+    const observedAt = Date.now()
+    await this.events.append(
+      this.topics.events,
+      Array.from({ length: partitions }, (_, partition) => ({
+        type: 'WikisDiscovered' as const,
+        key: null,
+        partition,
+        value: { id: `discovery:${family}:${digest}:${partition}`, source: 'discovery', observedAt, partition, family, wikis },
+      })),
+    )
+    this.meters.discovery.appended(partitions, observedAt)
+    await this.checkpoints.putAll([[ANNOUNCED_KEY, digest], this.meters.discovery.entry()])
+    this.logger.info({ family, wikis: wikis.length, closed: wikis.filter((w) => w.closed).length }, 'discovery: the wiki list changed; announced to the projection')
   }
 
   private readable(): WikiSource[] {
@@ -128,10 +193,10 @@ export class Sources {
   private startAll(): void {
     const { sources } = this.config
     const wikis = this.readable()
-    if (wikis.length === 0) {
+    if (wikis.length === 0 && !this.config.discovery.sitematrix.enabled) {
       this.logger.warn('no wikis to read: add some under `wikis:` or enable discovery.sitematrix (see README)')
     }
-    if (sources.recentChanges.enabled && wikis.length > 0) this.startPolling(wikis)
+    if (sources.recentChanges.enabled) this.startPolling(wikis)
     if (sources.snapshot.enabled) {
       const meter = this.meters.snapshot
       const reader = new SnapshotReader({ events: this.events, topic: this.topics.events, checkpoints: this.checkpoints, logger: this.logger, pageSize: sources.snapshot.pageSize, meter })
@@ -211,6 +276,7 @@ export class Sources {
     this.scheduler?.setWikis(wikis)
     if (this.poller) {
       await this.poller.stop()
+      if (this.stopping) return
       this.startPolling(wikis)
     }
     this.logger.info({ wikis: wikis.length }, 'wiki list refreshed')
@@ -231,7 +297,8 @@ export class Sources {
 
   async stop(): Promise<void> {
     this.stopping = true
-    clearInterval(this.refreshTimer)
+    clearTimeout(this.refreshTimer)
+    this.wakeDiscovery()
     clearTimeout(this.restartTimer)
     await Promise.allSettled([this.poller?.stop(), this.scheduler?.stop(), this.stream?.stop()])
     for (const meter of Object.values(this.meters)) meter.connected = false

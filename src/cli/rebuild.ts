@@ -45,6 +45,7 @@ export function registerRebuild(program: Command): void {
           topics,
           groupId: `${config.log.groupId}.rebuild.${Date.now()}`,
           rules: wikiRules(config),
+          rulesWith: (discovered) => wikiRules(config, discovered),
           emitCommands: false,
           maxBatchSize: config.projection.maxBatchSize,
           logger,

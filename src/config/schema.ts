@@ -186,7 +186,8 @@ export const ConfigObject = z
           .prefault({}),
         eventStreams: z
           .object({
-            enabled: z.boolean().default(false),
+            /** auto: on where the wikis are Wikimedia's (discovered from Wikimedia's sitematrix, or all configured ones). */
+            enabled: z.union([z.boolean(), z.literal('auto')]).default('auto'),
             /** The stream route, or the service's base URL (https://stream.wikimedia.org): /v2/stream is added. */
             url: z
               .url({ protocol: /^https?$/ })
@@ -221,8 +222,11 @@ export const ConfigObject = z
       .object({
         sitematrix: z
           .object({
-            /** Take the wiki list from a Wikimedia sitematrix (configured wikis override what it says). */
-            enabled: z.boolean().default(false),
+            /**
+             * Take the wiki list from a Wikimedia sitematrix (configured wikis override what it says). auto: on when
+             * no wikis are configured, so mbwa with no configuration follows every open Wiktionary.
+             */
+            enabled: z.union([z.boolean(), z.literal('auto')]).default('auto'),
             api: z.url({ protocol: /^https?$/ }).default('https://meta.wikimedia.org/w/api.php'),
             family: z.string().min(1).default('wiktionary'),
             refreshHours: z.number().positive().default(24),
@@ -275,8 +279,26 @@ export const ConfigSchema = ConfigObject.transform((config, ctx) => {
       dbname: wiki.dbname ?? `${code.replace(/-/g, '_')}${config.family.name}`,
     }
   }
-  return { ...config, wikis }
+  const sm = config.discovery.sitematrix
+  const discover = sm.enabled === 'auto' ? Object.keys(wikis).length === 0 : sm.enabled
+  const es = config.sources.eventStreams
+  const onWikimedia = (discover && isWikimediaApi(sm.api)) || (Object.keys(wikis).length > 0 && Object.values(wikis).every((w) => isWikimediaApi(w.api)))
+  return {
+    ...config,
+    wikis,
+    discovery: { ...config.discovery, sitematrix: { ...sm, enabled: discover } },
+    sources: { ...config.sources, eventStreams: { ...es, enabled: es.enabled === 'auto' ? onWikimedia : es.enabled } },
+  }
 })
+
+/** An API on one of Wikimedia's hosts (those EventStreams covers). */
+export function isWikimediaApi(api: string): boolean {
+  try {
+    return /(^|\.)(wikipedia|wiktionary|wikibooks|wikinews|wikiquote|wikisource|wikiversity|wikivoyage|wikimedia|wikidata|mediawiki|wikifunctions)\.org$/.test(new URL(api).hostname)
+  } catch {
+    return false
+  }
+}
 
 export type Config = z.infer<typeof ConfigSchema>
 export type WikiConfig = Config['wikis'][string]

@@ -80,6 +80,13 @@ export interface SnapshotCompleted extends Fact {
   mainPage?: string | null
 }
 
+/** The wikis a sitematrix lists (WikisDiscovered): one per partition, whenever the list changes. */
+export interface WikisDiscovered extends Fact {
+  partition: number
+  family: string
+  wikis: { code: string; dbname: string; api: string; closed: boolean }[]
+}
+
 export interface EditRequested extends OnPage {
   commandId: string
   add: string[]
@@ -156,6 +163,7 @@ export interface EventMap {
   PageMoved: PageMoved
   SnapshotStarted: SnapshotStarted
   SnapshotCompleted: SnapshotCompleted
+  WikisDiscovered: WikisDiscovered
   EditRequested: EditRequested
   EditApplied: EditApplied
   EditSkipped: EditSkipped

@@ -4,14 +4,17 @@ import { editRequested, commandId } from './edit-commands.js'
 import { discrepancies, evaluateTitle, type PageVerdict, type TitleVerdict } from '../domain/link-rules.js'
 import { applyToPage, pageWiki } from '../domain/page-state.js'
 import { keys, type Op, type SnapshotMark, type TitlePages, type TitleRecord, type TitleStore } from './title-store.js'
-import type { RulesByWiki } from '../domain/wiki-rules.js'
+import type { KnownWiki, RulesByWiki } from '../domain/wiki-rules.js'
 
 // Applies one partition's events to the store: page facts in order, snapshot sweeps, the discrepancy index, and
 // edit commands for pages that have settled. Each write carries the partition's next offset, so state and
 // position commit together; a sweep that is interrupted is simply done again (it is idempotent).
 
 export interface ApplierOptions {
+  /** The configured wikis' rules. */
   rules: RulesByWiki
+  /** The rules once a discovered list is known (configured wikis over discovered ones); default: configured only. */
+  rulesWith?: (discovered: readonly KnownWiki[]) => RulesByWiki
   /** How long a page must be unchanged before mbwa asks to edit it. */
   settleMs: number
   /** Send edit commands (off while rebuilding). */
@@ -37,14 +40,24 @@ export class PartitionApplier {
   private marks: Record<string, SnapshotMark> = {}
   private counts: Record<string, number> = {}
   private loaded = false
+  /** The wikis the link rules know in this partition: configured ones, and those the log said were discovered. */
+  private current: RulesByWiki
 
   constructor(
     private readonly store: TitleStore,
     readonly partition: number,
     private readonly options: ApplierOptions,
-  ) {}
+  ) {
+    this.current = options.rules
+  }
+
+  get rules(): RulesByWiki {
+    return this.current
+  }
 
   async load(): Promise<void> {
+    const discovered = await this.store.discovered(this.partition)
+    this.current = discovered && this.options.rulesWith ? this.options.rulesWith(discovered) : this.options.rules
     this.marks = await this.store.snapshots(this.partition)
     this.snapshotted = new Set(Object.keys(this.marks))
     this.counts = await this.store.counts(this.partition)
@@ -66,11 +79,11 @@ export class PartitionApplier {
 
   /** Open wikis (not closed) with no completed snapshot in this partition. */
   private unsnapshotted(): string[] {
-    return [...this.options.rules.values()].filter((r) => !r.closed && !this.snapshotted.has(r.code)).map((r) => r.code)
+    return [...this.current.values()].filter((r) => !r.closed && !this.snapshotted.has(r.code)).map((r) => r.code)
   }
 
   verdict(title: string, pages: TitlePages): TitleVerdict {
-    return evaluateTitle(title, new Map(Object.entries(pages)), this.options.rules, { snapshotted: this.snapshotted, titleCase: this.titleCase, mainPage: this.mainPage })
+    return evaluateTitle(title, new Map(Object.entries(pages)), this.current, { snapshotted: this.snapshotted, titleCase: this.titleCase, mainPage: this.mainPage })
   }
 
   /** Applies decoded events (in offset order) and stores the partition's next offset with them. */
@@ -83,6 +96,10 @@ export class PartitionApplier {
         await this.applySegment(segment, e.offset, stats)
         segment = []
         await this.sweep(e.event.value, e.offset + 1, stats)
+      } else if (e.event.type === 'WikisDiscovered' && e.event.value.partition === this.partition) {
+        await this.applySegment(segment, e.offset, stats)
+        segment = []
+        await this.discover(e.event.value.wikis, e.offset + 1, stats)
       } else segment.push(e)
     }
     await this.applySegment(segment, nextOffset, stats)
@@ -222,6 +239,41 @@ export class PartitionApplier {
     const { commands } = await this.evaluate(items, ops)
     await this.store.write(ops, this.options.sync)
     return commands
+  }
+
+  /**
+   * A discovered wiki list reached this partition: the rules take it from here on (so a replay decides the same).
+   * A wiki that appears is not snapshotted yet, so titles stay as they were until its first snapshot (which looks
+   * at every title once the last open wiki has one). A wiki that closed or left changes what is linked now: every
+   * title is looked at again, once.
+   */
+  private async discover(wikis: readonly KnownWiki[], nextOffset: number, stats: ApplyStats): Promise<void> {
+    const p = this.partition
+    const before = this.current
+    this.current = this.options.rulesWith ? this.options.rulesWith(wikis) : this.options.rules
+    const lost = [...before.values()].some((r) => !r.closed && (this.current.get(r.code)?.closed ?? true))
+    // The list is stored with the offset, in the last write: a crash during the pass does the pass again.
+    const done: Op[] = [
+      { type: 'put', key: keys.discovered(p), value: JSON.stringify(wikis) },
+      { type: 'put', key: keys.offset(p), value: String(nextOffset) },
+    ]
+    if (!lost) {
+      await this.store.write(done, this.options.sync)
+      return
+    }
+    const ops: Op[] = []
+    let chunk: Work[] = []
+    for await (const [title, record] of this.store.entries(p)) {
+      chunk.push(toWork(title, record))
+      stats.reevaluated++
+      if (chunk.length >= 2000) {
+        await this.evaluate(chunk, ops)
+        await this.store.write(ops.splice(0), this.options.sync)
+        chunk = []
+      }
+    }
+    await this.evaluate(chunk, ops)
+    await this.store.write([...ops, ...done], this.options.sync)
   }
 
   /** A snapshot of `wiki` completed: titles of that wiki it did not see, and nobody saw since it began, are gone. */

@@ -6,7 +6,7 @@ import type { GroupMember, Subscription, TopicPartition } from '../log/types.js'
 import { PartitionApplier } from './partition-applier.js'
 import type { TitleStore } from './title-store.js'
 import { MbwaError } from '../errors/errors.js'
-import type { RulesByWiki } from '../domain/wiki-rules.js'
+import type { KnownWiki, RulesByWiki } from '../domain/wiki-rules.js'
 
 // Feeds the events topic into the title store. Each partition this member is given starts from the offset the
 // store holds for it (state and offset are written together), so the group's own committed offsets are only a
@@ -19,6 +19,8 @@ export interface ProjectorOptions {
   topics: TopicNames
   groupId: string
   rules: RulesByWiki
+  /** The rules once a discovered wiki list is in the log (configured wikis over discovered ones). */
+  rulesWith?: (discovered: readonly KnownWiki[]) => RulesByWiki
   settleMs?: number
   emitCommands?: boolean
   /** How often settled pages are looked at again. Default 30 s. */
@@ -136,6 +138,7 @@ export class Projector {
     const { events, topics } = this.options
     return {
       rules: this.options.rules,
+      rulesWith: this.options.rulesWith,
       settleMs: this.options.settleMs ?? 3_600_000,
       emitCommands: this.options.emitCommands ?? true,
       now: this.options.now ?? Date.now,
@@ -173,6 +176,13 @@ export class Projector {
     return [...this.owned.entries()]
       .map(([partition, o]) => ({ partition, offset: o.offset, end: o.end, restoring: o.restoring }))
       .sort((a, b) => a.partition - b.partition)
+  }
+
+  /** The wikis the link rules know now: configured ones and those the log said were discovered (any partition). */
+  rules(): RulesByWiki {
+    let best: RulesByWiki = this.options.rules
+    for (const o of this.owned.values()) if (o.applier.rules.size > best.size) best = o.applier.rules
+    return best
   }
 
   applier(partition: number): PartitionApplier | undefined {

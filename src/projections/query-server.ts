@@ -174,7 +174,7 @@ export class QueryServer {
         const out: Record<string, { titles: number; lastSnapshot: number | null; lag: number }> = {}
         for (const [p, owned] of projector.owned) {
           const lag = Math.max(0, owned.end - owned.offset)
-          for (const code of this.options.rules.keys()) {
+          for (const code of owned.applier.rules.keys()) {
             const o = (out[code] ??= { titles: 0, lastSnapshot: null, lag: 0 })
             o.titles += owned.applier.titleCounts[code] ?? 0
             const mark = owned.applier.snapshotMarks[code]
@@ -195,7 +195,7 @@ export class QueryServer {
         }
       }
       return {
-        wikis: [...this.options.rules.values()].map((r) => ({
+        wikis: [...projector.rules().values()].map((r) => ({
           code: r.code,
           linkMode: r.linkMode,
           closed: r.closed,
@@ -210,7 +210,7 @@ export class QueryServer {
 
     app.get<{ Params: { wiki: string }; Querystring: Record<string, string | undefined> }>('/v1/wikis/:wiki/discrepancies', async (req, reply) => {
       const { wiki } = req.params
-      if (!this.options.rules.has(wiki)) fail('MBWA_NOT_FOUND', `no wiki ${wiki} in the configuration`, { wiki })
+      if (!projector.rules().has(wiki)) fail('MBWA_NOT_FOUND', `no wiki ${wiki} configured or discovered`, { wiki })
       const q = req.query
       const kind = q.kind
       if (kind !== undefined && !(KINDS as readonly string[]).includes(kind)) fail('MBWA_BAD_REQUEST', `kind must be one of ${KINDS.join(', ')}`, { kind })
@@ -266,7 +266,7 @@ export class QueryServer {
     // A wiki's pages, one partition at a time, in title order: what dump workers elsewhere read.
     app.get<{ Params: { wiki: string }; Querystring: Record<string, string | undefined> }>('/v1/wikis/:wiki/pages', async (req, reply) => {
       const { wiki } = req.params
-      if (!this.options.rules.has(wiki)) fail('MBWA_NOT_FOUND', `no wiki ${JSON.stringify(wiki)} in the configuration`)
+      if (!projector.rules().has(wiki)) fail('MBWA_NOT_FOUND', `no wiki ${JSON.stringify(wiki)} configured or discovered`)
       const p = Number(req.query.partition)
       if (!Number.isInteger(p) || p < 0 || p >= this.options.partitions) fail('MBWA_BAD_REQUEST', `partition must be an integer from 0 to ${this.options.partitions - 1}`)
       const limit = req.query.limit === undefined ? 1000 : Number(req.query.limit)

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { ClassicLevel } from 'classic-level'
 import type { PendingCommand } from './edit-commands.js'
+import type { KnownWiki } from '../domain/wiki-rules.js'
 import type { PageState } from '../domain/page-state.js'
 
 // The title-links store on LevelDB. Everything is grouped by partition of the events topic, so a consumer-group
@@ -55,6 +56,8 @@ export const keys = {
   deferredPrefix: (p: number) => `d${S}${hex(p)}${S}`,
   deferredUntil: (p: number, due: number) => `d${S}${hex(p)}${S}${dueHex(due)}\x01`,
   snapshot: (p: number, wiki: string) => `s${S}${hex(p)}${S}${wiki}`,
+  /** The discovered wiki list as this partition's log last said (WikisDiscovered). */
+  discovered: (p: number) => `w${S}${hex(p)}`,
   snapshotPrefix: (p: number) => `s${S}${hex(p)}${S}`,
   count: (p: number, wiki: string) => `n${S}${hex(p)}${S}${wiki}`,
   countPrefix: (p: number) => `n${S}${hex(p)}${S}`,
@@ -113,6 +116,11 @@ export class TitleStore {
       pages: pages === undefined ? {} : (JSON.parse(pages) as TitleRecord).pages,
       pending: pending === undefined ? {} : (JSON.parse(pending) as Record<string, PendingCommand>),
     }
+  }
+
+  async discovered(p: number): Promise<KnownWiki[] | undefined> {
+    const v = await this.db.get(keys.discovered(p))
+    return v === undefined ? undefined : (JSON.parse(v) as KnownWiki[])
   }
 
   async snapshots(p: number): Promise<Record<string, SnapshotMark>> {

@@ -117,6 +117,8 @@ export class EventStreamsSource {
   private lastActivity = 0
   private backoffMs: number
   private gotMessageOnConnection = false
+  /** Connections in a row that ended before any message. */
+  private failedConnects = 0
   private stopped = false
   private readonly seen = new Map<string, true>()
   /** meta.ids of appended events, newest last: only these may be stored as seen. */
@@ -188,7 +190,11 @@ export class EventStreamsSource {
       const code = (ev as unknown as { code?: number }).code
       // 429: another connection from this address is open; wait longer before trying again.
       const wait = code === 429 ? Math.max(this.backoffMs, this.options.tooManyConnectionsWaitMs ?? 30_000) : this.gotMessageOnConnection ? (this.options.reconnectMinMs ?? 1000) : this.backoffMs
-      this.logger.warn({ status: code, waitMs: wait, message: (ev as unknown as { message?: string }).message }, 'eventstreams: connection ended')
+      // Said once per streak of failures (a feed that is down, no network): then quietly, with the backoff.
+      const fields = { url: this.options.url, status: code, waitMs: wait, message: (ev as unknown as { message?: string }).message }
+      if (this.gotMessageOnConnection || this.failedConnects === 0) this.logger.warn(fields, this.gotMessageOnConnection ? 'eventstreams: connection ended' : `eventstreams: cannot connect to ${this.options.url}; trying again with a backoff`)
+      else this.logger.debug({ ...fields, failures: this.failedConnects + 1 }, 'eventstreams: still cannot connect')
+      this.failedConnects = this.gotMessageOnConnection ? 0 : this.failedConnects + 1
       this.reconnect(wait)
     })
   }
@@ -206,6 +212,7 @@ export class EventStreamsSource {
   private onMessage(data: string, id: string): void {
     this.lastActivity = this.now()
     this.gotMessageOnConnection = true
+    this.failedConnects = 0
     this.stats.received++
     if (id) this.lastReceivedId = id
     let parsed: unknown

@@ -30,6 +30,7 @@ export class SnapshotScheduler {
   private readonly logger: Logger
   private readonly now: () => number
   private readonly stopping = new AbortController()
+  private wake = new AbortController()
   private loop: Promise<void> | undefined
   private wikis: WikiSource[]
 
@@ -42,9 +43,11 @@ export class SnapshotScheduler {
     this.now = options.now ?? Date.now
   }
 
-  /** Replace the wiki list (discovery refreshed it). */
+  /** Replace the wiki list (discovery refreshed it), and look at once for one that is due. */
   setWikis(wikis: WikiSource[]): void {
     this.wikis = wikis
+    this.wake.abort()
+    this.wake = new AbortController()
   }
 
   private interval(wiki: string): number {
@@ -77,7 +80,7 @@ export class SnapshotScheduler {
       })
       const wait = next ? Math.max(0, next.dueAt - this.now()) : this.options.maxSleepMs ?? 600_000
       if (!next || wait > 0) {
-        await sleep(Math.min(wait, this.options.maxSleepMs ?? 600_000), undefined, { signal }).catch(() => undefined)
+        await sleep(Math.min(wait, this.options.maxSleepMs ?? 600_000), undefined, { signal: AbortSignal.any([signal, this.wake.signal]) }).catch(() => undefined)
         continue
       }
       try {

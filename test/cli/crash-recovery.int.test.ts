@@ -16,7 +16,7 @@ import { observed } from '../projections/fixtures.js'
 // with the state, and the end state is the one a clean replay gives. Each kill is shown to have landed mid-replay
 // by the offsets the store kept (more than the previous kill's, fewer than the log's end), not assumed from a
 // delay. Small batches make a replay many commits long, so there is a middle to land in on any machine.
-const ENV = { MBWA_HTTP__PORT: '0', MBWA_PROJECTION__MAX_BATCH_SIZE: '50' }
+const ENV = { MBWA_HTTP__PORT: '0', MBWA_PROJECTION__MAX_BATCH_SIZE: '50', MBWA_DISCOVERY__SITEMATRIX__ENABLED: 'false' }
 const PARTITIONS = 12
 const TOTAL = 40_000
 

@@ -25,6 +25,7 @@ export const SAMPLES: { [K in keyof EventMap]: EventMap[K] } = {
   PageDeleted: { ...page, pageId: 12, logId: 99 },
   PageMoved: { ...base, wiki: 'en', fromTitle: 'chatt', toTitle: 'chat', redirectLeft: false, pageId: 12, revision: 347, logId: 100, redirect: false },
   SnapshotStarted: { ...base, source: 'snapshot', wiki: 'en', snapshotId: 'snap-en-1' },
+  WikisDiscovered: { ...base, source: 'discovery', partition: 2, family: 'wiktionary', wikis: [{ code: 'roa-rup', dbname: 'roa_rupwiktionary', api: 'https://roa-rup.wiktionary.org/w/api.php', closed: false }, { code: 'aa', dbname: 'aawiktionary', api: 'https://aa.wiktionary.org/w/api.php', closed: true }] },
   SnapshotCompleted: { ...base, source: 'snapshot', wiki: 'en', snapshotId: 'snap-en-1', partition: 3, startedAt: 1_699_000_000_000, pages: 1234, titleCase: 'case-sensitive', mainPage: 'Wiktionary:Main Page' },
   EditRequested: { ...page, source: 'projection', commandId: 'cmd-1', add: ['fr'], remove: ['xx'], read: ['en', 'fr'], priority: 10, reason: 'missing' },
   EditApplied: { ...page, source: 'sink', commandId: 'cmd-1', revision: 400, added: ['fr'], removed: [] },

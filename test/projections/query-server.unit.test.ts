@@ -138,9 +138,9 @@ describe('query endpoint (unit, embedded log)', () => {
   it('lists wikis with titles known and last snapshot; stats, health, readiness and metrics', async () => {
     const wikis = (await get('/v1/wikis')).body as { wikis: { code: string; titles: number; lastSnapshot: string | null; lag: number }[] }
     expect(wikis.wikis.map((w) => [w.code, w.titles])).toEqual([
+      ['de', 1],
       ['en', 31],
       ['fr', 31],
-      ['de', 1],
     ])
     expect(wikis.wikis.every((w) => w.lastSnapshot !== null && w.lag === 0)).toBe(true)
     const stats = (await get('/v1/stats')).body as { eventsApplied: number; partitions: unknown[] }

@@ -20,6 +20,7 @@ log:
   sessionTimeoutMs: 6000
   partitions: {events: ${o.events}, edits: 1, dumps: 1, deadLetter: 1}
 sources: {snapshot: {enabled: false}, recentChanges: {enabled: false}}
+discovery: {sitematrix: {enabled: false}}
 ${o.extra ?? ''}
 `,
   )
