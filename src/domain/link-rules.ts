@@ -106,7 +106,7 @@ export function evaluateTitle(title: string, pages: ReadonlyMap<string, PageStat
     if (!r) continue
     const part = inSet.has(code)
     const editable = part && r.edit && !r.closed && !r.locked
-    const at: PageContext = { title, code, page, r, inSet, rules, complete, part, editable, titleCase: ctx.titleCase }
+    const at: PageContext = { title, code, page, r, inSet, rules, complete, part, editable, titleCase: ctx.titleCase, known: (w) => ctx.snapshotted.has(w), present: (w) => pages.has(w) }
     verdicts.push(r.linkMode === 'manual' ? manual(at) : cognate(at))
   }
   return { title, linkSet, complete, incomplete, pages: verdicts }
@@ -130,6 +130,10 @@ interface PageContext {
   part: boolean
   editable: boolean
   titleCase: EvaluationContext['titleCase']
+  /** Whether a wiki's absence of this title is known (its snapshot completed in this partition). */
+  known: (wiki: string) => boolean
+  /** Whether a wiki has a page of this title (participating or not: a redirect, a blank page). */
+  present: (wiki: string) => boolean
 }
 
 function manual({ title, code, page, r, inSet, rules, complete, part, editable, titleCase }: PageContext): PageVerdict {
@@ -168,25 +172,46 @@ function manual({ title, code, page, r, inSet, rules, complete, part, editable, 
   return { wiki: code, mode: 'manual', participates: part, editable, reports: [], shouldCarry: desired, add, remove: remove ? remove.sort() : [] }
 }
 
-function cognate({ title, code, page, r, inSet, rules, complete, part, editable, titleCase }: PageContext): PageVerdict {
+/**
+ * Rule 9. Cognate adds a link to the parser output only for a language the text does not already link, and only
+ * to the title the other wiki has under the same folded key; its links reach `langlinks` like written ones. So,
+ * from the langlinks and which titles exist, without the text: a link to a title the target wiki lacks is
+ * written (stale-missing), and a link to another title is written (stale-other-title when the target wiki has
+ * this title; a legitimate override otherwise). Only whether a same-title link is written (redundant) needs the
+ * text. A report about a missing target needs that wiki's snapshot (its absence known), not every page's state.
+ */
+function cognate({ title, code, page, r, inSet, rules, complete, part, editable, titleCase, known, present }: PageContext): PageVerdict {
   const base = { wiki: code, mode: 'cognate' as const, participates: part, editable, shouldCarry: [] as string[], add: [] as string[] }
-  if (page.writtenLinks === null) return { ...base, remove: [], reports: [], unknown: 'written-links-unknown' }
+  const fromText = page.writtenLinks !== null
+  const links = page.writtenLinks ?? page.links
+  if (links === null) return { ...base, remove: [], reports: [], unknown: 'written-links-unknown' }
   const folded = cognateFold(title)
   const reports: WrittenLinkReport[] = []
-  for (const l of page.writtenLinks) {
+  for (const l of links) {
     if (l.code === code) continue
     if (isInvalid(l.code, r, rules)) {
+      // From langlinks too: Cognate never links a code that is not a wiki it knows.
       reports.push({ code: l.code, title: l.title, kind: 'invalid-code' })
       continue
     }
     if (!rules.has(l.code)) continue
     if (sameTitle(cognateFold(l.title), folded, rules.get(l.code)?.titleCase ?? titleCase?.(l.code))) {
-      if (inSet.has(l.code)) reports.push({ code: l.code, title: l.title, kind: 'redundant' })
-      else if (complete) reports.push({ code: l.code, title: l.title, kind: 'stale-missing' })
+      if (inSet.has(l.code)) {
+        if (fromText) reports.push({ code: l.code, title: l.title, kind: 'redundant' }) // a langlink here may be Cognate's own
+      } else if (fromText ? complete || known(l.code) || present(l.code) : known(l.code) && !present(l.code)) {
+        // From langlinks only where the target surely lacks the title: Cognate also links blank pages.
+        reports.push({ code: l.code, title: l.title, kind: 'stale-missing' })
+      }
     } else if (inSet.has(l.code)) {
       // The other wiki has this very title: the written link to another title blocks the automatic one.
       reports.push({ code: l.code, title: l.title, kind: 'stale-other-title' })
     }
+  }
+  if (!fromText) {
+    // Nothing is removed on what langlinks say: a removal reads the text first (the sink verifies), and so does
+    // a redundancy report, where removing overrides is asked for.
+    const wantsText = r.removeOverrides && editable
+    return { ...base, remove: [], reports, ...(wantsText ? { unknown: 'written-links-unknown' as const } : {}) }
   }
   const removable = r.removeOverrides && editable && (complete || reports.every((x) => x.kind === 'invalid-code' || x.kind === 'redundant'))
   const remove = removable ? [...new Set(reports.map((x) => x.code))].sort() : []

@@ -183,10 +183,44 @@ describe('link rules (unit)', () => {
     expect(of(v, 'en').reports).toEqual([{ code: 'fr', title: 'aujourd\u2019hui', kind: 'redundant' }])
   })
 
-  it('rule 9: a stale-missing report needs complete information; written links unknown means nothing is said', () => {
+  it('rule 9: a stale-missing report needs the target wiki\'s snapshot, not every page\'s state', () => {
     const rules = rulesFor({ en: {}, fr: {}, de: {}, nl: {} }, { linkMode: 'cognate' })
+    // fr's links are unknown (the title is incomplete), but nl's snapshot says it lacks the title.
     const v = evaluate({ en: page(['nl']), fr: page(null) }, rules)
-    expect(of(v, 'en').reports).toEqual([])
+    expect(of(v, 'en').reports).toEqual([{ code: 'nl', title: 'chat', kind: 'stale-missing' }])
     expect(of(v, 'fr')).toMatchObject({ unknown: 'written-links-unknown', reports: [] })
+    // nl not snapshotted yet: its absence is not known, nothing is said.
+    expect(of(evaluate({ en: page(['nl']), fr: page(null) }, rules, 'chat', new Set(['en', 'fr', 'de'])), 'en').reports).toEqual([])
+  })
+
+  it('rule 9: reports from langlinks without the text (written links unknown), all but redundant', () => {
+    const rules = rulesFor({ en: {}, fr: {}, de: {}, nl: {}, es: {} }, { linkMode: 'cognate' })
+    const langlinksOnly = (links: string[]) => ({ ...page(links), writtenLinks: null })
+    const v = evaluate(
+      {
+        // fr: same title, fr lacks it → written (Cognate links only existing titles): stale-missing.
+        // de: another title while de has this one → stale-other-title. nl: another title, nl lacks this one → a
+        // legitimate override. es: same title, es has it → Cognate's own or written: only the text tells.
+        en: langlinksOnly(['fr', 'de:Katze', 'nl:kat', 'es']),
+        de: page([]),
+        es: page([]),
+      },
+      rules,
+      'chat',
+      new Set(['en', 'fr', 'de', 'nl', 'es']),
+    )
+    expect(of(v, 'en').reports).toEqual([
+      { code: 'fr', title: 'chat', kind: 'stale-missing' },
+      { code: 'de', title: 'Katze', kind: 'stale-other-title' },
+    ])
+    expect(of(v, 'en')).toMatchObject({ remove: [], add: [] })
+    expect(of(v, 'en').unknown).toBeUndefined() // nothing to read unless removing overrides is asked for
+    // A blank page on the target: Cognate links it too, so a same-title langlink to it says nothing.
+    const blank = evaluate({ en: langlinksOnly(['fr']), fr: page([], { blank: true }) }, rules, 'chat', new Set(['en', 'fr', 'de', 'nl', 'es']))
+    expect(of(blank, 'en').reports).toEqual([])
+    // Removing overrides is asked for: the text is read first (the sink verifies), nothing removed on langlinks.
+    const removing = rulesFor({ en: { removeOverrides: true }, fr: {}, de: {}, nl: {}, es: {} }, { linkMode: 'cognate' })
+    const r = of(evaluate({ en: langlinksOnly(['fr']) }, removing, 'chat', new Set(['en', 'fr', 'de', 'nl', 'es'])), 'en')
+    expect(r).toMatchObject({ remove: [], unknown: 'written-links-unknown' })
   })
 })
