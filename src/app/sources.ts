@@ -128,7 +128,8 @@ export class Sources {
     let wikis = discover ? mergeWikis(this.discovered, configured) : configured
     const sm = this.config.discovery.sitematrix
     if (sm.enabled && discover) {
-      const meta = new MediaWikiClient({ api: sm.api, contact: this.config.userAgent.contact, logger: this.logger })
+      // No retries of its own: the discovery loop retries with its backoff and says once what failed.
+      const meta = new MediaWikiClient({ api: sm.api, contact: this.config.userAgent.contact, logger: this.logger, retry: { retries: 0 } })
       try {
         const found = await sitematrixWikis(meta, sm.family)
         this.discovered = found
