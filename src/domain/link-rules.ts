@@ -66,6 +66,7 @@ export function ucfirst(title: string): string {
 
 /** Whether a link's target names `title` on a wiki that compares titles as `titleCase` says. */
 export function sameTitle(target: string, title: string, titleCase: TitleCase | undefined): boolean {
+  if (target === title) return true // most links name the title exactly: no normalising needed
   const a = normaliseTitle(target)
   const b = normaliseTitle(title)
   return a === b || (titleCase === 'first-letter' && ucfirst(a) === ucfirst(b))

@@ -40,6 +40,9 @@ export class PartitionApplier {
   private marks: Record<string, SnapshotMark> = {}
   private counts: Record<string, number> = {}
   private loaded = false
+  private indexed = false
+  private flagIndex = false
+  private bootstrapping = false
   /** The wikis the link rules know in this partition: configured ones, and those the log said were discovered. */
   private current: RulesByWiki
 
@@ -56,10 +59,18 @@ export class PartitionApplier {
   }
 
   async load(): Promise<void> {
+    // A partition that starts empty keeps a wiki-title index from its first event, so a snapshot's sweep reads
+    // that wiki's pages only; a store from before the index scans every title, as it always did.
+    this.indexed = (await this.store.isIndexed(this.partition)) || (await this.store.offset(this.partition)) === 0
+    this.flagIndex = this.indexed && !(await this.store.isIndexed(this.partition))
     const discovered = await this.store.discovered(this.partition)
     this.current = discovered && this.options.rulesWith ? this.options.rulesWith(discovered) : this.options.rules
     this.marks = await this.store.snapshots(this.partition)
     this.snapshotted = new Set(Object.keys(this.marks))
+    // Until every open wiki has had a snapshot here, no title is complete, and the pass that ends the bootstrap
+    // looks at every title: pages are stored as they come, their verdicts wait for that pass (once per title, not
+    // once per event of it).
+    this.bootstrapping = (await this.store.db.get(keys.bootstrapped(this.partition))) === undefined && this.unsnapshotted().length > 0
     this.counts = await this.store.counts(this.partition)
     this.loaded = true
   }
@@ -137,22 +148,52 @@ export class PartitionApplier {
     await this.store.write(ops, this.options.sync)
   }
 
-  /** Keeps the per-wiki title counts in step with pages appearing and disappearing. */
+  /** Keeps the per-wiki title counts (and the wiki-title index) in step with pages appearing and disappearing. */
   private countTitles(items: Work[], ops: Op[]): void {
     const touched = new Set<string>()
-    for (const { pages, had } of items) {
+    const p = this.partition
+    if (this.flagIndex) {
+      ops.push({ type: 'put', key: keys.indexed(p), value: '1' })
+      this.flagIndex = false
+    }
+    for (const { title, pages, had } of items) {
       for (const w in pages) {
         if (had.has(w)) continue
         this.counts[w] = (this.counts[w] ?? 0) + 1
         touched.add(w)
+        if (this.indexed) ops.push({ type: 'put', key: keys.wikiTitle(p, w, title), value: '' })
       }
       for (const w of had) {
         if (w in pages) continue
         this.counts[w] = Math.max(0, (this.counts[w] ?? 0) - 1)
         touched.add(w)
+        if (this.indexed) ops.push({ type: 'del', key: keys.wikiTitle(p, w, title) })
       }
     }
-    for (const w of touched) ops.push({ type: 'put', key: keys.count(this.partition, w), value: String(this.counts[w] ?? 0) })
+    for (const w of touched) ops.push({ type: 'put', key: keys.count(p, w), value: String(this.counts[w] ?? 0) })
+  }
+
+  /**
+   * The titles a sweep of `wiki` looks at: every title for the pass that makes titles complete (or in a store
+   * without the index); otherwise only the titles that wiki has, through the index.
+   */
+  private async *sweepCandidates(wiki: string, all: boolean): AsyncGenerator<[string, TitleRecord]> {
+    const p = this.partition
+    if (all || !this.indexed) {
+      yield* this.store.entries(p)
+      return
+    }
+    let titles: string[] = []
+    const flush = async function* (this: PartitionApplier): AsyncGenerator<[string, TitleRecord]> {
+      const records = await this.store.records(p, titles)
+      for (let i = 0; i < titles.length; i++) if (records[i]) yield [titles[i]!, records[i]!]
+      titles = []
+    }
+    for await (const t of this.store.wikiTitles(p, wiki)) {
+      titles.push(t)
+      if (titles.length >= 2000) yield* flush.call(this)
+    }
+    yield* flush.call(this)
   }
 
   /**
@@ -165,6 +206,10 @@ export class PartitionApplier {
     const needPending: { item: Work; actionable: PageVerdict[]; answers: Answer[] }[] = []
     for (const item of items) {
       const { title, pages } = item
+      if (this.bootstrapping && Object.keys(pages).length > 0 && answered.length === 0) {
+        ops.push({ type: 'put', key: keys.title(p, title), value: JSON.stringify(item.disc.length > 0 ? { pages, disc: item.disc } : { pages }) })
+        continue
+      }
       if (Object.keys(pages).length === 0) {
         for (const [w, k] of item.disc) ops.push({ type: 'del', key: keys.disc(p, w, k, title) })
         ops.push({ type: 'del', key: keys.title(p, title) })
@@ -289,6 +334,8 @@ export class PartitionApplier {
     const first = !this.snapshotted.has(wiki)
     this.snapshotted.add(wiki)
     const passAll = first && this.unsnapshotted().length === 0
+    // The pass evaluates every title: the bootstrap is over.
+    if (passAll) this.bootstrapping = false
     if (first && !passAll) this.options.logger?.debug?.({ partition: p, wiki, waitingFor: this.unsnapshotted().length }, 'first snapshot; the pass over every title waits for the last open wiki')
     let chunk: Work[] = []
     const flush = async (final: boolean): Promise<void> => {
@@ -300,13 +347,14 @@ export class PartitionApplier {
         const m: SnapshotMark = { snapshotId: mark.snapshotId, startedAt: mark.startedAt, completedAt: mark.observedAt, pages: mark.pages, titleCase, mainPage: mark.mainPage ?? null }
         this.marks[wiki] = m
         ops.push({ type: 'put', key: keys.snapshot(p, wiki), value: JSON.stringify(m) })
+        if (passAll) ops.push({ type: 'put', key: keys.bootstrapped(p), value: '1' })
         ops.push({ type: 'put', key: keys.offset(p), value: String(nextOffset) })
       }
       await this.store.write(ops, this.options.sync)
       chunk = []
     }
     // One pass over the partition's titles (a sweep is rare: once per wiki and snapshot).
-    for await (const [title, record] of this.store.entries(p)) {
+    for await (const [title, record] of this.sweepCandidates(wiki, passAll)) {
       const page = record.pages[wiki]
       const gone = page !== undefined && page.snapshotId !== mark.snapshotId && page.observedAt < mark.startedAt
       if (!gone && !passAll) continue

@@ -62,6 +62,13 @@ export const keys = {
   count: (p: number, wiki: string) => `n${S}${hex(p)}${S}${wiki}`,
   countPrefix: (p: number) => `n${S}${hex(p)}${S}`,
   offset: (p: number) => `o${S}${hex(p)}`,
+  /** Titles a wiki has in a partition (a sweep reads a wiki's pages, not every title). */
+  wikiTitle: (p: number, wiki: string, title: string) => `y${S}${hex(p)}${S}${wiki}${S}${title}`,
+  wikiTitlePrefix: (p: number, wiki: string) => `y${S}${hex(p)}${S}${wiki}${S}`,
+  /** Set once every open wiki had a snapshot in the partition and every title was looked at (its bootstrap ended). */
+  bootstrapped: (p: number) => `b${S}${hex(p)}`,
+  /** Set when the partition's wiki-title index is complete (kept since its first event). */
+  indexed: (p: number) => `i${S}${hex(p)}`,
   partition: (p: number) => hex(p),
 }
 
@@ -102,6 +109,16 @@ export class TitleStore {
   async *entries(p: number): AsyncGenerator<[string, TitleRecord]> {
     const prefix = keys.titlePrefix(p)
     for await (const [k, v] of this.db.iterator({ gte: prefix, lt: end(prefix) })) yield [k.slice(prefix.length), JSON.parse(v) as TitleRecord]
+  }
+
+  /** The titles a wiki has in a partition, in key order, from the wiki-title index. */
+  async *wikiTitles(p: number, wiki: string): AsyncGenerator<string> {
+    const prefix = keys.wikiTitlePrefix(p, wiki)
+    for await (const k of this.db.keys({ gte: prefix, lt: end(prefix) })) yield k.slice(prefix.length)
+  }
+
+  async isIndexed(p: number): Promise<boolean> {
+    return (await this.db.get(keys.indexed(p))) === '1'
   }
 
   async pending(p: number, titles: string[]): Promise<Record<string, PendingCommand>[]> {
