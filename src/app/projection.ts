@@ -9,6 +9,7 @@ import { readSecret } from '../config/secrets.js'
 import { QueryServer } from '../projections/query-server.js'
 import { DumpMonitor } from '../projections/dump-monitor.js'
 import { TitleStore } from '../projections/title-store.js'
+import { guardStore } from '../projections/store-check.js'
 import { wikiRules } from '../domain/wiki-rules.js'
 
 // The projection side of `mbwa run`: the title store, the projector feeding it from the events topic, and the
@@ -25,7 +26,10 @@ export class ProjectionService {
   ) {}
 
   static async start(config: Config, events: EventStore, topics: TopicNames, logger: Logger, parts: { sink?: () => Promise<unknown>; sources?: () => unknown } = {}): Promise<ProjectionService> {
-    const store = await TitleStore.open(join(resolve(config.dataDir), 'projection'))
+    const dir = join(resolve(config.dataDir), 'projection')
+    // Damage done while mbwa was stopped is found before anything is served; a damaged store is rebuilt from the log.
+    await guardStore(dir, logger)
+    const store = await TitleStore.open(dir)
     const rules = wikiRules(config)
     const projector = new Projector({
       store,

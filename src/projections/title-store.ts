@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs'
 import { ClassicLevel } from 'classic-level'
 import type { PendingCommand } from './edit-commands.js'
 import type { KnownWiki } from '../domain/wiki-rules.js'
+import { sealStore, unsealStore } from './store-check.js'
 import type { PageState } from '../domain/page-state.js'
 
 // The title-links store on LevelDB. Everything is grouped by partition of the events topic, so a consumer-group
@@ -83,11 +84,13 @@ export class TitleStore {
     // compaction in the way (measured: about +10-20 % replay rate, for up to 2 × 64 MiB of memory).
     const db = new ClassicLevel<string, string>(path, { keyEncoding: 'utf8', valueEncoding: 'utf8', writeBufferSize: 64 * 1024 * 1024 })
     await db.open()
+    unsealStore(path) // a crash from here on leaves no seal: the next start reads the store through
     return new TitleStore(db, path)
   }
 
   async close(): Promise<void> {
     await this.db.close()
+    sealStore(this.path)
   }
 
   /** Next offset to read for a partition (0 when it was never read). */
