@@ -31,6 +31,8 @@ export const ERRORS = {
   MBWA_MEDIAWIKI_HTTP: { retriable: true, summary: 'A wiki answered with an HTTP error or a body that is not JSON' },
   MBWA_MEDIAWIKI_UNREACHABLE: { retriable: true, summary: 'A wiki could not be reached (network error, timeout)' },
   MBWA_UNREACHABLE: { retriable: true, summary: "A running mbwa's endpoint did not answer (mbwa status, sink status)" },
+  MBWA_BAD_TITLE: { retriable: false, summary: 'A title that cannot be a MediaWiki title (it would write wikitext outside its link)' },
+  MBWA_UNSAFE_TEXT: { retriable: false, summary: "A page's text would hide or alter links written at its end (an unclosed comment or tag): it is not edited" },
   MBWA_DUMP_INVALID: { retriable: false, summary: 'A dump file is truncated, altered or not a dump' },
   MBWA_WIKI_NOT_CONFIGURED: { retriable: false, summary: 'The wiki is not in the configuration' },
   MBWA_BAD_REQUEST: { status: 400, retriable: false, summary: 'The HTTP request is malformed' },

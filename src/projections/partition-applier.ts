@@ -42,7 +42,6 @@ export class PartitionApplier {
   private loaded = false
   private indexed = false
   private flagIndex = false
-  private bootstrapping = false
   /** The wikis the link rules know in this partition: configured ones, and those the log said were discovered. */
   private current: RulesByWiki
 
@@ -67,10 +66,7 @@ export class PartitionApplier {
     this.current = discovered && this.options.rulesWith ? this.options.rulesWith(discovered) : this.options.rules
     this.marks = await this.store.snapshots(this.partition)
     this.snapshotted = new Set(Object.keys(this.marks))
-    // Until every open wiki has had a snapshot here, no title is complete, and the pass that ends the bootstrap
-    // looks at every title: pages are stored as they come, their verdicts wait for that pass (once per title, not
-    // once per event of it).
-    this.bootstrapping = (await this.store.db.get(keys.bootstrapped(this.partition))) === undefined && this.unsnapshotted().length > 0
+
     this.counts = await this.store.counts(this.partition)
     this.loaded = true
   }
@@ -206,10 +202,6 @@ export class PartitionApplier {
     const needPending: { item: Work; actionable: PageVerdict[]; answers: Answer[] }[] = []
     for (const item of items) {
       const { title, pages } = item
-      if (this.bootstrapping && Object.keys(pages).length > 0 && answered.length === 0) {
-        ops.push({ type: 'put', key: keys.title(p, title), value: JSON.stringify(item.disc.length > 0 ? { pages, disc: item.disc } : { pages }) })
-        continue
-      }
       if (Object.keys(pages).length === 0) {
         for (const [w, k] of item.disc) ops.push({ type: 'del', key: keys.disc(p, w, k, title) })
         ops.push({ type: 'del', key: keys.title(p, title) })
@@ -334,8 +326,6 @@ export class PartitionApplier {
     const first = !this.snapshotted.has(wiki)
     this.snapshotted.add(wiki)
     const passAll = first && this.unsnapshotted().length === 0
-    // The pass evaluates every title: the bootstrap is over.
-    if (passAll) this.bootstrapping = false
     if (first && !passAll) this.options.logger?.debug?.({ partition: p, wiki, waitingFor: this.unsnapshotted().length }, 'first snapshot; the pass over every title waits for the last open wiki')
     let chunk: Work[] = []
     const flush = async (final: boolean): Promise<void> => {
@@ -347,7 +337,6 @@ export class PartitionApplier {
         const m: SnapshotMark = { snapshotId: mark.snapshotId, startedAt: mark.startedAt, completedAt: mark.observedAt, pages: mark.pages, titleCase, mainPage: mark.mainPage ?? null }
         this.marks[wiki] = m
         ops.push({ type: 'put', key: keys.snapshot(p, wiki), value: JSON.stringify(m) })
-        if (passAll) ops.push({ type: 'put', key: keys.bootstrapped(p), value: '1' })
         ops.push({ type: 'put', key: keys.offset(p), value: String(nextOffset) })
       }
       await this.store.write(ops, this.options.sync)

@@ -66,8 +66,6 @@ export const keys = {
   /** Titles a wiki has in a partition (a sweep reads a wiki's pages, not every title). */
   wikiTitle: (p: number, wiki: string, title: string) => `y${S}${hex(p)}${S}${wiki}${S}${title}`,
   wikiTitlePrefix: (p: number, wiki: string) => `y${S}${hex(p)}${S}${wiki}${S}`,
-  /** Set once every open wiki had a snapshot in the partition and every title was looked at (its bootstrap ended). */
-  bootstrapped: (p: number) => `b${S}${hex(p)}`,
   /** Set when the partition's wiki-title index is complete (kept since its first event). */
   indexed: (p: number) => `i${S}${hex(p)}`,
   partition: (p: number) => hex(p),

@@ -12,6 +12,7 @@ import { MediaWikiApiError, type MediaWikiClient } from '../mediawiki/client.js'
 import { evaluateTitle, type TitleCase } from '../domain/link-rules.js'
 import type { RulesByWiki } from '../domain/wiki-rules.js'
 import { botsDenied } from '../wikitext/bots.js'
+import { isMbwaError } from '../errors/errors.js'
 import { isBlank, rewriteLanguageLinks, type LinkOrder } from '../wikitext/interwiki.js'
 import type { EditQueue, QueuedCommand, Waiting } from './edit-queue.js'
 import type { Throttle } from './throttle.js'
@@ -474,7 +475,16 @@ export class EditSink {
       const desired = new Map((page.writtenLinks ?? []).map((l) => [l.code, l.title]))
       for (const code of verdict.remove) desired.delete(code)
       for (const code of verdict.add) desired.set(code, titleKey(c.title))
-      const rewritten = rewriteLanguageLinks(text, desired, this.options.codes, this.options.order(c.wiki))
+      let rewritten
+      try {
+        rewritten = rewriteLanguageLinks(text, desired, this.options.codes, this.options.order(c.wiki))
+      } catch (err) {
+        // Never retried: the title, or the page's text, is what is wrong; a person has to look.
+        if (isMbwaError(err, 'MBWA_BAD_TITLE')) await this.skip(key, c, 'bad-title')
+        else if (isMbwaError(err, 'MBWA_UNSAFE_TEXT')) await this.skip(key, c, 'unsafe-text')
+        else throw err
+        return
+      }
       if (!rewritten.changed) {
         await this.skip(key, c, 'already-correct')
         return

@@ -1,5 +1,6 @@
 import type { EventToAppend } from '../events/event-log.js'
 import { isBot, titleEvent } from './event-batch.js'
+import { isLegalTitle } from '../events/titles.js'
 import { moveFacts } from './recent-changes.js'
 
 // Turns one Wikimedia EventStreams event into mbwa events (see notes/eventstreams.md). Each MediaWiki action is
@@ -24,7 +25,8 @@ interface Meta {
 
 type Json = Record<string, unknown>
 
-const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined)
+// Ids and namespaces are integers: anything else from the feed is as good as absent (never a value that cannot be stored).
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isSafeInteger(v) ? v : undefined)
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined)
 
 /**
@@ -54,6 +56,7 @@ export function mapStreamEvent(data: unknown, wikiByDbName: ReadonlyMap<string, 
       const title = str(e.title)
       const rev = num((e.revision as Json | undefined)?.new)
       if (!title) return { kind: 'malformed', reason: 'rc-edit-without-title' }
+      if (!isLegalTitle(title)) return { kind: 'malformed', reason: 'illegal-title', metaId }
       return {
         kind: 'events',
         metaId,
@@ -65,6 +68,7 @@ export function mapStreamEvent(data: unknown, wikiByDbName: ReadonlyMap<string, 
       if (num(e.page_namespace) !== 0) return { kind: 'ignored', reason: 'namespace' }
       const title = str(e.page_title)
       if (!title) return { kind: 'malformed', reason: 'no-page-title' }
+      if (!isLegalTitle(title)) return { kind: 'malformed', reason: 'illegal-title', metaId }
       const performer = e.performer as Json | undefined
       const rev = num(e.rev_id)
       const created = stream === 'mediawiki.page-create'
@@ -90,6 +94,7 @@ export function mapStreamEvent(data: unknown, wikiByDbName: ReadonlyMap<string, 
       if (num(e.page_namespace) !== 0) return { kind: 'ignored', reason: 'namespace' }
       const title = str(e.page_title)
       if (!title) return { kind: 'malformed', reason: 'no-page-title' }
+      if (!isLegalTitle(title)) return { kind: 'malformed', reason: 'illegal-title', metaId }
       return { kind: 'events', metaId, events: [titleEvent('PageDeleted', { ...base, id: fallbackId, title, pageId: num(e.page_id) || null, logId: null })] }
     }
     case 'mediawiki.page-move': {
@@ -99,6 +104,7 @@ export function mapStreamEvent(data: unknown, wikiByDbName: ReadonlyMap<string, 
       const fromTitle = str(prior?.page_title)
       const toTitle = str(e.page_title)
       if (fromNs === undefined || toNs === undefined || !fromTitle || !toTitle) return { kind: 'malformed', reason: 'move-without-titles' }
+      if (!isLegalTitle(fromTitle) || !isLegalTitle(toTitle)) return { kind: 'malformed', reason: 'illegal-title', metaId }
       if (fromNs !== 0 && toNs !== 0) return { kind: 'ignored', reason: 'namespace' }
       const performer = e.performer as Json | undefined
       // page_is_redirect says whether the moved page itself is a redirect: a moved redirect stays one.

@@ -2,7 +2,8 @@
 // <nowiki>, <pre>, comments, <noinclude>/<includeonly>/<onlyinclude> blocks or template calls are not the page's
 // own and stay as they are, as does every byte outside the interwiki links (DESIGN.md rule 8).
 
-import { normaliseTitle } from '../events/titles.js'
+import { MbwaError } from '../errors/errors.js'
+import { isLegalTitle, normaliseTitle } from '../events/titles.js'
 
 export interface FoundLink {
   code: string
@@ -192,6 +193,10 @@ export interface RewriteResult {
  * another prefix is not a language link). Rewriting twice gives the same text.
  */
 export function rewriteLanguageLinks(text: string, desired: ReadonlyMap<string, string>, codes: ReadonlySet<string>, order: LinkOrder = { kind: 'code' }): RewriteResult {
+  // A title that cannot be a MediaWiki title (`]]`, `|`, a newline…) would write wikitext outside the link.
+  for (const [code, title] of desired) {
+    if (!isLegalTitle(title) || !/^[a-z][a-z0-9-]*$/.test(code)) throw new MbwaError('MBWA_BAD_TITLE', `not a link mbwa may write: ${JSON.stringify(`${code}:${title}`)}`, { code })
+  }
   const found = findLanguageLinks(text, codes)
   const before = found.map((l) => ({ code: l.code, title: l.title }))
   const same = before.length === desired.size && before.every((l) => desired.get(l.code) === l.title) && new Set(before.map((l) => l.code)).size === before.length
@@ -200,6 +205,11 @@ export function rewriteLanguageLinks(text: string, desired: ReadonlyMap<string, 
   const body = removeLanguageLinks(text, found).replace(/\s+$/u, '')
   const block = after.map((l) => `[[${l.code}:${l.title}]]`).join('\n')
   const next = block === '' ? body : body === '' ? block : `${body}\n\n${block}`
+  // Read back as MediaWiki would: an unclosed comment or tag in the text would swallow the block.
+  const back = findLanguageLinks(next, codes)
+  if (back.length !== after.length || back.some((l, i) => l.code !== after[i]!.code || l.title !== normaliseTitle(after[i]!.title))) {
+    throw new MbwaError('MBWA_UNSAFE_TEXT', 'the page\'s text would hide or alter the links written at its end (an unclosed comment or tag?)')
+  }
   return { text: next, changed: next !== text, before, after }
 }
 

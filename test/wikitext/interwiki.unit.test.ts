@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { botsDenied } from '../../src/wikitext/bots.js'
-import { normaliseTitle } from '../../src/events/titles.js'
+import { isLegalTitle, normaliseTitle } from '../../src/events/titles.js'
 import { findLanguageLinks, isBlank, removeLanguageLinks, rewriteLanguageLinks } from '../../src/wikitext/interwiki.js'
 
 const CODES = new Set(['en', 'fr', 'de', 'nl', 'pl', 'mg', 'zh-min-nan'])
@@ -72,7 +72,7 @@ const unicodeText = fc.string({ unit: 'binary', minLength: 1, maxLength: 4 }).fi
 const word = fc.array(fc.oneof(tricky, unicodeText, fc.stringMatching(/^[a-zA-Z ]{1,6}$/)), { minLength: 1, maxLength: 4 }).map((parts) => parts.join(''))
 const code = fc.constantFrom(...CODES)
 const titleOf = (w: string) => normaliseTitle(w)
-const langLink = fc.tuple(code, word.filter((w) => titleOf(w) !== '')).map(([c, t]) => `[[${c}:${t}]]`)
+const langLink = fc.tuple(code, word.filter((w) => isLegalTitle(titleOf(w)) && isLegalTitle(w))).map(([c, t]) => `[[${c}:${t}]]`)
 const piece = fc.oneof(
   word,
   fc.constant('\n'),
@@ -87,7 +87,7 @@ const piece = fc.oneof(
   word.map((w) => `[[${w}]]`),
 )
 const page = fc.array(piece, { maxLength: 25 }).map((parts) => parts.join(''))
-const desiredSet = fc.dictionary(code, word.map(titleOf).filter((t) => t !== ''), { maxKeys: 5 })
+const desiredSet = fc.dictionary(code, word.map(titleOf).filter((t) => isLegalTitle(t)), { maxKeys: 5 })
 
 describe('rewriter properties (unit, generated pages)', () => {
   const runs = { numRuns: 2000 }
