@@ -19,6 +19,8 @@ import { observed } from '../projections/fixtures.js'
 const ENV = { MBWA_HTTP__PORT: '0', MBWA_PROJECTION__MAX_BATCH_SIZE: '50', MBWA_DISCOVERY__SITEMATRIX__ENABLED: 'false' }
 const PARTITIONS = 12
 const TOTAL = 40_000
+// Kills in the short form (CI); `bench/faults.ts` runs 20.
+const KILLS = Number(process.env.MBWA_CRASH_KILLS ?? 4)
 
 interface Stats {
   lag: number
@@ -58,10 +60,11 @@ describe('crash recovery of the projection (embedded log, mbwa processes)', () =
     // Kill as soon as the run shows progress past what the previous kill left: each round moves the replay on.
     const kept: number[] = [0]
     const shown: number[] = []
-    for (let round = 0; round < 4; round++) {
+    for (let round = 0; round < KILLS; round++) {
       const run = startMbwa(['run'], { cwd: work, env: ENV })
       const url = await run.url()
-      const before = kept.at(-1)!
+      // Kills spread over the replay: past what the previous kill kept, and past this round's share of it.
+      const before = Math.max(kept.at(-1)!, Math.floor(((round + 1) * TOTAL) / (KILLS + 2)))
       let last: Stats | undefined
       let applied = 0
       await waitFor(async () => {
@@ -80,6 +83,7 @@ describe('crash recovery of the projection (embedded log, mbwa processes)', () =
       kept.push(await storedOffsets(work))
     }
     const kills = kept.slice(1)
+    console.log(`embedded crash recovery: ${kills.length} kills mid-replay, offsets kept ${kills.join(', ')} of ${TOTAL}`)
     expect(kills.length).toBeGreaterThan(0)
     for (let i = 0; i < kills.length; i++) {
       expect(kills[i]).toBeLessThan(TOTAL) // the kill landed before the end of the replay…
