@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { request } from 'undici'
 import { MediaWikiClient } from '../../src/mediawiki/client.js'
 import { waitFor } from '../log/helpers.js'
-import { countingProxy } from './counting-proxy.js'
+import { countingProxy, type FaultPlan, type InjectedFault } from './counting-proxy.js'
 import { readFarm } from './farm.js'
 import { startMbwa } from './mbwa-process.js'
 import { expectedLinks, readLinks, type SeededTitle } from './seed-farm.js'
@@ -14,6 +14,7 @@ import { expectedLinks, readLinks, type SeededTitle } from './seed-farm.js'
 // bench/sink (which runs it at a larger size).
 
 export interface BudgetRun {
+  injected: InjectedFault[]
   /** Requests to the wikis, recent-changes polls left out (their number depends on time, not on work). */
   requests: number
   edits: number
@@ -43,17 +44,17 @@ export async function wrongPages(plan: readonly SeededTitle[], farmJson: string)
   return [...should].filter(([k, want]) => now.get(k)?.join('|') !== want.join('|')).map(([k]) => k)
 }
 
-export async function budgetRun(o: { work: string; name: string; farmJson: string; plan: readonly SeededTitle[]; timeoutMs?: number; checkEveryMs?: number; recentChanges?: string }): Promise<BudgetRun> {
+export async function budgetRun(o: { work: string; name: string; farmJson: string; plan: readonly SeededTitle[]; timeoutMs?: number; checkEveryMs?: number; recentChanges?: string; faults?: FaultPlan; editIntervalSeconds?: number }): Promise<BudgetRun> {
   const farm = readFarm(o.farmJson)
   const pages = await mainPages(o.farmJson)
-  const proxies = new Map(await Promise.all(farm.wikis.map(async (w) => [w.lang, await countingProxy(w.api)] as const)))
+  const proxies = new Map(await Promise.all(farm.wikis.map(async (w) => [w.lang, await countingProxy(w.api, o.faults)] as const)))
   const config = join(o.work, `${o.name}.yaml`)
   writeFileSync(
     config,
     `dataDir: ${join(o.work, o.name)}
 http: {port: 0}
 userAgent: {contact: "mbwa tests"}
-wikiDefaults: {linkMode: manual, edit: true, editIntervalSeconds: 0}
+wikiDefaults: {linkMode: manual, edit: true, editIntervalSeconds: ${o.editIntervalSeconds ?? 0}}
 wikis:
 ${farm.wikis.map((w) => `  ${w.lang}: {api: "${proxies.get(w.lang)!.api}", dbname: ${w.dbname}, mainPage: "${pages.get(w.lang)}", credentials: {username: "${farm.bot.botPasswordUser}", password: {env: FARM_BOT_PASSWORD}}}`).join('\n')}
 projection: {settleMinutes: 0}
@@ -102,5 +103,5 @@ sources:
   const requests = Object.entries(byKind).filter(([k]) => k !== 'query:recentchanges').reduce((n, [, c]) => n + c, 0)
   const lastEdit = Math.max(0, ...[...proxies.values()].map((p) => p.lastAt.get('edit') ?? 0))
   const firstEdit = Math.min(...[...proxies.values()].map((p) => p.firstAt.get('edit') ?? Infinity))
-  return { requests, edits: byKind.edit ?? 0, byKind, rightMs, lastEditMs: lastEdit > 0 ? lastEdit - started : 0, firstEditMs: Number.isFinite(firstEdit) ? firstEdit - started : 0, quietMs }
+  return { injected: [...proxies.values()].flatMap((p) => p.injected), requests, edits: byKind.edit ?? 0, byKind, rightMs, lastEditMs: lastEdit > 0 ? lastEdit - started : 0, firstEditMs: Number.isFinite(firstEdit) ? firstEdit - started : 0, quietMs }
 }

@@ -1,0 +1,122 @@
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { request } from 'undici'
+import { KafkaLog } from '../../src/log/kafka-log.js'
+import { PACKAGE_ROOT } from '../../src/paths.js'
+import { topicNames } from '../../src/log/topics.js'
+import { FakeEventStreams } from '../setup/fake-eventstreams.js'
+import { memberConfig } from '../setup/member-config.js'
+import { startMbwa, type MbwaProcess } from '../setup/mbwa-process.js'
+import { waitFor } from './helpers.js'
+import { feed, generated } from '../streams/eventstreams-feed.js'
+import { readEvents } from '../setup/events.js'
+
+// The Kafka broker stopped while a source produces and the projector consumes, then started again: no event is
+// lost and none is in the log twice (counted by event id), and the projection ends with every event. A broker of
+// its own (another port and state directory), so the rest of the suite keeps its broker. mbwa may stop while the
+// broker is away (exit 1, as a supervisor such as systemd then restarts it); it is started again like that here.
+const PORT = Number(process.env.MBWA_FAULT_KAFKA_PORT ?? 19292)
+const EVENTS = 3000
+
+function kafka(cmd: 'start' | 'stop' | 'reset', home: string): void {
+  execFileSync('bash', [join(PACKAGE_ROOT, 'infra/kafka/kafka.sh'), cmd], { env: { ...process.env, MBWA_KAFKA_PORT: String(PORT), MBWA_KAFKA_HOME: home, KAFKA_HEAP: '384m' }, stdio: ['ignore', 'ignore', 'inherit'] })
+}
+
+describe('the Kafka broker stopped and started under load (int, a broker of its own)', () => {
+  const work = mkdtempSync(join(tmpdir(), 'mbwa-broker-fault-'))
+  const home = join(work, 'kafka')
+  const stream = new FakeEventStreams([])
+  const procs: MbwaProcess[] = []
+  afterAll(async () => {
+    for (const p of procs) p.child.kill('SIGKILL')
+    await stream.close()
+    try {
+      kafka('reset', home)
+    } catch {
+      // already gone
+    }
+    rmSync(work, { recursive: true, force: true })
+  })
+
+  it('loses no event and stores none twice, and the projection ends with all of them', { timeout: 600_000 }, async () => {
+    kafka('start', home)
+    const url = await stream.listen()
+    const prefix = 'fault'
+    const config = memberConfig(work, 'm', {
+      prefix,
+      events: 4,
+      extra: `sink: {enabled: false}
+dumps: {monitor: false}
+wikis:
+  en: {api: "http://127.0.0.1:9/en/api.php", dbname: enwiktionary}
+  fr: {api: "http://127.0.0.1:9/fr/api.php", dbname: frwiktionary}
+sources:
+  snapshot: {enabled: false}
+  recentChanges: {enabled: false}
+  eventStreams: {enabled: true, url: "${url}", sinceHours: 100000}
+`,
+    })
+    const start = (): MbwaProcess => {
+      const p = startMbwa(['--config', config, 'run'], { cwd: work, env: { MBWA_LOG__BROKERS: `127.0.0.1:${PORT}` } })
+      procs.push(p)
+      return p
+    }
+    const items = generated(EVENTS)
+    stream.add(feed(items.slice(0, EVENTS / 3)))
+    let run = start()
+    let base = await run.url(60_000)
+    const stats = async (u: string) => (await (await request(`${u}/v1/stats`)).body.json()) as { sources: { sources: { source: string; counts: { events: number } }[] }; eventsInStore: number; lag: number; partitions: unknown[] }
+    await waitFor(async () => (await stats(base)).sources.sources[0]!.counts.events > 0, 60_000, 'the stream flowing')
+
+    // The broker goes away while more events arrive; then comes back.
+    stream.add(feed(items.slice(EVENTS / 3, (2 * EVENTS) / 3)))
+    kafka('stop', home)
+    await new Promise((r) => setTimeout(r, 8000))
+    stream.add(feed(items.slice((2 * EVENTS) / 3)))
+    kafka('start', home)
+    let restarts = 0
+    // mbwa either rode the outage out, or stopped with exit 1 (a component failed): then it is started again.
+    const exited = await Promise.race([run.exited, new Promise((r) => setTimeout(() => r('running'), 3000))])
+    if (exited !== 'running') {
+      expect(exited).toBe(1)
+      restarts++
+      run = start()
+      base = await run.url(60_000)
+    }
+    const log = await KafkaLog.connect({ brokers: [`127.0.0.1:${PORT}`], clientId: 'check' })
+    try {
+      const ids = async () => (await readEvents(log, topicNames(prefix).events)).map((e) => (e.event.value as { id: string }).id)
+      await waitFor(async () => {
+        if (run.child.exitCode !== null) {
+          restarts++
+          run = start()
+          base = await run.url(60_000)
+        }
+        const s = await stats(base).catch(() => undefined)
+        return s !== undefined && s.lag === 0 && s.partitions.length === 4 && stream.framesSent >= EVENTS
+      }, 240_000, 'every event in the log and applied')
+      // Settle: the last flush.
+      await new Promise((r) => setTimeout(r, 2000))
+      const all = await ids()
+      const counts = new Map<string, number>()
+      for (const id of all) counts.set(id, (counts.get(id) ?? 0) + 1)
+      const twice = [...counts].filter(([, n]) => n > 1)
+      // Every feed event became mbwa events with deterministic ids: creations and edits by revision, the rest by
+      // the feed's meta.id.
+      const wanted = items.map((e, i) => (i % 4 === 0 ? `:rev:${50_000 + i}` : i % 4 === 1 ? `:rev:${60_000 + i}` : `:stream:${(e.meta as { id: string }).id}`))
+      const lost = wanted.filter((w) => !all.some((id) => id.endsWith(w) || id.includes(`${w}:`)))
+      console.log(`broker fault: ${EVENTS} feed events, ${all.length} events in the log, ${counts.size} distinct, ${twice.length} twice, ${lost.length} lost; mbwa restarted ${restarts} time(s)`)
+      expect(twice).toEqual([])
+      expect(lost).toEqual([])
+      const s = await stats(base)
+      expect(s.eventsInStore).toBe(all.length)
+    } finally {
+      await log.close()
+      run.child.kill('SIGTERM')
+      await run.exited
+    }
+  })
+})
