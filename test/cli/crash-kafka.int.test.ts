@@ -3,15 +3,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { request } from 'undici'
-import { EventStore } from '../../src/events/event-log.js'
-import { SchemaRegistry } from '../../src/events/registry.js'
-import { topicNames, topicSpecs } from '../../src/log/topics.js'
-import { TitleStore } from '../../src/projections/title-store.js'
-import { connectTestKafka } from '../setup/kafka.js'
+import { seedReplay } from '../setup/kafka.js'
 import { memberConfig } from '../setup/member-config.js'
-import { runMbwa, startMbwa } from '../setup/mbwa-process.js'
+import { runMbwa, startMbwa, storedOffsets } from '../setup/mbwa-process.js'
 import { uniqueName, waitFor } from '../log/helpers.js'
-import { observed } from '../projections/fixtures.js'
 
 // kill -9 of a member on the real broker in the middle of applying, again and again (MBWA_CRASH_KILLS, default 3
 // here; `bench/faults.ts` does 20): each kill is shown to land mid-replay by the offsets the store kept, and the
@@ -26,29 +21,8 @@ describe('crash recovery of the projection (int, real broker, mbwa processes)', 
   const prefix = uniqueName('crash').replace(/-/g, '_')
   afterAll(() => rmSync(work, { recursive: true, force: true }))
 
-  async function storedOffsets(): Promise<number> {
-    const store = await TitleStore.open(join(work, 'm', 'projection'))
-    try {
-      let sum = 0
-      for (let p = 0; p < PARTITIONS; p++) sum += await store.offset(p)
-      return sum
-    } finally {
-      await store.close()
-    }
-  }
-
   it(`ends in the state of a clean replay after ${KILLS} kill -9 mid-replay`, { timeout: 900_000 }, async () => {
-    const kafka = await connectTestKafka()
-    try {
-      const topics = topicNames(prefix)
-      await kafka.ensureTopics(topicSpecs(topics, { events: PARTITIONS, edits: 1, dumps: 1, deadLetter: 1 }))
-      const events = new EventStore(kafka, SchemaRegistry.load())
-      for (let i = 0; i < TOTAL; i += 5000) {
-        await events.append(topics.events, Array.from({ length: 5000 }, (_, j) => observed(['en', 'fr', 'de'][(i + j) % 3]!, `t ${(i + j) % 9000}`, (i + j) % 2 ? ['en'] : ['fr'], { revision: i + j })))
-      }
-    } finally {
-      await kafka.close()
-    }
+    await seedReplay(prefix, PARTITIONS, TOTAL)
     const config = memberConfig(work, 'm', { prefix, events: PARTITIONS, extra: 'sink: {enabled: false}\ndumps: {monitor: false}' })
     const kept: number[] = [0]
     const shown: number[] = []
@@ -70,7 +44,7 @@ describe('crash recovery of the projection (int, real broker, mbwa processes)', 
       await run.exited
       if (lag === 0 && applied >= TOTAL) break
       shown.push(applied)
-      kept.push(await storedOffsets())
+      kept.push(await storedOffsets(join(work, 'm', 'projection'), PARTITIONS))
     }
     const kills = kept.slice(1)
     console.log(`kafka crash recovery: ${kills.length} kills mid-replay, offsets kept ${kills.join(', ')} of ${TOTAL}`)
@@ -90,7 +64,7 @@ describe('crash recovery of the projection (int, real broker, mbwa processes)', 
     const crashed = ((await (await request(`${url}/v1/digest`)).body.json()) as { digest: string }).digest
     run.child.kill('SIGTERM')
     expect(await run.exited).toBe(0)
-    expect(await storedOffsets()).toBe(TOTAL)
+    expect(await storedOffsets(join(work, 'm', 'projection'), PARTITIONS)).toBe(TOTAL)
     const rebuilt = await runMbwa(['--config', config, 'rebuild', '--no-progress'], { cwd: work, env: ENV })
     expect(rebuilt.status).toBe(0)
     expect(rebuilt.stdout).toContain(crashed)

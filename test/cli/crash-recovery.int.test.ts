@@ -7,9 +7,8 @@ import { EventStore } from '../../src/events/event-log.js'
 import { SchemaRegistry } from '../../src/events/registry.js'
 import { EmbeddedLog } from '../../src/log/embedded-log.js'
 import { topicNames, topicSpecs } from '../../src/log/topics.js'
-import { TitleStore } from '../../src/projections/title-store.js'
 import { waitFor } from '../log/helpers.js'
-import { runMbwa, startMbwa } from '../setup/mbwa-process.js'
+import { runMbwa, startMbwa, storedOffsets } from '../setup/mbwa-process.js'
 import { observed } from '../projections/fixtures.js'
 
 // kill -9 of `mbwa run` in the middle of applying, several times: each restart resumes from the offsets stored
@@ -36,18 +35,6 @@ async function seedLog(work: string): Promise<void> {
     await events.append('mbwa.events', Array.from({ length: 5000 }, (_, j) => observed(['en', 'fr', 'de'][(i + j) % 3]!, `t ${(i + j) % 9000}`, (i + j) % 2 ? ['en'] : ['fr'], { revision: i + j })))
   }
   await log.close()
-}
-
-/** Offsets the projection store of `work` kept, summed over partitions (read while no mbwa holds the store). */
-async function storedOffsets(work: string): Promise<number> {
-  const store = await TitleStore.open(join(work, 'data/projection'))
-  try {
-    let sum = 0
-    for (let p = 0; p < PARTITIONS; p++) sum += await store.offset(p)
-    return sum
-  } finally {
-    await store.close()
-  }
 }
 
 describe('crash recovery of the projection (embedded log, mbwa processes)', () => {
@@ -80,7 +67,7 @@ describe('crash recovery of the projection (embedded log, mbwa processes)', () =
       run.child.kill('SIGKILL') // no goodbye: whatever was in flight is lost, the stored offsets say what was not
       await run.exited
       shown.push(applied)
-      kept.push(await storedOffsets(work))
+      kept.push(await storedOffsets(join(work, 'data/projection'), PARTITIONS))
     }
     const kills = kept.slice(1)
     console.log(`embedded crash recovery: ${kills.length} kills mid-replay, offsets kept ${kills.join(', ')} of ${TOTAL}`)
@@ -101,7 +88,7 @@ describe('crash recovery of the projection (embedded log, mbwa processes)', () =
     const crashed = ((await (await request(`${url}/v1/digest`)).body.json()) as { digest: string }).digest
     run.child.kill('SIGTERM')
     expect(await run.exited).toBe(0)
-    expect(await storedOffsets(work)).toBe(TOTAL)
+    expect(await storedOffsets(join(work, 'data/projection'), PARTITIONS)).toBe(TOTAL)
 
     const rebuilt = await runMbwa(['rebuild', '--no-progress'], { cwd: work, env: ENV })
     expect(rebuilt.status).toBe(0)
@@ -133,7 +120,7 @@ describe('graceful stop of mbwa run (embedded log, mbwa processes)', () => {
     console.log(`graceful stop mid-replay: ${stopMs} ms`)
     expect(stopMs).toBeLessThan(10_000) // the issue's bound for a stop; it takes well under a second here
     expect(first.stderr()).toContain('mbwa stopped')
-    const kept = await storedOffsets(work)
+    const kept = await storedOffsets(join(work, 'data/projection'), PARTITIONS)
     expect(kept).toBeGreaterThanOrEqual(applied) // what it reported applied was kept…
     expect(kept).toBeLessThan(TOTAL) // …and the stop came mid-stream
 

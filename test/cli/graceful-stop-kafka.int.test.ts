@@ -4,15 +4,10 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { Kafka, logLevel } from 'kafkajs'
 import { request } from 'undici'
-import { EventStore } from '../../src/events/event-log.js'
-import { SchemaRegistry } from '../../src/events/registry.js'
-import { topicNames, topicSpecs } from '../../src/log/topics.js'
-import { TitleStore } from '../../src/projections/title-store.js'
-import { connectTestKafka, testBrokers } from '../setup/kafka.js'
+import { seedReplay, testBrokers } from '../setup/kafka.js'
 import { memberConfig } from '../setup/member-config.js'
-import { startMbwa } from '../setup/mbwa-process.js'
+import { startMbwa, storedOffsets } from '../setup/mbwa-process.js'
 import { uniqueName, waitFor } from '../log/helpers.js'
-import { observed } from '../projections/fixtures.js'
 
 // SIGTERM in the middle of a replay on the real broker: the member finishes the batch in hand, stores it with
 // its offsets, leaves the consumer group (the group is empty the moment it has exited, not a session timeout
@@ -32,29 +27,8 @@ describe('graceful stop of mbwa run (int, real broker)', () => {
   const prefix = uniqueName('stop').replace(/-/g, '_')
   afterAll(() => rmSync(work, { recursive: true, force: true }))
 
-  async function storedOffsets(): Promise<number> {
-    const store = await TitleStore.open(join(work, 'm', 'projection'))
-    try {
-      let sum = 0
-      for (let p = 0; p < PARTITIONS; p++) sum += await store.offset(p)
-      return sum
-    } finally {
-      await store.close()
-    }
-  }
-
   it('stops within 10 s on SIGTERM mid-stream, leaves the group, and the next run applies exactly what was left', { timeout: 300_000 }, async () => {
-    const kafka = await connectTestKafka()
-    const topics = topicNames(prefix)
-    try {
-      await kafka.ensureTopics(topicSpecs(topics, { events: PARTITIONS, edits: 1, dumps: 1, deadLetter: 1 }))
-      const events = new EventStore(kafka, SchemaRegistry.load())
-      for (let i = 0; i < TOTAL; i += 5000) {
-        await events.append(topics.events, Array.from({ length: 5000 }, (_, j) => observed(['en', 'fr', 'de'][(i + j) % 3]!, `t ${(i + j) % 9000}`, (i + j) % 2 ? ['en'] : ['fr'], { revision: i + j })))
-      }
-    } finally {
-      await kafka.close()
-    }
+    await seedReplay(prefix, PARTITIONS, TOTAL)
     const config = memberConfig(work, 'm', { prefix, events: PARTITIONS, extra: 'dumps: {monitor: false}\nsink: {enabled: false}' })
 
     const first = startMbwa(['--config', config, 'run'], { cwd: work, env: ENV })
@@ -85,7 +59,7 @@ describe('graceful stop of mbwa run (int, real broker)', () => {
     } finally {
       await admin.disconnect()
     }
-    const kept = await storedOffsets()
+    const kept = await storedOffsets(join(work, 'm', 'projection'), PARTITIONS)
     expect(kept).toBeGreaterThanOrEqual(applied)
     expect(kept).toBeLessThan(TOTAL)
 

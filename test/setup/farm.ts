@@ -76,3 +76,17 @@ export class FarmEditor {
     await this.client.close()
   }
 }
+
+/**
+ * A farm of a test's own (its own directory and ports), for tests that change many pages or inject faults
+ * without disturbing the shared one: `start()` before, `reset()` after.
+ */
+export function ownFarm(work: string, port: number): { farmJson: string; start(): void; reset(): void } {
+  const env = { ...process.env, MBWA_FARM_DIR: join(work, 'farm'), MBWA_FARM_PORT: String(port) }
+  const farmSh = join(PACKAGE_ROOT, 'infra/mediawiki/farm.sh')
+  return {
+    farmJson: join(work, 'farm/farm.json'),
+    start: () => execFileSync('bash', [farmSh, 'start'], { env, stdio: ['ignore', 'inherit', 'inherit'] }),
+    reset: () => execFileSync('bash', [farmSh, 'reset'], { env, stdio: 'ignore' }),
+  }
+}

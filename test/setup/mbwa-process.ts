@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
+import { TitleStore } from '../../src/projections/title-store.js'
 import { PACKAGE_ROOT } from '../../src/paths.js'
 import { waitFor } from '../log/helpers.js'
 
@@ -89,4 +90,16 @@ export function runMbwa(args: string[], options: { cwd: string; env?: Record<str
     child.once('error', reject)
     child.once('close', (status) => resolve({ status, stdout, stderr }))
   })
+}
+
+/** Offsets a stopped mbwa's projection store kept, summed over `partitions` (read while no mbwa holds the store). */
+export async function storedOffsets(storeDir: string, partitions: number): Promise<number> {
+  const store = await TitleStore.open(storeDir)
+  try {
+    let sum = 0
+    for (let p = 0; p < partitions; p++) sum += await store.offset(p)
+    return sum
+  } finally {
+    await store.close()
+  }
 }

@@ -1,10 +1,9 @@
-import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { PACKAGE_ROOT } from '../../src/paths.js'
 import { budgetRun, wrongPages } from '../setup/budget-run.js'
+import { ownFarm } from '../setup/farm.js'
 import { editsNeeded, expectedLinks, readLinks, seedFarm, seedPlan } from '../setup/seed-farm.js'
 
 // The request budget of issue 12, as a count a test asserts: `mbwa run --apply` on a farm of its own, seeded
@@ -19,18 +18,17 @@ const TITLES = 60
 
 describe('request budget of the sink (int, real MediaWiki)', () => {
   const work = mkdtempSync(join(tmpdir(), 'mbwa-budget-'))
-  const farmEnv = { ...process.env, MBWA_FARM_DIR: join(work, 'farm'), MBWA_FARM_PORT: '18281' }
-  const farmJson = join(work, 'farm/farm.json')
-  const farmSh = join(PACKAGE_ROOT, 'infra/mediawiki/farm.sh')
+  const own = ownFarm(work, 18281)
+  const farmJson = own.farmJson
   const plan = seedPlan(TITLES, LANGS, 12)
   const pages = plan.reduce((n, t) => n + Object.keys(t.pages).length, 0)
 
   beforeAll(async () => {
-    execFileSync('bash', [farmSh, 'start'], { env: farmEnv, stdio: ['ignore', 'inherit', 'inherit'] })
+    own.start()
     await seedFarm(plan, farmJson)
   }, 300_000)
   afterAll(() => {
-    execFileSync('bash', [farmSh, 'reset'], { env: farmEnv, stdio: 'ignore' })
+    own.reset()
     rmSync(work, { recursive: true, force: true })
   })
 

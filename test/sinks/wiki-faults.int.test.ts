@@ -1,13 +1,11 @@
-import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { MediaWikiClient } from '../../src/mediawiki/client.js'
-import { PACKAGE_ROOT } from '../../src/paths.js'
 import { budgetRun, wrongPages } from '../setup/budget-run.js'
 import type { Fault } from '../setup/counting-proxy.js'
-import { readFarm } from '../setup/farm.js'
+import { ownFarm, readFarm } from '../setup/farm.js'
 import { editsNeeded, seedFarm, seedPlan } from '../setup/seed-farm.js'
 
 // The sink against wikis that misbehave: a proxy in front of each wiki of a farm of its own answers the first edits
@@ -21,17 +19,16 @@ const EDIT_FAULTS: Fault[] = ['maxlag', 'drop-after-write', 'ratelimited', 'edit
 
 describe('the sink under wiki faults (int, real MediaWiki)', () => {
   const work = mkdtempSync(join(tmpdir(), 'mbwa-wikifaults-'))
-  const farmEnv = { ...process.env, MBWA_FARM_DIR: join(work, 'farm'), MBWA_FARM_PORT: '18481' }
-  const farmJson = join(work, 'farm/farm.json')
-  const farmSh = join(PACKAGE_ROOT, 'infra/mediawiki/farm.sh')
+  const own = ownFarm(work, 18481)
+  const farmJson = own.farmJson
   const plan = seedPlan(24, LANGS, 31)
 
   beforeAll(async () => {
-    execFileSync('bash', [farmSh, 'start'], { env: farmEnv, stdio: ['ignore', 'inherit', 'inherit'] })
+    own.start()
     await seedFarm(plan, farmJson)
   }, 300_000)
   afterAll(() => {
-    execFileSync('bash', [farmSh, 'reset'], { env: farmEnv, stdio: 'ignore' })
+    own.reset()
     rmSync(work, { recursive: true, force: true })
   })
 
