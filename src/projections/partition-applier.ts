@@ -10,6 +10,9 @@ import type { KnownWiki, RulesByWiki } from '../domain/wiki-rules.js'
 // edit commands for pages that have settled. Each write carries the partition's next offset, so state and
 // position commit together; a sweep that is interrupted is simply done again (it is idempotent).
 
+/** Longest stretch of evaluation before queries waiting on the same thread get a turn. */
+const YIELD_MS = 5
+
 export interface ApplierOptions {
   /** The configured wikis' rules. */
   rules: RulesByWiki
@@ -200,7 +203,13 @@ export class PartitionApplier {
     const p = this.partition
     const now = this.options.now()
     const needPending: { item: Work; actionable: PageVerdict[]; answers: Answer[] }[] = []
+    let since = performance.now()
     for (const item of items) {
+      // A large batch is many milliseconds of work: let queries in between (the endpoint shares this thread).
+      if (performance.now() - since > YIELD_MS) {
+        await new Promise<void>((resolve) => setImmediate(resolve))
+        since = performance.now()
+      }
       const { title, pages } = item
       if (Object.keys(pages).length === 0) {
         for (const [w, k] of item.disc) ops.push({ type: 'del', key: keys.disc(p, w, k, title) })
