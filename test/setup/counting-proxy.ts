@@ -1,5 +1,5 @@
 import { createServer, request as httpRequest, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 
 // A loopback HTTP proxy in front of one wiki that counts the requests it forwards, by kind: what a request
 // budget is asserted on. It forwards bytes as they are (gzip included) and reads the parameters of GETs and of
@@ -7,10 +7,11 @@ import type { AddressInfo } from 'node:net'
 
 /**
  * Faults a proxy can inject, by the kind and number of a request: an answer of its own instead of the wiki's
- * (maxlag with Retry-After, ratelimited, an edit conflict, a 503), the connection reset before forwarding, or the
- * request forwarded (an edit made) and the connection reset before the answer reaches the client.
+ * (maxlag with Retry-After, ratelimited, an edit conflict, a 503), the connection reset before forwarding, no
+ * answer at all until the client gives up (a timeout), or the request forwarded (an edit made) and the connection
+ * reset before the answer reaches the client.
  */
-export type Fault = 'maxlag' | 'ratelimited' | 'editconflict' | '503' | 'reset' | 'drop-after-write'
+export type Fault = 'maxlag' | 'ratelimited' | 'editconflict' | '503' | 'reset' | 'drop-after-write' | 'hang'
 export type FaultPlan = (kind: string, n: number) => Fault | undefined
 
 export interface InjectedFault {
@@ -44,6 +45,7 @@ function kindOf(params: URLSearchParams): string {
 export async function countingProxy(target: string, faults?: FaultPlan): Promise<CountingProxy> {
   const to = new URL(target)
   const injected: InjectedFault[] = []
+  const hanging = new Set<Socket>()
   const seen = new Map<string, number>()
   const counts = new Map<string, number>()
   const firstAt = new Map<string, number>()
@@ -74,6 +76,11 @@ export async function countingProxy(target: string, faults?: FaultPlan): Promise
         return res.end('<html>Service Unavailable</html>')
       }
       if (fault === 'reset') return req.socket.destroy()
+      if (fault === 'hang') {
+        // Never answered: the client's timeout has to end it (the socket goes when the proxy closes, at the latest).
+        hanging.add(req.socket)
+        return
+      }
       // Only what was forwarded counts as a request to the wiki.
       counts.set(kind, (counts.get(kind) ?? 0) + 1)
       if (!firstAt.has(kind)) firstAt.set(kind, Date.now())
@@ -109,6 +116,7 @@ export async function countingProxy(target: string, faults?: FaultPlan): Promise
     total: (except) => [...counts].filter(([k]) => !except?.(k)).reduce((n, [, c]) => n + c, 0),
     close: () =>
       new Promise<void>((resolve) => {
+        for (const socket of hanging) socket.destroy()
         server.closeAllConnections()
         server.close(() => resolve())
       }),

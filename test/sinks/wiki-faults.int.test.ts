@@ -10,7 +10,9 @@ import { editsNeeded, seedFarm, seedPlan } from '../setup/seed-farm.js'
 
 // The sink against wikis that misbehave: a proxy in front of each wiki of a farm of its own answers the first edits
 // with maxlag (Retry-After), a rate limit, an edit conflict, a 503, a reset connection, or makes the edit and then
-// drops the answer; it answers some reads with a 503 or a reset. Every page still ends right, each page is edited
+// drops the answer; it answers some reads with a 503 or a reset. (A read left unanswered until the client's 60 s
+// timeout is a fault the proxy can inject, 'hang'; with the sink's one-minute retry backoff on top it makes this
+// test run past eight minutes, so it is not in it.) Every page still ends right, each page is edited
 // once (an edit whose answer was lost is not made again), the sink waits as maxlag tells it, and edits on a wiki
 // keep the configured interval (on the wiki's own revision timestamps).
 
@@ -45,7 +47,7 @@ describe('the sink under wiki faults (int, real MediaWiki)', () => {
       editIntervalSeconds: 1,
       faults: (kind, n) => {
         if (kind === 'edit') return EDIT_FAULTS[n - 1]
-        if (kind === 'query:titles' || kind.startsWith('query:')) return n % 11 === 0 ? '503' : n % 17 === 0 ? 'reset' : undefined
+        if (kind.startsWith('query:')) return n % 11 === 0 ? '503' : n % 17 === 0 ? 'reset' : undefined
         return undefined
       },
     })
