@@ -11,7 +11,7 @@ import { Projector } from '../../src/projections/projector.js'
 import { digestHex, TitleStore } from '../../src/projections/title-store.js'
 import { connectTestKafka } from '../setup/kafka.js'
 import { memberConfig } from '../setup/member-config.js'
-import { startMbwa, type MbwaProcess } from '../setup/mbwa-process.js'
+import { runMbwa, startMbwa, type MbwaProcess } from '../setup/mbwa-process.js'
 import { uniqueName, waitFor } from '../log/helpers.js'
 import { observed } from './fixtures.js'
 
@@ -106,6 +106,12 @@ describe('projection consumer group (int, real broker, three processes)', () => 
     await holdAll(members, 2, 'three members holding two restored partitions each')
     await everyoneAnswersEveryTitle(members)
     await sameDigest(members, expected)
+    // `mbwa status` against one member shows the whole group: its three members and every partition.
+    const status = await runMbwa(['--config', memberConfig(work, 'status', { prefix, events: PARTITIONS }), 'status', '--url', members[0]!.url], { cwd: work })
+    expect(status.status).toBe(0)
+    expect(status.stdout).toMatch(/ 3 members: http:/)
+    for (let p = 0; p < PARTITIONS; p++) expect(status.stdout).toMatch(new RegExp(`partition +${p} +offset +[\\d,]+ +lag +0`))
+    expect(status.stdout).not.toMatch(/partitions no member answered for/)
 
     const [victim, ...survivors] = members
     victim!.process.child.kill('SIGKILL')
