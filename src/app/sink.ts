@@ -91,6 +91,7 @@ export class SinkService {
       apply: config.sink.apply,
       botName,
       cooldownMs: config.sink.cooldownMinutes * 60_000,
+      retry: { baseDelayMs: config.sink.retryAfterSeconds * 1000, maxAttempts: config.sink.maxAttempts },
       controlDir: sinkControlDir(config),
       concurrency,
       out: process.stdout,

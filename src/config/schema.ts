@@ -159,6 +159,10 @@ export const ConfigObject = z
         /** Never edit the same page twice within this many minutes. */
         cooldownMinutes: z.number().min(0).default(60),
         assert: z.enum(['bot', 'user']).default('bot'),
+        /** A command whose edit failed (not a refusal of the page) is tried again after this, doubling each time. */
+        retryAfterSeconds: z.number().positive().default(60),
+        /** Tries of a command before its final EditFailed. */
+        maxAttempts: z.int().min(1).max(100).default(5),
       })
       .strict()
       .prefault({}),

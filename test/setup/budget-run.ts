@@ -44,7 +44,7 @@ export async function wrongPages(plan: readonly SeededTitle[], farmJson: string)
   return [...should].filter(([k, want]) => now.get(k)?.join('|') !== want.join('|')).map(([k]) => k)
 }
 
-export async function budgetRun(o: { work: string; name: string; farmJson: string; plan: readonly SeededTitle[]; timeoutMs?: number; checkEveryMs?: number; recentChanges?: string; faults?: FaultPlan; editIntervalSeconds?: number }): Promise<BudgetRun> {
+export async function budgetRun(o: { work: string; name: string; farmJson: string; plan: readonly SeededTitle[]; timeoutMs?: number; checkEveryMs?: number; recentChanges?: string; faults?: FaultPlan; editIntervalSeconds?: number; retryAfterSeconds?: number }): Promise<BudgetRun> {
   const farm = readFarm(o.farmJson)
   const pages = await mainPages(o.farmJson)
   const proxies = new Map(await Promise.all(farm.wikis.map(async (w) => [w.lang, await countingProxy(w.api, o.faults)] as const)))
@@ -58,7 +58,7 @@ wikiDefaults: {linkMode: manual, edit: true, editIntervalSeconds: ${o.editInterv
 wikis:
 ${farm.wikis.map((w) => `  ${w.lang}: {api: "${proxies.get(w.lang)!.api}", dbname: ${w.dbname}, mainPage: "${pages.get(w.lang)}", credentials: {username: "${farm.bot.botPasswordUser}", password: {env: FARM_BOT_PASSWORD}}}`).join('\n')}
 projection: {settleMinutes: 0}
-sink: {cooldownMinutes: 0, smallBacklog: 0, maxEditsPerMinute: 0}
+sink: {cooldownMinutes: 0, smallBacklog: 0, maxEditsPerMinute: 0, retryAfterSeconds: ${o.retryAfterSeconds ?? 60}}
 sources:
   recentChanges: ${o.recentChanges ?? '{minIntervalSeconds: 1, initialIntervalSeconds: 1, maxIntervalSeconds: 2}'}
 `,

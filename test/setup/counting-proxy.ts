@@ -69,7 +69,7 @@ export async function countingProxy(target: string, faults?: FaultPlan): Promise
         res.end(JSON.stringify(body))
       }
       if (fault === 'maxlag') return json({ error: { code: 'maxlag', info: 'Waiting for 127.0.0.1: 2 seconds lagged.', host: '127.0.0.1', lag: 2 } }, { 'retry-after': '1', 'x-database-lag': '2' })
-      if (fault === 'ratelimited') return json({ error: { code: 'ratelimited', info: "As an anti-abuse measure, you are limited from performing this action too many times in a short space of time." } })
+      if (fault === 'ratelimited') return json({ error: { code: 'ratelimited', info: 'As an anti-abuse measure, you are limited from performing this action too many times in a short space of time.' } }, { 'retry-after': '3' })
       if (fault === 'editconflict') return json({ error: { code: 'editconflict', info: 'Edit conflict.' } })
       if (fault === '503') {
         res.writeHead(503, { 'content-type': 'text/html', 'retry-after': '1' })
