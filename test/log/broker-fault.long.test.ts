@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -97,7 +97,12 @@ wikis:
         }
         const s = await stats(base).catch(() => undefined)
         return s !== undefined && s.lag === 0 && s.partitions.length === 4 && stream.framesSent >= EVENTS
-      }, 240_000, 'every event in the log and applied')
+      }, 240_000, 'every event in the log and applied').catch((err: unknown) => {
+        // What mbwa said, for the next look at a failure.
+        const saved = join(tmpdir(), `mbwa-broker-fault-${Date.now()}.log`)
+        writeFileSync(saved, procs.map((p) => p.stderr()).join('\n---\n'))
+        throw new Error(`${(err as Error).message} (mbwa's logs: ${saved})`)
+      })
       // Settle: the last flush.
       await new Promise((r) => setTimeout(r, 2000))
       const all = await ids()
