@@ -60,3 +60,8 @@ export function untilSignal(): Promise<NodeJS.Signals> {
 export function endpointHeaders(config: Config): Record<string, string> {
   return config.http.token ? { authorization: `Bearer ${readSecret(config.http.token, 'http.token')}` } : {}
 }
+
+/** A running mbwa's endpoint: the one named, or this configuration's own (http.host:http.port). */
+export function endpointUrl(config: Config, url?: string): string {
+  return (url ?? `http://${config.http.host}:${config.http.port}`).replace(/\/$/, '')
+}

@@ -7,7 +7,7 @@ import type { Config } from '../config/schema.js'
 import { MbwaError } from '../errors/errors.js'
 import { EditQueue, type PauseInfo } from '../sinks/edit-queue.js'
 import { WIKI_CODE } from '../domain/wiki-code.js'
-import { commandContext, endpointHeaders } from './context.js'
+import { commandContext, endpointHeaders, endpointUrl } from './context.js'
 
 // The edit sink from the command line: what waits per wiki and which wikis are paused and why; resuming a paused
 // wiki by hand. The sink's store is locked while `mbwa run` holds it: status then asks the running instance's
@@ -50,7 +50,7 @@ export function registerSink(program: Command): void {
         }
         return
       }
-      const url = (options.url ?? `http://${config.http.host}:${config.http.port}`).replace(/\/$/, '')
+      const url = endpointUrl(config, options.url)
       const res = await request(`${url}/v1/stats`, { headers: endpointHeaders(config) }).catch((err: unknown) => {
         throw new MbwaError('MBWA_MEDIAWIKI_UNREACHABLE', `${url}: ${(err as Error).message}`)
       })

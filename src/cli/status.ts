@@ -4,7 +4,7 @@ import { MbwaError } from '../errors/errors.js'
 import type { SourceStatus } from '../streams/source-meter.js'
 import type { SinkStatus } from '../app/sink.js'
 import type { WikiDumpStatus } from '../projections/dump-monitor.js'
-import { commandContext, endpointHeaders } from './context.js'
+import { commandContext, endpointHeaders, endpointUrl } from './context.js'
 
 // `mbwa status`: one screen from a running deployment, read from its /v1/stats (and, in a consumer group, from
 // every member it names, so the partitions of the whole group show): the sources, the projection, the sink and
@@ -130,7 +130,7 @@ export function registerStatus(program: Command): void {
     .option('--json', 'print the gathered stats as JSON')
     .action(async (options: { url?: string; json?: boolean }, command: Command) => {
       const { config } = commandContext(command)
-      const url = (options.url ?? `http://${config.http.host}:${config.http.port}`).replace(/\/$/, '')
+      const url = endpointUrl(config, options.url)
       const headers = endpointHeaders(config)
       const stats = await fetchStats(url, headers)
       // In a group each member holds some partitions: ask the others for theirs (one that does not answer is said).

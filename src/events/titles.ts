@@ -19,13 +19,13 @@ export function titleKey(title: string): string {
 
 // Characters MediaWiki never allows in a title, and control characters (and U+FFFD, what invalid UTF-8 became).
 // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
-const ILLEGAL = /[#<>[\]|{}\u0000-\u001f\u007f\ufffd]/u
+export const ILLEGAL_TITLE_CHARS = /[#<>[\]|{}\u0000-\u001f\u007f\ufffd]/u
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
 
 /** A title MediaWiki could have: not empty once normalised, at most 255 bytes, no character it refuses. */
 export function isLegalTitle(title: string): boolean {
-  if (ILLEGAL.test(title)) return false // as written, too: a newline trimmed away is still a newline in wikitext
+  if (ILLEGAL_TITLE_CHARS.test(title)) return false // as written, too: a newline trimmed away is still a newline in wikitext
   const t = normaliseTitle(title)
-  return t !== '' && Buffer.byteLength(t, 'utf8') <= 255 && !ILLEGAL.test(t) && !LONE_SURROGATE.test(t)
+  return t !== '' && Buffer.byteLength(t, 'utf8') <= 255 && !ILLEGAL_TITLE_CHARS.test(t) && !LONE_SURROGATE.test(t)
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { request as undiciRequest } from 'undici'
 import { MbwaError, type ErrorCode } from '../errors/errors.js'
-import { normaliseTitle, titleKey } from '../events/titles.js'
+import { ILLEGAL_TITLE_CHARS, normaliseTitle, titleKey } from '../events/titles.js'
 import { silentLogger, type Logger } from '../logging.js'
 import { partitionForKey } from '../log/partitioner.js'
 import { metricsRegistry, setStatusMetrics, type StatusForMetrics } from '../metrics.js'
@@ -42,9 +42,6 @@ export interface QueryServerOptions {
 }
 
 const MAX_TITLE_BYTES = 255
-// Characters MediaWiki never allows in a title, and control characters.
-// eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
-const ILLEGAL = /[#<>[\]|{}\u0000-\u001f\u007f\ufffd]/u
 const KINDS = ['missing', 'remove', 'stale-missing', 'stale-other-title', 'redundant', 'invalid-code'] as const
 const FORWARDED = 'x-mbwa-forwarded'
 
@@ -355,7 +352,7 @@ export class QueryServer {
     const title = normaliseTitle(raw)
     if (title === '') fail('MBWA_BAD_REQUEST', 'the title is empty')
     if (Buffer.byteLength(title, 'utf8') > MAX_TITLE_BYTES) fail('MBWA_BAD_REQUEST', `a title is at most ${MAX_TITLE_BYTES} bytes`)
-    if (ILLEGAL.test(title)) fail('MBWA_BAD_REQUEST', 'the title has characters MediaWiki does not allow in titles')
+    if (ILLEGAL_TITLE_CHARS.test(title)) fail('MBWA_BAD_REQUEST', 'the title has characters MediaWiki does not allow in titles')
     return title
   }
 
