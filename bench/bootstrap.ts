@@ -1,7 +1,5 @@
 import { spawn } from 'node:child_process'
-import { createServer } from 'node:http'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -9,6 +7,7 @@ import { parseArgs } from 'node:util'
 import { request } from 'undici'
 import { PACKAGE_ROOT } from '../src/paths.js'
 import { fmt, machine, writeSection } from './report.js'
+import { GeneratedWikis, mix } from '../test/setup/generated-wikis.js'
 
 // The bootstrap of a deployment: `mbwa run` (embedded log, sink off, snapshots only) against a loopback server
 // speaking the MediaWiki Action API for W generated wikis of P pages in all (allpages with prop=langlinks|info,
@@ -20,83 +19,15 @@ import { fmt, machine, writeSection } from './report.js'
 //   npm run bench:bootstrap -- [--pages N] [--wikis W] [--sample S] [--write]
 
 const { values: args } = parseArgs({ options: { pages: { type: 'string', default: '1000000' }, wikis: { type: 'string', default: '10' }, sample: { type: 'string', default: '10000' }, write: { type: 'boolean', default: false } } })
-const W = Number(args.wikis)
-const CODES = Array.from({ length: W }, (_, i) => ['en', 'fr', 'de', 'nl', 'pl', 'ru', 'es', 'it', 'sv', 'ja', 'zh', 'pt', 'fi', 'el', 'hu', 'ko'][i] ?? `w${i}`)
-const SHARES = CODES.map((_, w) => (w === 0 ? 100 : Math.max(5, 60 - 6 * w))) // % of titles each wiki has
-const T = Math.round(Number(args.pages) / (SHARES.reduce((a, b) => a + b, 0) / 100))
-const PAGE = 5000
+const farm = new GeneratedWikis(Number(args.wikis), Number(args.pages))
+const W = farm.wikis
+const CODES = farm.codes
+const T = farm.titles
+const PAGE = farm.pageSize
 const CLI = join(PACKAGE_ROOT, 'dist/src/cli/main.js')
-
-/** A deterministic hash of a few integers (the generator's randomness). */
-function h(...xs: number[]): number {
-  let v = 0x9e3779b9
-  for (const x of xs) {
-    v = Math.imul(v ^ x, 0x85ebca6b)
-    v ^= v >>> 13
-    v = Math.imul(v, 0xc2b2ae35)
-    v ^= v >>> 16
-  }
-  return v >>> 0
-}
-const title = (t: number) => `w${t.toString(36).padStart(5, '0')}`
-const has = (t: number, w: number) => w === 0 || h(t, w) % 100 < SHARES[w]!
-const redirect = (t: number, w: number) => has(t, w) && h(t, w, 1) % 100 < 2
-const blank = (t: number, w: number) => has(t, w) && !redirect(t, w) && h(t, w, 2) % 100 === 0
-const participates = (t: number, w: number) => has(t, w) && !redirect(t, w) && !blank(t, w)
-
-/** The language links a page carries: its title on the other wikis that have it (10 % missing), and a stale one in 3 % of pages. */
-function links(t: number, w: number): number[] {
-  if (redirect(t, w) || blank(t, w)) return []
-  const out: number[] = []
-  for (let o = 0; o < W; o++) if (o !== w && has(t, o) && h(t, w, o, 3) % 10 !== 0) out.push(o)
-  if (h(t, w, 4) % 33 === 0) {
-    const lacking = CODES.findIndex((_, o) => o !== w && !has(t, o))
-    if (lacking >= 0) out.push(lacking)
-  }
-  return out
-}
-
-function apiPage(t: number, w: number) {
-  const ls = links(t, w)
-  const linkBytes = ls.reduce((n, o) => n + Buffer.byteLength(`[[${CODES[o]}:${title(t)}]]\n`), 0)
-  const text = blank(t, w) ? 10 : redirect(t, w) ? 30 : 200 + (h(t, w, 5) % 500)
-  return { pageid: t * W + w + 1, ns: 0, title: title(t), ...(redirect(t, w) ? { redirect: true } : {}), lastrevid: h(t, w, 6) % 1_000_000 + 1, length: text + linkBytes, langlinks: ls.map((o) => ({ lang: CODES[o], title: title(t) })) }
-}
-
-/** The loopback API: siteinfo, allpages with langlinks|info (all links in one answer), empty recent changes. */
-function startApi(): Promise<{ url: string; close: () => Promise<void>; requests: () => number }> {
-  let requests = 0
-  const server = createServer((req, res) => {
-    requests++
-    const url = new URL(req.url ?? '/', 'http://x')
-    const w = CODES.indexOf(url.pathname.split('/')[1] ?? '')
-    const p = url.searchParams
-    let body: unknown
-    if (w < 0) body = { error: { code: 'nowiki' } }
-    else if (p.get('meta')?.includes('siteinfo')) {
-      let pages = 0
-      for (let t = 0; t < T; t++) if (has(t, w)) pages++
-      body = { batchcomplete: true, query: { general: { case: 'case-sensitive', mainpage: 'Main Page', sitename: CODES[w] }, statistics: { articles: pages } } }
-    } else if (p.get('generator') === 'allpages') {
-      const from = p.get('gapcontinue')
-      let t = from ? parseInt(from.slice(1), 36) : 0
-      const pages = []
-      while (t < T && pages.length < PAGE) {
-        if (has(t, w)) pages.push(apiPage(t, w))
-        t++
-      }
-      while (t < T && !has(t, w)) t++
-      body = { batchcomplete: true, ...(t < T ? { continue: { gapcontinue: title(t), continue: 'gapcontinue||' } } : {}), query: { pages } }
-    } else body = { batchcomplete: true, query: { recentchanges: [] } }
-    res.writeHead(200, { 'content-type': 'application/json' })
-    res.end(JSON.stringify(body))
-  })
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () =>
-      resolve({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests: () => requests, close: () => new Promise((r) => server.close(() => r())) }),
-    ),
-  )
-}
+const h = mix
+const title = (t: number) => farm.title(t)
+const has = (t: number, w: number) => farm.has(t, w)
 
 function peakRssMb(pid: number): number {
   return Math.round(Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024)
@@ -109,9 +40,8 @@ function percentile(xs: number[], q: number): number {
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'mbwa-bench-bootstrap-'))
-  const api = await startApi()
-  let pagesTotal = 0
-  for (let t = 0; t < T; t++) for (let w = 0; w < W; w++) if (has(t, w)) pagesTotal++
+  const api = await farm.serve()
+  const pagesTotal = farm.pagesTotal()
   try {
     writeFileSync(
       join(dir, 'mbwa.yaml'),
@@ -166,15 +96,10 @@ ${CODES.map((c) => `  ${c}: {api: "${api.url}/${c}/api.php", linkMode: manual}`)
     for (let i = 0; i < sample; i++) {
       const t = h(i, 99) % T
       const v = (await (await request(`${url}/v1/titles/${title(t)}`)).body.json()) as { complete: boolean; pages: { wiki: string; add: string[]; remove: string[] }[] }
-      const complete = CODES.every((_, w) => !blank(t, w))
       for (let w = 0; w < W; w++) {
         if (!has(t, w)) continue
         const got = v.pages.find((p) => p.wiki === CODES[w])
-        const ls = new Set(links(t, w))
-        // A page whose blankness the snapshot cannot know (a short one) still participates until its text is read.
-        const part = (o: number) => has(t, o) && !redirect(t, o)
-        const add = participates(t, w) || blank(t, w) ? CODES.filter((_, o) => o !== w && part(o) && !ls.has(o)).sort() : []
-        const remove = (participates(t, w) || blank(t, w)) && complete ? [...ls].filter((o) => !part(o)).map((o) => CODES[o]!).sort() : []
+        const { add, remove } = farm.expected(t, w)
         checked++
         if (!got || JSON.stringify(got.add) !== JSON.stringify(add) || JSON.stringify(got.remove) !== JSON.stringify(remove)) {
           if (wrong.length < 5) wrong.push(`${title(t)}@${CODES[w]}: got ${JSON.stringify(got && { add: got.add, remove: got.remove })}, expected ${JSON.stringify({ add, remove })}`)
