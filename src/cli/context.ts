@@ -35,14 +35,27 @@ export function commandContext(command: Command, extraFlags: Record<string, unkn
  * Resolves on the first SIGINT or SIGTERM (the caller then stops gracefully: finishes the batch in hand, commits,
  * leaves the group, closes its stores). A second signal exits at once.
  */
-export function untilSignal(): Promise<NodeJS.Signals> {
+/**
+ * Resolves with the first SIGINT or SIGTERM (a second one exits at once). Until then it keeps the process alive;
+ * `stop` (an abort signal) ends that wait without a signal, e.g. when a component failed: otherwise the process
+ * would stay up after its orderly stop, held by the wait alone.
+ */
+export function untilSignal(stop?: AbortSignal): Promise<NodeJS.Signals | 'stopped'> {
   return new Promise((resolve) => {
     // Signal handlers alone do not keep Node's event loop alive.
     const keepAlive = setInterval(() => undefined, 1 << 30)
-    const on = (signal: NodeJS.Signals): void => {
+    const release = (): void => {
       clearInterval(keepAlive)
       process.off('SIGINT', on)
       process.off('SIGTERM', on)
+      stop?.removeEventListener('abort', stopped)
+    }
+    const stopped = (): void => {
+      release()
+      resolve('stopped')
+    }
+    const on = (signal: NodeJS.Signals): void => {
+      release()
       const now = (again: NodeJS.Signals): void => {
         process.stderr.write(`mbwa: ${again} again: exiting now, without finishing the stop\n`)
         process.exit(again === 'SIGINT' ? 130 : 143)
@@ -51,6 +64,8 @@ export function untilSignal(): Promise<NodeJS.Signals> {
       process.once('SIGTERM', now)
       resolve(signal)
     }
+    if (stop?.aborted) return stopped()
+    stop?.addEventListener('abort', stopped)
     process.on('SIGINT', on)
     process.on('SIGTERM', on)
   })
@@ -64,4 +79,17 @@ export function endpointHeaders(config: Config): Record<string, string> {
 /** A running mbwa's endpoint: the one named, or this configuration's own (http.host:http.port). */
 export function endpointUrl(config: Config, url?: string): string {
   return (url ?? `http://${config.http.host}:${config.http.port}`).replace(/\/$/, '')
+}
+
+/**
+ * After an orderly stop (state written, logs flushed), the process should end by itself. If something still holds
+ * it (a client library's retry timer while a broker is away, say), it ends anyway after `graceMs`, naming what held
+ * it, so a supervisor sees the exit and restarts it rather than waiting on a process that does nothing.
+ */
+export function exitAfterStop(logger: Logger, graceMs = 5000): void {
+  setTimeout(() => {
+    logger.warn({ holding: process.getActiveResourcesInfo() }, 'mbwa stopped, but something still held the process: exiting')
+    logger.flush()
+    process.exit()
+  }, graceMs).unref()
 }

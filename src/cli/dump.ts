@@ -103,16 +103,22 @@ export function registerDump(program: Command): void {
     .option('--from <url>', 'read pages from a running member\'s query endpoint (default: the local projection)')
     .action(async (options: { from?: string }, command: Command) => {
       const { config, logger } = commandContext(command)
-      const stop = untilSignal()
+      // Aborted when the worker ends for any reason (an error too), so the wait for a signal lets the process go.
+      const ended = new AbortController()
+      const stop = untilSignal(ended.signal)
       let stopping = false
       void stop.then(() => (stopping = true))
-      await withWorker(config, logger, options.from, async (worker) => {
-        while (!stopping) {
-          const lease = await worker.claim()
-          if (lease) await worker.run(lease)
-          else await Promise.race([sleep(5000), stop])
-        }
-      }, command)
+      try {
+        await withWorker(config, logger, options.from, async (worker) => {
+          while (!stopping) {
+            const lease = await worker.claim()
+            if (lease) await worker.run(lease)
+            else await Promise.race([sleep(5000), stop])
+          }
+        }, command)
+      } finally {
+        ended.abort()
+      }
     })
   dump
     .command('verify <file>')

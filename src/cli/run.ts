@@ -5,7 +5,7 @@ import { Sources } from '../app/sources.js'
 import { EventStore } from '../events/event-log.js'
 import { SchemaRegistry } from '../events/registry.js'
 import { openLog } from '../log/open-log.js'
-import { commandContext, untilSignal } from './context.js'
+import { commandContext, exitAfterStop, untilSignal } from './context.js'
 
 export function registerRun(program: Command): void {
   program
@@ -33,7 +33,10 @@ export function registerRun(program: Command): void {
           () => new Promise<never>(() => undefined),
           (err: unknown) => ({ failed: name, err }),
         )
-      const outcome = await Promise.race([untilSignal().then((signal) => ({ signal })), failed('projection', projection.projector.closed), failed('sources', sources.closed), ...(sink ? [failed('sink', sink.sink.closed)] : [])])
+      const ended = new AbortController()
+      const outcome = await Promise.race([untilSignal(ended.signal).then((signal) => ({ signal })), failed('projection', projection.projector.closed), failed('sources', sources.closed), ...(sink ? [failed('sink', sink.sink.closed)] : [])])
+      // A component failed: the wait for a signal ends too (it alone would keep the process up after the stop).
+      ended.abort()
       if ('failed' in outcome) {
         logger.error({ component: outcome.failed, err: (outcome.err as Error)?.message }, 'mbwa stopping: a component failed')
         process.exitCode = 1
@@ -44,5 +47,6 @@ export function registerRun(program: Command): void {
       await log.close()
       logger.info('mbwa stopped')
       logger.flush()
+      exitAfterStop(logger)
     })
 }
