@@ -230,7 +230,7 @@ export class PartitionApplier {
         for (const [w, k] of item.disc) if (!keep.has(`${w}\0${k}`)) ops.push({ type: 'del', key: keys.disc(p, w, k, title) })
       }
       const record: TitleRecord = entries.length > 0 ? { pages, disc: entries } : { pages }
-      ops.push({ type: 'put', key: keys.title(p, title), value: JSON.stringify(record) })
+      ops.push({ type: 'put', key: keys.title(p, title), record })
       // A page mbwa may edit whose links or blankness are unknown (created or changed since last read; a snapshot
       // does not read the text) is to be verified:
       // the sink reads it and the wikis that have the title, records what it saw, and fixes it if needed.

@@ -12,7 +12,8 @@ import { digestHex, type TitleStore } from './title-store.js'
 import type { PartitionRouter } from './partition-router.js'
 import type { Projector } from './projector.js'
 import { dumpStatusPage, type DumpMonitor } from './dump-monitor.js'
-import { keys as storeKeys, type TitleRecord } from './title-store.js'
+import { keys as storeKeys } from './title-store.js'
+import { decodeTitleRecord } from './title-record-codec.js'
 import type { RulesByWiki } from '../domain/wiki-rules.js'
 
 // The read-only HTTP query endpoint over the title store (fastify). Any member answers any title: a title whose
@@ -274,9 +275,9 @@ export class QueryServer {
       const after = req.query.after
       const items: { title: string; page: unknown }[] = []
       let last: string | undefined
-      for await (const [k, v] of store.db.iterator({ ...(after === undefined ? { gte: prefix } : { gt: prefix + after }), lt: storeKeys.end(prefix) })) {
+      for await (const [k, v] of store.db.iterator<string, Buffer>({ ...(after === undefined ? { gte: prefix } : { gt: prefix + after }), lt: storeKeys.end(prefix), valueEncoding: 'buffer' })) {
         last = k.slice(prefix.length)
-        const page = (JSON.parse(v) as TitleRecord).pages[wiki]
+        const page = decodeTitleRecord(v).pages[wiki]
         if (page) items.push({ title: last, page })
         if (items.length >= limit) break
       }

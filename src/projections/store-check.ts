@@ -1,6 +1,8 @@
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { ClassicLevel } from 'classic-level'
 import { silentLogger, type Logger } from '../logging.js'
+import { decodeTitleRecord } from './title-record-codec.js'
+import { keys, STORE_FORMAT } from './title-store.js'
 
 // A projection store damaged while mbwa was stopped (a table file deleted, truncated or altered, the manifest
 // broken) must never be served. LevelDB notices some damage when it opens (a missing file, a broken manifest) and
@@ -10,7 +12,7 @@ import { silentLogger, type Logger } from '../logging.js'
 // key and value, before anything is served. A damaged store is moved aside (kept for inspection) and the
 // projection is rebuilt from the log, which keeps every event.
 
-export type StoreCheck = { ok: true; how: 'new' | 'sealed' | 'scanned'; keys: number } | { ok: false; reason: string }
+export type StoreCheck = { ok: true; how: 'new' | 'sealed' | 'scanned'; keys: number } | { ok: false; reason: string; format?: true }
 
 const sealOf = (dir: string): string => `${dir}.seal.json`
 
@@ -53,21 +55,28 @@ export async function checkStore(dir: string): Promise<StoreCheck> {
   if (!existsSync(dir) || readdirSync(dir).length === 0) return { ok: true, how: 'new', keys: 0 }
   if (!existsSync(`${dir}/CURRENT`)) return { ok: false, reason: 'its CURRENT file is missing (LevelDB would open it as an empty store)' }
   const sealed = sealMatches(dir)
-  const db = new ClassicLevel<string, string>(dir, { createIfMissing: false, keyEncoding: 'utf8', valueEncoding: 'utf8' })
+  const db = new ClassicLevel<string, Buffer>(dir, { createIfMissing: false, keyEncoding: 'utf8', valueEncoding: 'buffer' })
   try {
     await db.open()
   } catch (err) {
     return { ok: false, reason: describe(err) }
   }
   try {
-    if (sealed) return { ok: true, how: 'sealed', keys: 0 }
-    let keys = 0
-    for await (const [k, v] of db.iterator()) {
-      // Title records are JSON: a value that does not parse is damage LevelDB's own checks let through.
-      if (k.charCodeAt(0) === 0x74 /* t */) JSON.parse(v)
-      keys++
+    // A store of another format (an older mbwa's JSON records) is rebuilt like a damaged one, and said so.
+    const format = (await db.get(keys.format))?.toString('utf8')
+    if (format !== STORE_FORMAT) {
+      let empty = true
+      for await (const k of db.keys({ limit: 1 })) empty = k === undefined
+      if (!empty) return { ok: false, format: true, reason: `it has format ${format ?? '1 (JSON title records, unmarked)'}, and this mbwa reads format ${STORE_FORMAT}` }
     }
-    return { ok: true, how: 'scanned', keys }
+    if (sealed) return { ok: true, how: 'sealed', keys: 0 }
+    let n = 0
+    for await (const [k, v] of db.iterator()) {
+      // Title records are Avro: a value that does not decode is damage LevelDB's own checks let through.
+      if (k.charCodeAt(0) === 0x74 /* t */) decodeTitleRecord(v)
+      n++
+    }
+    return { ok: true, how: 'scanned', keys: n }
   } catch (err) {
     return { ok: false, reason: describe(err) }
   } finally {
@@ -91,9 +100,13 @@ export async function guardStore(dir: string, logger: Logger = silentLogger): Pr
     if (check.how === 'scanned') logger.info({ store: dir, keys: check.keys, ms: Date.now() - started }, 'projection store read through (no seal of a clean stop): intact')
     return undefined
   }
-  const aside = `${dir}.damaged-${new Date().toISOString().replace(/[:.]/g, '-')}`
+  const aside = `${dir}.${check.format ? 'old-format' : 'damaged'}-${new Date().toISOString().replace(/[:.]/g, '-')}`
   renameSync(dir, aside)
   unsealStore(dir)
+  if (check.format) {
+    logger.warn({ store: dir, reason: check.reason, movedTo: aside }, 'projection store written in an older format: moved aside; the projection is rebuilt from the log (queries answer 503 for a partition until it is restored)')
+    return aside
+  }
   logger.error({ store: dir, reason: check.reason, movedTo: aside }, 'projection store damaged: moved aside; the projection is rebuilt from the log (queries answer 503 for a partition until it is restored)')
   return aside
 }

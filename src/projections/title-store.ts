@@ -5,6 +5,8 @@ import type { PendingCommand } from './edit-commands.js'
 import type { KnownWiki } from '../domain/wiki-rules.js'
 import { sealStore, unsealStore } from './store-check.js'
 import type { PageState } from '../domain/page-state.js'
+import { MbwaError } from '../errors/errors.js'
+import { decodeTitleRecord, encodeTitleRecord } from './title-record-codec.js'
 
 // The title-links store on LevelDB. Everything is grouped by partition of the events topic, so a consumer-group
 // member keeps, restores and drops partitions independently, and a partition's offset lives next to its state
@@ -19,6 +21,10 @@ import type { PageState } from '../domain/page-state.js'
 //   s P wiki             → SnapshotMark           the last snapshot completed in this partition
 //   n P wiki             → count                  titles of a wiki
 //   o P                  → next offset            of this partition of the events topic
+//   f                    → STORE_FORMAT           how values are encoded (title records: Avro, title-record-codec.ts)
+
+/** The store's format: 2 = title records in Avro (1, unmarked, was JSON). Another format is rebuilt from the log. */
+export const STORE_FORMAT = '2'
 
 export type TitlePages = Record<string, PageState>
 
@@ -69,9 +75,13 @@ export const keys = {
   /** Set when the partition's wiki-title index is complete (kept since its first event). */
   indexed: (p: number) => `i${S}${hex(p)}`,
   partition: (p: number) => hex(p),
+  format: 'f',
 }
 
-export type Op = { type: 'put'; key: string; value: string } | { type: 'del'; key: string }
+/** A put of a title record carries the record; it is encoded when written. */
+export type Op = { type: 'put'; key: string; value: string } | { type: 'put'; key: string; record: TitleRecord } | { type: 'del'; key: string }
+
+const BUFFER = { valueEncoding: 'buffer' } as const
 
 export class TitleStore {
   private constructor(readonly db: ClassicLevel<string, string>, readonly path: string) {}
@@ -82,6 +92,19 @@ export class TitleStore {
     // compaction in the way (measured: about +10-20 % replay rate, for up to 2 × 64 MiB of memory).
     const db = new ClassicLevel<string, string>(path, { keyEncoding: 'utf8', valueEncoding: 'utf8', writeBufferSize: 64 * 1024 * 1024 })
     await db.open()
+    const format = await db.get(keys.format)
+    if (format === undefined) {
+      let empty = true
+      for await (const k of db.keys({ limit: 1 })) empty = k === undefined
+      if (!empty) {
+        await db.close()
+        throw new MbwaError('MBWA_STORE_FORMAT', `the projection store at ${path} was written by an older mbwa (JSON title records): start \`mbwa run\` (it rebuilds the store from the log) or run \`mbwa rebuild\``, { path })
+      }
+      await db.put(keys.format, STORE_FORMAT)
+    } else if (format !== STORE_FORMAT) {
+      await db.close()
+      throw new MbwaError('MBWA_STORE_FORMAT', `the projection store at ${path} has format ${format}, this mbwa reads format ${STORE_FORMAT}: rebuild it from the log (\`mbwa rebuild\`)`, { path, format })
+    }
     unsealStore(path) // a crash from here on leaves no seal: the next start reads the store through
     return new TitleStore(db, path)
   }
@@ -98,8 +121,8 @@ export class TitleStore {
   }
 
   async records(p: number, titles: string[]): Promise<(TitleRecord | undefined)[]> {
-    const values = await this.db.getMany(titles.map((t) => keys.title(p, t)))
-    return values.map((v) => (v === undefined ? undefined : (JSON.parse(v) as TitleRecord)))
+    const values = await this.db.getMany<string, Buffer>(titles.map((t) => keys.title(p, t)), BUFFER)
+    return values.map((v) => (v === undefined ? undefined : decodeTitleRecord(v)))
   }
 
   async title(p: number, title: string): Promise<TitlePages | undefined> {
@@ -109,7 +132,7 @@ export class TitleStore {
   /** Every title record of a partition, in key order. */
   async *entries(p: number): AsyncGenerator<[string, TitleRecord]> {
     const prefix = keys.titlePrefix(p)
-    for await (const [k, v] of this.db.iterator({ gte: prefix, lt: end(prefix) })) yield [k.slice(prefix.length), JSON.parse(v) as TitleRecord]
+    for await (const [k, v] of this.db.iterator<string, Buffer>({ gte: prefix, lt: end(prefix), ...BUFFER })) yield [k.slice(prefix.length), decodeTitleRecord(v)]
   }
 
   /** The titles a wiki has in a partition, in key order, from the wiki-title index. */
@@ -129,10 +152,10 @@ export class TitleStore {
 
   /** A title's pages and pending commands in one read (the query path). */
   async titleWithPending(p: number, title: string): Promise<{ pages: TitlePages; pending: Record<string, PendingCommand> }> {
-    const [pages, pending] = await this.db.getMany([keys.title(p, title), keys.pending(p, title)])
+    const [pages, pending] = await this.db.getMany<string, Buffer>([keys.title(p, title), keys.pending(p, title)], BUFFER)
     return {
-      pages: pages === undefined ? {} : (JSON.parse(pages) as TitleRecord).pages,
-      pending: pending === undefined ? {} : (JSON.parse(pending) as Record<string, PendingCommand>),
+      pages: pages === undefined ? {} : decodeTitleRecord(pages).pages,
+      pending: pending === undefined ? {} : (JSON.parse(pending.toString('utf8')) as Record<string, PendingCommand>),
     }
   }
 
@@ -183,16 +206,17 @@ export class TitleStore {
     // A chained batch goes to LevelDB's WriteBatch op by op, without abstract-level's array preprocessing.
     const batch = this.db.batch()
     for (const op of ops) {
-      if (op.type === 'put') batch.put(op.key, op.value)
-      else batch.del(op.key)
+      if (op.type === 'del') batch.del(op.key)
+      else if ('record' in op) batch.put<string, Buffer>(op.key, encodeTitleRecord(op.record), BUFFER)
+      else batch.put(op.key, op.value)
     }
     await batch.write({ sync })
   }
 
   /** Removes everything of a partition (its state is rebuilt from the log). */
   async dropPartition(p: number): Promise<void> {
-    for (const tag of ['t', 'x', 'e', 'd', 's', 'n']) await this.db.clear({ gte: `${tag}${S}${hex(p)}${S}`, lt: `${tag}${S}${hex(p)}\x01` })
-    await this.db.del(keys.offset(p))
+    for (const tag of ['t', 'x', 'e', 'd', 's', 'n', 'y']) await this.db.clear({ gte: `${tag}${S}${hex(p)}${S}`, lt: `${tag}${S}${hex(p)}\x01` })
+    await this.db.batch([keys.offset(p), keys.indexed(p), keys.discovered(p)].map((key) => ({ type: 'del' as const, key })))
   }
 
   /**
@@ -205,9 +229,9 @@ export class TitleStore {
     let pages = 0
     const ranges = partitions === 'all' ? [`t${S}`] : partitions.map((p) => keys.titlePrefix(p))
     for (const prefix of ranges) {
-      for await (const [k, v] of this.db.iterator({ gte: prefix, lt: end(prefix) })) {
+      for await (const [k, v] of this.db.iterator<string, Buffer>({ gte: prefix, lt: end(prefix), ...BUFFER })) {
         const title = k.slice(k.indexOf(S, 2) + 1)
-        const byWiki = (JSON.parse(v) as TitleRecord).pages
+        const byWiki = decodeTitleRecord(v).pages
         for (const wiki of Object.keys(byWiki).sort()) {
           sum = (sum + pageHash(title, wiki, byWiki[wiki]!)) & MASK
           pages++
@@ -232,8 +256,8 @@ function pageHash(title: string, wiki: string, s: PageState): bigint {
 export async function wikiDigest(store: TitleStore, wiki: string): Promise<{ sum: bigint; pages: number }> {
   let sum = 0n
   let pages = 0
-  for await (const [k, v] of store.db.iterator({ gte: `t${S}`, lt: `t\x01` })) {
-    const page = (JSON.parse(v) as TitleRecord).pages[wiki]
+  for await (const [k, v] of store.db.iterator<string, Buffer>({ gte: `t${S}`, lt: `t\x01`, ...BUFFER })) {
+    const page = decodeTitleRecord(v).pages[wiki]
     if (!page) continue
     const title = k.slice(k.indexOf(S, 2) + 1)
     const canonical = JSON.stringify([title, wiki, page.redirect, page.blank, page.revision, page.pageId, page.links, page.writtenLinks])

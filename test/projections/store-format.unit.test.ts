@@ -1,0 +1,90 @@
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { ClassicLevel } from 'classic-level'
+import fc from 'fast-check'
+import { afterAll, describe, expect, it } from 'vitest'
+import type { PageState } from '../../src/domain/page-state.js'
+import { guardStore } from '../../src/projections/store-check.js'
+import { decodeTitleRecord, encodeTitleRecord } from '../../src/projections/title-record-codec.js'
+import { keys, STORE_FORMAT, TitleStore, type TitleRecord } from '../../src/projections/title-store.js'
+
+// Title records are stored in Avro (title-record-codec.ts): any record comes back as it went in, and a store of
+// the JSON format an older mbwa wrote is never read as if it were this one: `mbwa run` moves it aside and
+// rebuilds from the log, other commands stop with MBWA_STORE_FORMAT.
+
+const text = fc.string({ unit: 'grapheme', maxLength: 40 })
+const link = fc.record({ code: fc.stringMatching(/^[a-z]{2,3}(-[a-z]+)?$/), title: text })
+const page: fc.Arbitrary<PageState> = fc.record({
+  redirect: fc.boolean(),
+  blank: fc.option(fc.boolean(), { nil: null }),
+  revision: fc.option(fc.nat(), { nil: null }),
+  pageId: fc.option(fc.maxSafeNat(), { nil: null }),
+  links: fc.option(fc.array(link, { maxLength: 5 }), { nil: null }),
+  writtenLinks: fc.option(fc.array(link, { maxLength: 5 }), { nil: null }),
+  createdAt: fc.option(fc.nat(), { nil: null }),
+  byBot: fc.option(fc.boolean(), { nil: null }),
+  observedAt: fc.nat(),
+  source: fc.constantFrom('snapshot', 'eventstreams', 'recentchanges', 'sink'),
+  snapshotId: fc.option(fc.uuid(), { nil: null }),
+  changedAt: fc.nat(),
+})
+
+describe('title records in Avro', () => {
+  it('come back exactly as they went in, whatever the titles, links and wikis', () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.stringMatching(/^[a-z][a-z0-9_]{0,20}$/), page, { maxKeys: 6 }), fc.array(fc.tuple(fc.string(), fc.string()), { maxLength: 4 }), (pages, disc) => {
+        const record: TitleRecord = disc.length > 0 ? { pages, disc } : { pages }
+        expect(JSON.parse(JSON.stringify(decodeTitleRecord(encodeTitleRecord(record))))).toEqual(record)
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  it('a state that lacks a field now kept is written with null there', () => {
+    const old = { redirect: false, revision: 3, observedAt: 1, source: 'snapshot', changedAt: 1 } as unknown as PageState
+    expect(decodeTitleRecord(encodeTitleRecord({ pages: { en: old } })).pages.en).toMatchObject({ revision: 3, blank: null, links: null, writtenLinks: null })
+  })
+
+  it('are much smaller than the JSON they replace', () => {
+    const p: PageState = { redirect: false, blank: false, revision: 123456, pageId: 98765, links: [{ code: 'fr', title: 'chat' }, { code: 'de', title: 'chat' }], writtenLinks: null, createdAt: null, byBot: null, observedAt: 1796112160914, source: 'snapshot', snapshotId: '0c4a4c1e-7b43-4d3c-9d53-8f0e5a5e2f11', changedAt: 1796112160914 }
+    const record = { pages: { en: p, fr: p, de: p } }
+    expect(encodeTitleRecord(record).length).toBeLessThan(Buffer.byteLength(JSON.stringify(record)) / 2)
+  })
+})
+
+describe('the store format', () => {
+  const work = mkdtempSync(join(tmpdir(), 'mbwa-store-format-'))
+  afterAll(() => rmSync(work, { recursive: true, force: true }))
+
+  async function jsonStore(dir: string): Promise<void> {
+    // What an older mbwa left: JSON title records and no format key.
+    const db = new ClassicLevel<string, string>(dir, { valueEncoding: 'utf8' })
+    await db.put(keys.title(0, 'chat'), JSON.stringify({ pages: { en: { redirect: false } } }))
+    await db.put(keys.offset(0), '1')
+    await db.close()
+  }
+
+  it('a new store is marked with the format; reopening it is fine', async () => {
+    const dir = join(work, 'new')
+    const store = await TitleStore.open(dir)
+    expect(await store.db.get(keys.format)).toBe(STORE_FORMAT)
+    await store.close()
+    await (await TitleStore.open(dir)).close()
+  })
+
+  it('an older JSON store is refused by name, and guarded stores are moved aside to be rebuilt', async () => {
+    const dir = join(work, 'old')
+    await jsonStore(dir)
+    await expect(TitleStore.open(dir)).rejects.toMatchObject({ code: 'MBWA_STORE_FORMAT' })
+    const aside = await guardStore(dir)
+    expect(aside).toMatch(/\.old-format-/)
+    expect(existsSync(dir)).toBe(false)
+    expect(readdirSync(aside!).length).toBeGreaterThan(0)
+    const fresh = await TitleStore.open(dir)
+    expect(await fresh.offset(0)).toBe(0)
+    await fresh.close()
+    // A store of this format passes the guard as it is.
+    expect(await guardStore(dir)).toBeUndefined()
+  })
+})
