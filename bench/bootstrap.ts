@@ -33,6 +33,11 @@ function peakRssMb(pid: number): number {
   return Math.round(Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024)
 }
 
+/** The anonymous part of the RSS now (heap, LevelDB's memtables and caches), without file pages LevelDB maps. */
+function anonRssMb(pid: number): number {
+  return Math.round(Number(/RssAnon:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024)
+}
+
 function percentile(xs: number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b)
   return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.floor(q * s.length))]!
@@ -62,12 +67,14 @@ ${CODES.map((c) => `  ${c}: {api: "${api.url}/${c}/api.php", linkMode: manual}`)
     let snapshotsDoneMs: number | undefined
     let consistentMs: number | undefined
     let rss = 0
+    let anon = 0
     const latencies: number[] = []
     let probe = 0
     while (consistentMs === undefined) {
       if (child.exitCode !== null) throw new Error(`mbwa exited:\n${stderr.slice(-3000)}`)
       url ??= /queries at (http:\S+);/.exec(stderr)?.[1]
       rss = Math.max(rss, peakRssMb(child.pid!))
+      anon = Math.max(anon, anonRssMb(child.pid!))
       if (!url) {
         await sleep(100)
         continue
@@ -127,12 +134,13 @@ pages. The server runs in the bench's process, on the same two cores as mbwa.
 | consistent: every wiki snapshotted, lag 0 (from start) | ${consS.toFixed(1)} s (${fmt(Math.round(pagesTotal / consS))} pages/s) |
 | ratio snapshots / consistent (aim ≥ 0.8) | ${(snapS / consS).toFixed(2)} |
 | peak RSS of mbwa (aim ≤ 512 MB) | ${fmt(rss)} MB |
+| of which anonymous memory, highest sampled (the rest: table files LevelDB maps, reclaimable page cache) | ${fmt(anon)} MB |
 | \`GET /v1/titles/…\` during catch-up: p50 / p99 / max (aim p99 < 50 ms), ${fmt(latencies.length)} requests | ${percentile(latencies, 0.5).toFixed(1)} / ${percentile(latencies, 0.99).toFixed(1)} / ${Math.max(...latencies).toFixed(1)} ms |
 | API requests | ${fmt(api.requests())} |
 | sampled titles checked against the generator | ${fmt(sample)} titles, ${fmt(checked)} pages, ${fmt(wrong.length)} wrong |
 ${wrong.filter(Boolean).length > 0 ? `\nFirst differences: ${wrong.filter(Boolean).map((x) => `\`${x}\``).join('; ')}\n` : ''}`
     process.stdout.write(body)
-    if (args.write) writeSection(`bootstrap-${W}`, body)
+    if (args.write) writeSection(`bootstrap-${W}x${args.pages}`, body)
   } finally {
     await api.close()
     rmSync(dir, { recursive: true, force: true })

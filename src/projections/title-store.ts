@@ -89,8 +89,10 @@ export class TitleStore {
   static async open(path: string): Promise<TitleStore> {
     mkdirSync(path, { recursive: true })
     // A larger memtable than LevelDB's 4 MiB: replays write in big batches, and fewer, larger flushes mean less
-    // compaction in the way (measured: about +10-20 % replay rate, for up to 2 × 64 MiB of memory).
-    const db = new ClassicLevel<string, string>(path, { keyEncoding: 'utf8', valueEncoding: 'utf8', writeBufferSize: 64 * 1024 * 1024 })
+    // compaction in the way. 16 MiB, not more: memory must stay bounded for any number of titles (at 64 MiB a
+    // 1 M-page bootstrap peaked at 400 MB of anonymous memory, at 16 MiB at 352 MB, with the same ratio to the
+    // snapshots' time; BENCHMARKS.md).
+    const db = new ClassicLevel<string, string>(path, { keyEncoding: 'utf8', valueEncoding: 'utf8', writeBufferSize: 16 * 1024 * 1024 })
     await db.open()
     const format = await db.get(keys.format)
     if (format === undefined) {
