@@ -33,11 +33,8 @@ export function commandContext(command: Command, extraFlags: Record<string, unkn
 
 /**
  * Resolves on the first SIGINT or SIGTERM (the caller then stops gracefully: finishes the batch in hand, commits,
- * leaves the group, closes its stores). A second signal exits at once.
- */
-/**
- * Resolves with the first SIGINT or SIGTERM (a second one exits at once). Until then it keeps the process alive;
- * `stop` (an abort signal) ends that wait without a signal, e.g. when a component failed: otherwise the process
+ * leaves the group, closes its stores); a second signal exits at once. Until then it keeps the process alive.
+ * `stop` (an abort signal) ends the wait without a signal, e.g. when a component failed: otherwise the process
  * would stay up after its orderly stop, held by the wait alone.
  */
 export function untilSignal(stop?: AbortSignal): Promise<NodeJS.Signals | 'stopped'> {

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, wr
 import { ClassicLevel } from 'classic-level'
 import { silentLogger, type Logger } from '../logging.js'
 import { decodeTitleRecord } from './title-record-codec.js'
-import { keys, STORE_FORMAT } from './title-store.js'
+import { STORE_FORMAT, storeFormat } from './title-store.js'
 
 // A projection store damaged while mbwa was stopped (a table file deleted, truncated or altered, the manifest
 // broken) must never be served. LevelDB notices some damage when it opens (a missing file, a broken manifest) and
@@ -63,12 +63,8 @@ export async function checkStore(dir: string): Promise<StoreCheck> {
   }
   try {
     // A store of another format (an older mbwa's JSON records) is rebuilt like a damaged one, and said so.
-    const format = (await db.get(keys.format))?.toString('utf8')
-    if (format !== STORE_FORMAT) {
-      let empty = true
-      for await (const k of db.keys({ limit: 1 })) empty = k === undefined
-      if (!empty) return { ok: false, format: true, reason: `it has format ${format ?? '1 (JSON title records, unmarked)'}, and this mbwa reads format ${STORE_FORMAT}` }
-    }
+    const format = await storeFormat(db)
+    if (format !== STORE_FORMAT && format !== 'empty') return { ok: false, format: true, reason: `it has format ${format}, and this mbwa reads format ${STORE_FORMAT}` }
     if (sealed) return { ok: true, how: 'sealed', keys: 0 }
     let n = 0
     for await (const [k, v] of db.iterator()) {

@@ -79,6 +79,14 @@ export const keys = {
 }
 
 /** A put of a title record carries the record; it is encoded when written. */
+/** The format of an open store: its mark, '1' for an unmarked store with keys (JSON records), 'empty' for none. */
+export async function storeFormat(db: ClassicLevel<string, string> | ClassicLevel<string, Buffer>): Promise<string> {
+  const mark = await (db as ClassicLevel<string, string>).get(keys.format, { valueEncoding: 'utf8' })
+  if (mark !== undefined) return mark
+  for await (const _ of (db as ClassicLevel<string, string>).keys({ limit: 1 })) return '1 (JSON title records, unmarked)'
+  return 'empty'
+}
+
 export type Op = { type: 'put'; key: string; value: string } | { type: 'put'; key: string; record: TitleRecord } | { type: 'del'; key: string }
 
 const BUFFER = { valueEncoding: 'buffer' } as const
@@ -94,18 +102,11 @@ export class TitleStore {
     // snapshots' time; BENCHMARKS.md).
     const db = new ClassicLevel<string, string>(path, { keyEncoding: 'utf8', valueEncoding: 'utf8', writeBufferSize: 16 * 1024 * 1024 })
     await db.open()
-    const format = await db.get(keys.format)
-    if (format === undefined) {
-      let empty = true
-      for await (const k of db.keys({ limit: 1 })) empty = k === undefined
-      if (!empty) {
-        await db.close()
-        throw new MbwaError('MBWA_STORE_FORMAT', `the projection store at ${path} was written by an older mbwa (JSON title records): start \`mbwa run\` (it rebuilds the store from the log) or run \`mbwa rebuild\``, { path })
-      }
-      await db.put(keys.format, STORE_FORMAT)
-    } else if (format !== STORE_FORMAT) {
+    const format = await storeFormat(db)
+    if (format === 'empty') await db.put(keys.format, STORE_FORMAT)
+    else if (format !== STORE_FORMAT) {
       await db.close()
-      throw new MbwaError('MBWA_STORE_FORMAT', `the projection store at ${path} has format ${format}, this mbwa reads format ${STORE_FORMAT}: rebuild it from the log (\`mbwa rebuild\`)`, { path, format })
+      throw new MbwaError('MBWA_STORE_FORMAT', `the projection store at ${path} has format ${format}, this mbwa reads format ${STORE_FORMAT}: start \`mbwa run\` (it rebuilds the store from the log) or run \`mbwa rebuild\``, { path, format })
     }
     unsealStore(path) // a crash from here on leaves no seal: the next start reads the store through
     return new TitleStore(db, path)
