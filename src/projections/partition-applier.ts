@@ -36,6 +36,8 @@ export interface ApplyStats {
   swept: number
   /** Titles a snapshot's sweep looked at again. */
   reevaluated: number
+  /** Titles the link rules judged (changed titles and those a pass looked at again). */
+  evaluated: number
 }
 
 export class PartitionApplier {
@@ -45,6 +47,8 @@ export class PartitionApplier {
   private loaded = false
   private indexed = false
   private flagIndex = false
+  /** Titles of first snapshots are stored unevaluated, waiting for the pass over every title (key h). */
+  private held = false
   /** The wikis the link rules know in this partition: configured ones, and those the log said were discovered. */
   private current: RulesByWiki
 
@@ -71,6 +75,7 @@ export class PartitionApplier {
     this.snapshotted = new Set(Object.keys(this.marks))
 
     this.counts = await this.store.counts(this.partition)
+    this.held = await this.store.isHeld(this.partition)
     this.loaded = true
   }
 
@@ -99,7 +104,9 @@ export class PartitionApplier {
   /** Applies decoded events (in offset order) and stores the partition's next offset with them. */
   async apply(events: DecodedEvent[], nextOffset: number): Promise<ApplyStats> {
     if (!this.loaded) await this.load()
-    const stats: ApplyStats = { events: events.length, commands: 0, swept: 0, reevaluated: 0 }
+    const stats: ApplyStats = { events: events.length, commands: 0, swept: 0, reevaluated: 0, evaluated: 0 }
+    // Held titles whose wait ended another way (the configuration no longer names the wiki they waited for).
+    if (this.held && this.unsnapshotted().length === 0 && events.length > 0) await this.passOverEveryTitle(events[0]!.offset, stats)
     let segment: DecodedEvent[] = []
     for (const e of events) {
       if (e.event.type === 'SnapshotCompleted' && e.event.value.partition === this.partition) {
@@ -123,13 +130,14 @@ export class PartitionApplier {
     const work = new Map<string, Work>()
     titles.forEach((t, i) => {
       const rec = records[i]
-      work.set(t, { title: t, pages: { ...(rec?.pages ?? {}) }, had: new Set(Object.keys(rec?.pages ?? {})), disc: rec?.disc ?? [] })
+      work.set(t, { title: t, pages: { ...(rec?.pages ?? {}) }, had: new Set(Object.keys(rec?.pages ?? {})), disc: rec?.disc ?? [], holdable: true })
     })
     const answered: Answer[] = []
     for (const { key, event } of events) {
       if (key === null) continue
       const w = work.get(key)
       if (!w) continue
+      if (w.holdable && !this.holdable(event)) w.holdable = false
       const wiki = pageWiki(event)
       if (wiki !== undefined) {
         const next = applyToPage(w.pages[wiki], event, key)
@@ -141,10 +149,31 @@ export class PartitionApplier {
     }
     const ops: Op[] = []
     this.countTitles([...work.values()], ops)
-    const { commands } = await this.evaluate([...work.values()], ops, answered)
+    // A title that only a wiki's first snapshot changed waits for the pass over every title, which comes when
+    // the last open wiki has its first snapshot: judging it now would be judging it again there (a bootstrap
+    // would judge every title once per wiki), and its verdict stays incomplete until then anyway.
+    const now: Work[] = []
+    const answeredTitles = new Set(answered.map((a) => a.title))
+    for (const item of work.values()) {
+      if (!item.holdable || item.disc.length > 0 || Object.keys(item.pages).length === 0 || answeredTitles.has(item.title)) now.push(item)
+      else ops.push({ type: 'put', key: keys.title(p, item.title), record: { pages: item.pages } })
+    }
+    if (now.length < work.size && !this.held) {
+      this.held = true
+      ops.push({ type: 'put', key: keys.held(p), value: '1' })
+    }
+    const { commands, evaluated } = await this.evaluate(now, ops, answered)
     stats.commands += commands
+    stats.evaluated += evaluated
     ops.push({ type: 'put', key: keys.offset(p), value: String(nextOffset) })
     await this.store.write(ops, this.options.sync)
+  }
+
+  /** A page seen by the first snapshot of an open wiki: the last such snapshot brings a pass over every title. */
+  private holdable(event: MbwaEvent): boolean {
+    if (event.type !== 'PageObserved' || event.value.source !== 'snapshot' || this.snapshotted.has(event.value.wiki)) return false
+    const rules = this.current.get(event.value.wiki)
+    return rules !== undefined && !rules.closed
   }
 
   /** Keeps the per-wiki title counts (and the wiki-title index) in step with pages appearing and disappearing. */
@@ -199,9 +228,10 @@ export class PartitionApplier {
    * Re-evaluates titles and writes their records: pages, discrepancy index entries (replacing the old ones), and
    * for pages mbwa should edit, a command once they have settled (or a look scheduled for when they will have).
    */
-  async evaluate(items: Work[], ops: Op[], answered: Answer[] = []): Promise<{ commands: number }> {
+  async evaluate(items: Work[], ops: Op[], answered: Answer[] = []): Promise<{ commands: number; evaluated: number }> {
     const p = this.partition
     const now = this.options.now()
+    let evaluated = 0
     const needPending: { item: Work; actionable: PageVerdict[]; answers: Answer[] }[] = []
     let since = performance.now()
     for (const item of items) {
@@ -218,6 +248,7 @@ export class PartitionApplier {
         continue
       }
       const v = this.verdict(title, pages)
+      evaluated++
       const entries: [string, string][] = []
       for (const pv of v.pages) {
         for (const d of discrepancies(pv)) {
@@ -270,7 +301,7 @@ export class PartitionApplier {
     })
     // Sent before the state that records them is written: a crash in between re-sends the same ids.
     if (commands.length > 0) await this.options.sendCommands?.(commands)
-    return { commands: commands.length }
+    return { commands: commands.length, evaluated }
   }
 
   /** Looks again at titles whose pages have settled since they were last evaluated. */
@@ -303,23 +334,29 @@ export class PartitionApplier {
       { type: 'put', key: keys.discovered(p), value: JSON.stringify(wikis) },
       { type: 'put', key: keys.offset(p), value: String(nextOffset) },
     ]
-    if (!lost) {
-      await this.store.write(done, this.options.sync)
-      return
-    }
+    if (lost) await this.passOverEveryTitle(nextOffset, stats, done)
+    else await this.store.write(done, this.options.sync)
+  }
+
+  /** Judges every title of the partition again, in one streaming pass; `done` is written with the last chunk. */
+  private async passOverEveryTitle(nextOffset: number, stats: ApplyStats, done: Op[] = []): Promise<void> {
+    const p = this.partition
     const ops: Op[] = []
     let chunk: Work[] = []
+    const flush = async (last: Op[]): Promise<void> => {
+      const { commands, evaluated } = await this.evaluate(chunk, ops)
+      stats.commands += commands
+      stats.evaluated += evaluated
+      await this.store.write([...ops.splice(0), ...last], this.options.sync)
+      chunk = []
+    }
     for await (const [title, record] of this.store.entries(p)) {
       chunk.push(toWork(title, record))
       stats.reevaluated++
-      if (chunk.length >= 2000) {
-        await this.evaluate(chunk, ops)
-        await this.store.write(ops.splice(0), this.options.sync)
-        chunk = []
-      }
+      if (chunk.length >= 2000) await flush([])
     }
-    await this.evaluate(chunk, ops)
-    await this.store.write([...ops, ...done], this.options.sync)
+    this.held = false
+    await flush([...done, { type: 'del', key: keys.held(p) }, { type: 'put', key: keys.offset(p), value: String(nextOffset) }])
   }
 
   /** A snapshot of `wiki` completed: titles of that wiki it did not see, and nobody saw since it began, are gone. */
@@ -340,8 +377,14 @@ export class PartitionApplier {
     const flush = async (final: boolean): Promise<void> => {
       const ops: Op[] = []
       this.countTitles(chunk, ops)
-      await this.evaluate(chunk, ops)
+      const { commands, evaluated } = await this.evaluate(chunk, ops)
+      stats.commands += commands
+      stats.evaluated += evaluated
       if (final) {
+        if (passAll) {
+          this.held = false
+          ops.push({ type: 'del', key: keys.held(p) })
+        }
         const titleCase = mark.titleCase === 'first-letter' || mark.titleCase === 'case-sensitive' ? mark.titleCase : null
         const m: SnapshotMark = { snapshotId: mark.snapshotId, startedAt: mark.startedAt, completedAt: mark.observedAt, pages: mark.pages, titleCase, mainPage: mark.mainPage ?? null }
         this.marks[wiki] = m
@@ -376,6 +419,8 @@ interface Work {
   had: Set<string>
   /** The title's discrepancy index entries before the change. */
   disc: [string, string][]
+  /** Only first snapshots changed it: it may wait for the pass over every title. */
+  holdable?: boolean
 }
 
 interface Answer {

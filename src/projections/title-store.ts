@@ -22,6 +22,8 @@ import { decodeTitleRecord, encodeTitleRecord } from './title-record-codec.js'
 //   n P wiki             → count                  titles of a wiki
 //   o P                  → next offset            of this partition of the events topic
 //   f                    → STORE_FORMAT           how values are encoded (title records: Avro, title-record-codec.ts)
+//   h P                  → '1'                    titles wait for the pass over every title (a first snapshot's
+//                                                   pages are stored unevaluated until every open wiki has one)
 
 /** The store's format: 2 = title records in Avro (1, unmarked, was JSON). Another format is rebuilt from the log. */
 export const STORE_FORMAT = '2'
@@ -74,11 +76,12 @@ export const keys = {
   wikiTitlePrefix: (p: number, wiki: string) => `y${S}${hex(p)}${S}${wiki}${S}`,
   /** Set when the partition's wiki-title index is complete (kept since its first event). */
   indexed: (p: number) => `i${S}${hex(p)}`,
+  /** Set while titles of first snapshots are stored unevaluated, waiting for the pass over every title. */
+  held: (p: number) => `h${S}${hex(p)}`,
   partition: (p: number) => hex(p),
   format: 'f',
 }
 
-/** A put of a title record carries the record; it is encoded when written. */
 /** The format of an open store: its mark, '1' for an unmarked store with keys (JSON records), 'empty' for none. */
 export async function storeFormat(db: ClassicLevel<string, string> | ClassicLevel<string, Buffer>): Promise<string> {
   const mark = await (db as ClassicLevel<string, string>).get(keys.format, { valueEncoding: 'utf8' })
@@ -87,6 +90,7 @@ export async function storeFormat(db: ClassicLevel<string, string> | ClassicLeve
   return 'empty'
 }
 
+/** A put of a title record carries the record; it is encoded when written. */
 export type Op = { type: 'put'; key: string; value: string } | { type: 'put'; key: string; record: TitleRecord } | { type: 'del'; key: string }
 
 const BUFFER = { valueEncoding: 'buffer' } as const
@@ -146,6 +150,10 @@ export class TitleStore {
 
   async isIndexed(p: number): Promise<boolean> {
     return (await this.db.get(keys.indexed(p))) === '1'
+  }
+
+  async isHeld(p: number): Promise<boolean> {
+    return (await this.db.get(keys.held(p))) === '1'
   }
 
   async pending(p: number, titles: string[]): Promise<Record<string, PendingCommand>[]> {
@@ -219,7 +227,7 @@ export class TitleStore {
   /** Removes everything of a partition (its state is rebuilt from the log). */
   async dropPartition(p: number): Promise<void> {
     for (const tag of ['t', 'x', 'e', 'd', 's', 'n', 'y']) await this.db.clear({ gte: `${tag}${S}${hex(p)}${S}`, lt: `${tag}${S}${hex(p)}\x01` })
-    await this.db.batch([keys.offset(p), keys.indexed(p), keys.discovered(p)].map((key) => ({ type: 'del' as const, key })))
+    await this.db.batch([keys.offset(p), keys.indexed(p), keys.discovered(p), keys.held(p)].map((key) => ({ type: 'del' as const, key })))
   }
 
   /**
