@@ -368,7 +368,8 @@ export class PartitionApplier {
     // in one streaming pass, so their discrepancies (removals) show. An earlier first snapshot does not: looking
     // at every title once per wiki would cost wikis × titles during a bootstrap, for verdicts that stay
     // incomplete. (A title with pages on every wiki still unknown is made complete by it; it is looked at again
-    // in that last pass, or when it next changes.)
+    // in that last pass, or when it next changes.) Pages of first snapshots were stored unjudged (held) for this
+    // pass, so it is also where they are judged for the first time.
     const first = !this.snapshotted.has(wiki)
     this.snapshotted.add(wiki)
     const passAll = first && this.unsnapshotted().length === 0

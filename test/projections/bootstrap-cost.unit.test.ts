@@ -8,7 +8,7 @@ import type { MbwaEvent } from '../../src/events/types.js'
 import { wikiRules } from '../../src/domain/wiki-rules.js'
 import { PartitionApplier, type ApplyStats } from '../../src/projections/partition-applier.js'
 import { TitleStore } from '../../src/projections/title-store.js'
-import { observed, snapshotDone } from './fixtures.js'
+import { created, observed, snapshotDone } from './fixtures.js'
 
 // A bootstrap of W wikis costs O(titles), not O(W × titles): the first snapshot of each wiki does not look at every
 // title again; only the one that leaves no open wiki unsnapshotted does, once. The end state is the one of looking
@@ -61,6 +61,36 @@ describe('bootstrap cost of the projection (unit)', () => {
     expect(complete).toBe(TITLES)
     expect(withDisc).toBeGreaterThan(0)
     expect(pages).toBeGreaterThan(TITLES)
+    await store.close()
+  })
+
+  it('judges live changes at once, and gives held titles their pass when the wiki they waited for leaves the configuration', async () => {
+    const config = (codes: string[]) => wikiRules(loadConfig({ env: {}, searchPaths: [], flags: { wikis: Object.fromEntries(codes.map((c) => [c, { api: `http://127.0.0.1/${c}/api.php`, linkMode: 'manual' }])) } }).config)
+    const path = join(dir, 'held')
+    let offset = 0
+    const decoded = (e: EventToAppend): DecodedEvent => ({ offset: offset++, key: e.key, timestamp: 0, event: { type: e.type, value: e.value } as MbwaEvent })
+    let store = await TitleStore.open(path)
+    const before = new PartitionApplier(store, 0, { rules: config(['en', 'fr', 'de']), settleMs: 0, emitCommands: false, now: () => 1_800_000_000_000 })
+    // The first snapshots of en and fr: their pages wait (de has none yet); a page created on fr is judged at once.
+    const first = await before.apply([decoded(observed('en', 'alpha', [])), decoded(observed('en', 'beta', ['fr'])), ...snapshotDone('en', 's-en', 1, 1_699_999_999_000).map(decoded)], offset)
+    const second = await before.apply([decoded(observed('fr', 'alpha', ['en'])), ...snapshotDone('fr', 's-fr', 1, 1_699_999_999_500).map(decoded)], offset)
+    expect(first.evaluated + second.evaluated).toBe(0)
+    expect(await store.isHeld(0)).toBe(true)
+    const live = await before.apply([decoded(created('fr', 'gamma', 5))], offset)
+    expect(live.evaluated).toBe(1)
+    expect((await store.records(0, ['beta']))[0]?.disc).toBeUndefined()
+    await store.close()
+
+    // Restarted with de gone from the configuration: no snapshot will end the wait, so the next batch does.
+    store = await TitleStore.open(path)
+    const after = new PartitionApplier(store, 0, { rules: config(['en', 'fr']), settleMs: 0, emitCommands: false, now: () => 1_800_000_000_000 })
+    const stats = await after.apply([decoded(created('fr', 'delta', 6))], offset)
+    expect(await store.isHeld(0)).toBe(false)
+    const [alpha, beta] = await store.records(0, ['alpha', 'beta'])
+    // beta links fr, which lacks it: a complete verdict asks to remove it; alpha (en and fr) lacks the link to fr.
+    expect(beta?.disc).toEqual([['en', 'remove']])
+    expect(alpha?.disc).toEqual([['en', 'missing']])
+    expect(stats.reevaluated).toBe(3)
     await store.close()
   })
 })
