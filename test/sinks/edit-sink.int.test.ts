@@ -123,6 +123,8 @@ describe('edit sink (int, real MediaWiki)', () => {
       // The protected page ends its command; the wiki goes on with the next one.
       await waitFor(async () => (s.stats.skipped.protectedpage ?? 0) === 1 && s.stats.applied >= 1 && queue.pausedWikis().has('fr') && (s.stats.skipped['not-configured'] ?? 0) === 1, 60_000, 'protected skipped, plain edited, fr paused, xx refused')
       expect(queue.pausedWikis().has('en')).toBe(false)
+      // MediaWiki updates a page's langlinks after it has answered the edit (a deferred update): wait for them.
+      await waitFor(async () => (await links('en', t.plain)).includes('fr'), 30_000, 'the plain page links fr')
       expect(await links('en', t.plain)).toEqual(['fr'])
       expect(queue.pausedWikis().get('fr')!.reason).toContain('readonly')
       expect(queue.backlog().get('fr')).toBe(1) // kept
