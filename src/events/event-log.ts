@@ -2,9 +2,10 @@ import { isMbwaError } from '../errors/errors.js'
 import type { Logger } from '../logging.js'
 import { silentLogger } from '../logging.js'
 import { deadLetters, eventsConsumed, consumerLag } from '../metrics.js'
-import type { AppendResult, ConsumeOptions, EventLog, Subscription } from '../log/types.js'
+import type { AppendResult, ConsumeOptions, EventLog, LogMessage, Subscription } from '../log/types.js'
 import type { SchemaRegistry } from './registry.js'
 import type { EventMap, EventType, MbwaEvent } from './types.js'
+import { TimeSlice } from '../time-slice.js'
 
 // Events on top of the byte log: append encodes with the registry; consume decodes, and a message that does not
 // decode is appended to the dead-letter topic (same key, original bytes, the reason in headers) before its
@@ -49,16 +50,29 @@ export interface ConsumeEventsOptions extends Omit<ConsumeOptions, 'eachBatch'> 
 }
 
 export class EventStore {
+  /** The encoding of the last append called: the next one starts after it, so the log sees them in call order. */
+  private encoding: Promise<unknown> = Promise.resolve()
+
   constructor(
     readonly log: EventLog,
     readonly registry: SchemaRegistry,
   ) {}
 
+  /** Encodes in slices (queries share the thread) and hands batches to the log in the order append was called. */
   append(topic: string, events: EventToAppend[]): Promise<AppendResult[]> {
-    return this.log.append(
-      topic,
-      events.map((e) => ({ key: e.key, value: this.registry.encode(e.type, e.value), partition: e.partition })),
-    )
+    const encoded = this.encoding.then(() => this.encode(events))
+    this.encoding = encoded.catch(() => undefined)
+    return encoded.then((messages) => this.log.append(topic, messages))
+  }
+
+  private async encode(events: EventToAppend[]): Promise<LogMessage[]> {
+    const messages: LogMessage[] = []
+    const slice = new TimeSlice()
+    for (const e of events) {
+      messages.push({ key: e.key, value: this.registry.encode(e.type, e.value), partition: e.partition })
+      await slice.pass()
+    }
+    return messages
   }
 
   consume(options: ConsumeEventsOptions): Promise<Subscription> {
@@ -68,7 +82,9 @@ export class EventStore {
       eachBatch: async (batch) => {
         const events: DecodedEvent[] = []
         const dead: { key: string | null; value: Buffer; headers: Record<string, string> }[] = []
+        const slice = new TimeSlice()
         for (const m of batch.messages) {
+          await slice.pass()
           try {
             events.push({ offset: m.offset, key: m.key, timestamp: m.timestamp, event: this.registry.decode(m.value) })
           } catch (err) {

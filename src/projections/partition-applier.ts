@@ -5,13 +5,11 @@ import { discrepancies, evaluateTitle, type PageVerdict, type TitleVerdict } fro
 import { applyToPage, pageWiki } from '../domain/page-state.js'
 import { keys, type Op, type SnapshotMark, type TitlePages, type TitleRecord, type TitleStore } from './title-store.js'
 import type { KnownWiki, RulesByWiki } from '../domain/wiki-rules.js'
+import { TimeSlice } from '../time-slice.js'
 
 // Applies one partition's events to the store: page facts in order, snapshot sweeps, the discrepancy index, and
 // edit commands for pages that have settled. Each write carries the partition's next offset, so state and
 // position commit together; a sweep that is interrupted is simply done again (it is idempotent).
-
-/** Longest stretch of evaluation before queries waiting on the same thread get a turn. */
-const YIELD_MS = 5
 
 export interface ApplierOptions {
   /** The configured wikis' rules. */
@@ -233,13 +231,9 @@ export class PartitionApplier {
     const now = this.options.now()
     let evaluated = 0
     const needPending: { item: Work; actionable: PageVerdict[]; answers: Answer[] }[] = []
-    let since = performance.now()
+    const slice = new TimeSlice()
     for (const item of items) {
-      // A large batch is many milliseconds of work: let queries in between (the endpoint shares this thread).
-      if (performance.now() - since > YIELD_MS) {
-        await new Promise<void>((resolve) => setImmediate(resolve))
-        since = performance.now()
-      }
+      await slice.pass() // a large batch is many milliseconds of work: queries share this thread
       const { title, pages } = item
       if (Object.keys(pages).length === 0) {
         for (const [w, k] of item.disc) ops.push({ type: 'del', key: keys.disc(p, w, k, title) })

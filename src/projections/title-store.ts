@@ -7,6 +7,7 @@ import { sealStore, unsealStore } from './store-check.js'
 import type { PageState } from '../domain/page-state.js'
 import { MbwaError } from '../errors/errors.js'
 import { decodeTitleRecord, encodeTitleRecord } from './title-record-codec.js'
+import { TimeSlice } from '../time-slice.js'
 
 // The title-links store on LevelDB. Everything is grouped by partition of the events topic, so a consumer-group
 // member keeps, restores and drops partitions independently, and a partition's offset lives next to its state
@@ -129,7 +130,14 @@ export class TitleStore {
 
   async records(p: number, titles: string[]): Promise<(TitleRecord | undefined)[]> {
     const values = await this.db.getMany<string, Buffer>(titles.map((t) => keys.title(p, t)), BUFFER)
-    return values.map((v) => (v === undefined ? undefined : decodeTitleRecord(v)))
+    const out: (TitleRecord | undefined)[] = new Array(values.length)
+    const slice = new TimeSlice()
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]
+      out[i] = v === undefined ? undefined : decodeTitleRecord(v)
+      await slice.pass()
+    }
+    return out
   }
 
   async title(p: number, title: string): Promise<TitlePages | undefined> {
@@ -216,10 +224,12 @@ export class TitleStore {
     if (ops.length === 0) return
     // A chained batch goes to LevelDB's WriteBatch op by op, without abstract-level's array preprocessing.
     const batch = this.db.batch()
+    const slice = new TimeSlice()
     for (const op of ops) {
       if (op.type === 'del') batch.del(op.key)
       else if ('record' in op) batch.put<string, Buffer>(op.key, encodeTitleRecord(op.record), BUFFER)
       else batch.put(op.key, op.value)
+      await slice.pass()
     }
     await batch.write({ sync })
   }

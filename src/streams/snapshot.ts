@@ -7,6 +7,7 @@ import { titleEvent } from './event-batch.js'
 import type { WikiSource } from './wiki-source.js'
 import { surelyNotBlank } from '../wikitext/interwiki.js'
 import { Progress } from '../progress.js'
+import { TimeSlice } from '../time-slice.js'
 import type { SourceMeter } from './source-meter.js'
 
 // Reads every namespace-0 page of a wiki with generator=allpages&prop=langlinks|info, following all continuation,
@@ -154,7 +155,9 @@ export class SnapshotReader {
     meter?.snapshotProgress(wiki.code, state.snapshotId, state.startedAt, state.pages, state.expected ?? null)
     for await (const res of wiki.client.continued(params, state.continue)) {
       if (run.signal?.aborted) break
+      const slice = new TimeSlice()
       for (const page of ((res.query as { pages?: ApiPage[] } | undefined)?.pages ?? [])) {
+        await slice.pass() // an answer holds up to 5,000 pages: queries share this thread
         if (page.pageid === undefined) continue
         const seen = batch.get(page.pageid)
         if (!seen) batch.set(page.pageid, { ...page, langlinks: [...(page.langlinks ?? [])] })
@@ -166,7 +169,11 @@ export class SnapshotReader {
         }
       }
       if (!res.batchcomplete) continue
-      const observed = [...batch.values()].filter((p) => p.ns === 0 && !p.missing).map((p) => this.observed(wiki.code, state!, p))
+      const observed: EventToAppend[] = []
+      for (const p of batch.values()) {
+        if (p.ns === 0 && !p.missing) observed.push(this.observed(wiki.code, state!, p))
+        await slice.pass()
+      }
       if (observed.length > 0) await events.append(topic, observed)
       state = { ...state, continue: res.continue, pages: state.pages + observed.length, batches: state.batches + 1 }
       if (meter) {
