@@ -100,6 +100,9 @@ ${CODES.map((c) => `  ${c}: {api: "${api.url}/${c}/api.php", linkMode: manual}`)
     let consistentMs: number | undefined
     let rss = 0
     let anon = 0
+    let heap = 0
+    let external = 0
+    let loops = 0
     let prober: Worker | undefined
     while (consistentMs === undefined) {
       if (child.exitCode !== null) throw new Error(`mbwa exited:\n${stderr.slice(-3000)}`)
@@ -111,6 +114,12 @@ ${CODES.map((c) => `  ${c}: {api: "${api.url}/${c}/api.php", linkMode: manual}`)
         continue
       }
       prober ??= new Worker(PROBE, { eval: true, workerData: { base: url, titles: Array.from({ length: 20_000 }, (_, i) => title(h(i, 7) % T)) } })
+      if (loops++ % 10 === 0) {
+        // mbwa's JS heap, from its own /metrics: what of the anonymous memory is JavaScript's, and what native.
+        const metrics = await (await request(`${url}/metrics`)).body.text()
+        heap = Math.max(heap, Math.round(Number(/^mbwa_nodejs_heap_size_total_bytes (\S+)/m.exec(metrics)?.[1] ?? 0) / 2 ** 20))
+        external = Math.max(external, Math.round(Number(/^mbwa_nodejs_external_memory_bytes (\S+)/m.exec(metrics)?.[1] ?? 0) / 2 ** 20))
+      }
       const done = (stderr.match(/"msg":"snapshot completed"/g) ?? []).length
       if (done >= W && snapshotsDoneMs === undefined) snapshotsDoneMs = Date.now() - started
       if (snapshotsDoneMs !== undefined) {
@@ -166,6 +175,8 @@ pages. The server runs in the bench's process, on the same two cores as mbwa.
 | ratio snapshots / consistent (aim ≥ 0.8) | ${(snapS / consS).toFixed(2)} |
 | peak RSS of mbwa (aim ≤ 512 MB) | ${fmt(rss)} MB |
 | of which anonymous memory, highest sampled (the rest: table files LevelDB maps, reclaimable page cache) | ${fmt(anon)} MB |
+| of which JavaScript heap (V8 heap size), highest sampled every 2 s | ${fmt(heap)} MB |
+| of which Buffers outside the heap (V8 external memory), highest sampled; the rest is native (LevelDB's memtables, caches and compactions, the allocator) | ${fmt(external)} MB |
 | \`GET /v1/titles/…\` during catch-up (5 queries every 200 ms from a thread of the bench's own): p50 / p99 / max (aim p99 < 50 ms), ${fmt(latencies.length)} requests | ${percentile(latencies, 0.5).toFixed(1)} / ${percentile(latencies, 0.99).toFixed(1)} / ${Math.max(...latencies).toFixed(1)} ms |
 | API requests | ${fmt(api.requests())} |
 | sampled titles checked against the generator | ${fmt(sample)} titles, ${fmt(checked)} pages, ${fmt(wrong.length)} wrong |

@@ -11,6 +11,7 @@ import { DumpMonitor } from '../projections/dump-monitor.js'
 import { TitleStore } from '../projections/title-store.js'
 import { guardStore } from '../projections/store-check.js'
 import { wikiRules } from '../domain/wiki-rules.js'
+import { collectProcessMetrics } from '../metrics.js'
 
 // The projection side of `mbwa run`: the title store, the projector feeding it from the events topic, and the
 // query server. The server listens first (it answers /healthz and a 503 /readyz while partitions restore), so
@@ -50,6 +51,7 @@ export class ProjectionService {
     if (!token && !isLoopback(config.http.host)) {
       logger.warn({ host: config.http.host }, 'the query endpoint listens beyond loopback with no http.token: anyone who reaches it can read it')
     }
+    collectProcessMetrics() // /metrics shows the process too: memory, heap, event loop delay
     const server = new QueryServer({ store, projector, rules, partitions, router, logger, dumps, sink: parts.sink, sources: parts.sources, token })
     await server.listen(config.http.host, config.http.port)
     const addr = server.app.server.address()

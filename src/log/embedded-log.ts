@@ -68,7 +68,9 @@ export class EmbeddedLog implements EventLog {
 
   static async open(options: EmbeddedLogOptions): Promise<EmbeddedLog> {
     mkdirSync(options.path, { recursive: true })
-    const db = new ClassicLevel<string, Buffer>(options.path, { keyEncoding: 'utf8', valueEncoding: 'buffer' })
+    // LevelDB maps the table files it has open into memory, and a consumer reads a log once, front to back: a
+    // small table cache keeps what a long log maps (and so the RSS) bounded instead of growing with the log.
+    const db = new ClassicLevel<string, Buffer>(options.path, { keyEncoding: 'utf8', valueEncoding: 'buffer', maxOpenFiles: 64 })
     try {
       await db.open()
     } catch (err) {

@@ -87,6 +87,10 @@ sources:
       expect(metrics).toMatch(/mbwa_projection_lag_events\{partition="3"\} 0/)
       expect(metrics).toMatch(/mbwa_projection_store_bytes \d+/)
       expect(metrics).toMatch(/mbwa_dump_running\{wiki="fr"\} 0/)
+      // The process itself: memory, heap, event loop delay (what a slow query would be waiting on).
+      expect(metrics).toMatch(/mbwa_process_resident_memory_bytes \d+/)
+      expect(metrics).toMatch(/mbwa_nodejs_heap_size_used_bytes \d+/)
+      expect(metrics).toMatch(/mbwa_nodejs_eventloop_lag_p99_seconds [\d.e-]+/)
 
       first.child.kill('SIGTERM')
       expect(await first.exited).toBe(0)
