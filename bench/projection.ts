@@ -54,13 +54,18 @@ function title(i: number): string {
 
 /**
  * n PageObserved events: each title on the four wikis, linking to some of the others; then each wiki's snapshot
- * marker on every partition, as a snapshot ends (the last one brings the pass that judges every title).
+ * marker on every partition, as a snapshot ends (the last one brings the pass that judges every title). In
+ * `snapshots` order the events come wiki by wiki, as snapshots write them (a rebuild of a bootstrap's log); in
+ * `titles` order a title's four pages are next to each other. Both orders hold the same events.
  */
-async function fill(log: EventLog, topic: string, n: number): Promise<void> {
+async function fill(log: EventLog, topic: string, n: number, order: 'snapshots' | 'titles'): Promise<void> {
   const BATCH = 5000
+  const perWiki = Math.ceil(n / WIKIS.length)
   for (let i = 0; i < n; i += BATCH) {
     const batch = []
-    for (let j = i; j < Math.min(n, i + BATCH); j++) {
+    for (let k = i; k < Math.min(n, i + BATCH); k++) {
+      // j: the event's index in title order, whatever the order of the log.
+      const j = order === 'titles' ? k : (k % perWiki) * WIKIS.length + Math.floor(k / perWiki)
       const wiki = WIKIS[j % WIKIS.length]!
       const t = title(j)
       const value: PageObserved = {
@@ -92,8 +97,7 @@ async function fill(log: EventLog, topic: string, n: number): Promise<void> {
   await log.append(topic, markers)
 }
 
-async function replay(log: EventLog, dir: string, name: string): Promise<{ ms: number; store: TitleStore; projector: Projector }> {
-  const topics = topicNames()
+async function replay(log: EventLog, dir: string, name: string, topics = topicNames()): Promise<{ ms: number; store: TitleStore; projector: Projector }> {
   const store = await TitleStore.open(join(dir, name))
   const projector = new Projector({ store, events: new EventStore(log, registry), topics, groupId: `bench-${name}-${Date.now()}`, rules, emitCommands: false, maxBatchSize: 5000 })
   const ends = await log.endOffsets(topics.events)
@@ -183,9 +187,12 @@ async function main(): Promise<void> {
   const queryRows: string[] = []
   try {
     const log = await EmbeddedLog.open({ path: join(dir, 'log') })
+    const adjacent = topicNames('adjacent')
     await log.ensureTopics(topicSpecs(topicNames(), { events: PARTITIONS, edits: 1, dumps: 1, deadLetter: 1 }))
-    console.log(`filling the embedded log with ${fmt(N)} events`)
-    await fill(log, 'mbwa.events', N)
+    await log.ensureTopics(topicSpecs(adjacent, { events: PARTITIONS, edits: 1, dumps: 1, deadLetter: 1 }))
+    console.log(`filling the embedded log with ${fmt(N)} events, twice (two orders)`)
+    await fill(log, 'mbwa.events', N, 'snapshots')
+    await fill(log, adjacent.events, N, 'titles')
     const rawMs = await rawLevel(dir, N)
     const raw = rate(N, rawMs)
     console.log(`raw LevelDB batch write (${fmt(N)} title entries, batches of 5,000): ${fmt(raw)}/s`)
@@ -193,7 +200,15 @@ async function main(): Promise<void> {
     const r = rate(N, ms)
     console.log(`replay from the embedded log: ${fmt(r)} events/s (${(r / raw).toFixed(2)} of raw LevelDB)`)
     rows.push(`| raw LevelDB batch write, ${fmt(N)} title entries (ceiling) | ${fmt(N)} | ${fmt(raw)} | 1.00 |`)
-    rows.push(`| replay into the projection from the embedded log | ${fmt(N)} | ${fmt(r)} | ${(r / raw).toFixed(2)} |`)
+    rows.push(`| replay into the projection from the embedded log, wiki by wiki (as snapshots write a log) | ${fmt(N)} | ${fmt(r)} | ${(r / raw).toFixed(2)} |`)
+    const other = await replay(log, dir, 'adjacent', adjacent)
+    const ra = rate(N, other.ms)
+    console.log(`replay from the embedded log, a title's pages together: ${fmt(ra)} events/s (${(ra / raw).toFixed(2)} of raw LevelDB)`)
+    rows.push(`| replay into the projection from the embedded log, a title's four pages together | ${fmt(N)} | ${fmt(ra)} | ${(ra / raw).toFixed(2)} |`)
+    const [d1, d2] = [await store.digest('all'), await other.store.digest('all')]
+    if (d1.sum !== d2.sum || d1.pages !== d2.pages) throw new Error(`the two orders ended with different digests (${d1.pages} and ${d2.pages} pages)`)
+    await other.projector.stop()
+    await other.store.close()
 
     const server = new QueryServer({ store, projector, rules, partitions: PARTITIONS })
     const base = await server.listen('127.0.0.1', 0)
@@ -224,7 +239,7 @@ async function main(): Promise<void> {
       const topics = topicNames(prefix)
       await kafka.ensureTopics(topicSpecs(topics, { events: PARTITIONS, edits: 1, dumps: 1, deadLetter: 1 }))
       console.log(`filling Kafka with ${fmt(KN)} events`)
-      await fill(kafka, topics.events, KN)
+      await fill(kafka, topics.events, KN, 'snapshots')
       const kstore = await TitleStore.open(join(dir, 'kafka'))
       const kp = new Projector({ store: kstore, events: new EventStore(kafka, registry), topics, groupId: `bench-kafka-${Date.now()}`, rules, emitCommands: false, maxBatchSize: 5000 })
       const ends = await kafka.endOffsets(topics.events)
@@ -236,7 +251,7 @@ async function main(): Promise<void> {
       await kstore.close()
       await kafka.close()
       console.log(`replay from Kafka: ${fmt(kr)} events/s`)
-      rows.push(`| replay into the projection from Kafka (kafkajs, one member) | ${fmt(KN)} | ${fmt(kr)} | ${(kr / raw).toFixed(2)} |`)
+      rows.push(`| replay into the projection from Kafka (kafkajs, one member), wiki by wiki | ${fmt(KN)} | ${fmt(kr)} | ${(kr / raw).toFixed(2)} |`)
     }
   } finally {
     rmSync(dir, { recursive: true, force: true })
@@ -249,7 +264,8 @@ async function main(): Promise<void> {
 
 Command: \`npm run bench:projection -- --kafka --write\` (\`bench/projection.ts\`). Machine: ${machine()}.
 ${fmt(N)} PageObserved events (${fmt(N / WIKIS.length)} titles on four manual-mode wikis, links to some of the others)
-as a snapshot of each wiki writes them, then each wiki's SnapshotCompleted on every partition; 12 partitions, replayed
+wiki by wiki as snapshots write them (and, for comparison, the same events with a title's four pages together),
+then each wiki's SnapshotCompleted on every partition; 12 partitions, replayed
 from offset 0 into a fresh store (one record per title with its pages, counts and offset written per batch of up to
 5,000; the last snapshot marker brings the pass that judges every title and writes the discrepancy index), no edit
 commands, as \`mbwa rebuild\` does. The ceiling is LevelDB's own batch

@@ -128,7 +128,7 @@ export class PartitionApplier {
     const work = new Map<string, Work>()
     titles.forEach((t, i) => {
       const rec = records[i]
-      work.set(t, { title: t, pages: { ...(rec?.pages ?? {}) }, had: new Set(Object.keys(rec?.pages ?? {})), disc: rec?.disc ?? [], holdable: true })
+      work.set(t, { title: t, pages: { ...(rec?.pages ?? {}) }, had: new Set(Object.keys(rec?.pages ?? {})), disc: rec?.disc ?? [], holdable: true, changed: true })
     })
     const answered: Answer[] = []
     for (const { key, event } of events) {
@@ -254,8 +254,8 @@ export class PartitionApplier {
         const keep = new Set(entries.map(([w, k]) => `${w}\0${k}`))
         for (const [w, k] of item.disc) if (!keep.has(`${w}\0${k}`)) ops.push({ type: 'del', key: keys.disc(p, w, k, title) })
       }
-      const record: TitleRecord = entries.length > 0 ? { pages, disc: entries } : { pages }
-      ops.push({ type: 'put', key: keys.title(p, title), record })
+      // A pass over every title rewrites only the records whose pages or index entries changed.
+      if (item.changed || !sameEntries(entries, item.disc)) ops.push({ type: 'put', key: keys.title(p, title), record: entries.length > 0 ? { pages, disc: entries } : { pages } })
       // A page mbwa may edit whose links or blankness are unknown (created or changed since last read; a snapshot
       // does not read the text) is to be verified:
       // the sink reads it and the wikis that have the title, records what it saw, and fixes it if needed.
@@ -397,6 +397,7 @@ export class PartitionApplier {
       const item = toWork(title, record)
       if (gone) {
         delete item.pages[wiki]
+        item.changed = true
         stats.swept++
       }
       stats.reevaluated++
@@ -416,6 +417,14 @@ interface Work {
   disc: [string, string][]
   /** Only first snapshots changed it: it may wait for the pass over every title. */
   holdable?: boolean
+  /** Its pages differ from the stored record (false when a pass looks at it again as it is). */
+  changed: boolean
+}
+
+function sameEntries(a: readonly [string, string][], b: readonly [string, string][]): boolean {
+  if (a.length !== b.length) return false
+  const keep = new Set(b.map(([w, k]) => `${w}\0${k}`))
+  return a.every(([w, k]) => keep.has(`${w}\0${k}`))
 }
 
 interface Answer {
@@ -426,7 +435,7 @@ interface Answer {
 }
 
 function toWork(title: string, record: TitleRecord): Work {
-  return { title, pages: { ...record.pages }, had: new Set(Object.keys(record.pages)), disc: record.disc ?? [] }
+  return { title, pages: { ...record.pages }, had: new Set(Object.keys(record.pages)), disc: record.disc ?? [], changed: false }
 }
 
 function isTitleEvent(e: MbwaEvent): boolean {
