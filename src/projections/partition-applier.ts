@@ -3,7 +3,7 @@ import type { EditRequested, MbwaEvent } from '../events/types.js'
 import { editRequested, commandId } from './edit-commands.js'
 import { discrepancies, evaluateTitle, type PageVerdict, type TitleVerdict } from '../domain/link-rules.js'
 import { applyToPage, pageWiki } from '../domain/page-state.js'
-import { keys, type Op, type SnapshotMark, type TitlePages, type TitleRecord, type TitleStore } from './title-store.js'
+import { encodeSweepStamp, keys, type Op, type SnapshotMark, type SweepStamp, type TitlePages, type TitleRecord, type TitleStore } from './title-store.js'
 import type { KnownWiki, RulesByWiki } from '../domain/wiki-rules.js'
 import { TimeSlice } from '../time-slice.js'
 
@@ -32,6 +32,8 @@ export interface ApplyStats {
   events: number
   commands: number
   swept: number
+  /** Title records a snapshot's sweep read (to find pages it left behind, or for the pass over every title). */
+  sweepReads: number
   /** Titles a snapshot's sweep looked at again. */
   reevaluated: number
   /** Titles the link rules judged (changed titles and those a pass looked at again). */
@@ -102,7 +104,7 @@ export class PartitionApplier {
   /** Applies decoded events (in offset order) and stores the partition's next offset with them. */
   async apply(events: DecodedEvent[], nextOffset: number): Promise<ApplyStats> {
     if (!this.loaded) await this.load()
-    const stats: ApplyStats = { events: events.length, commands: 0, swept: 0, reevaluated: 0, evaluated: 0 }
+    const stats: ApplyStats = { events: events.length, commands: 0, swept: 0, sweepReads: 0, reevaluated: 0, evaluated: 0 }
     // Held titles whose wait ended another way (the configuration no longer names the wiki they waited for).
     if (this.held && this.unsnapshotted().length === 0 && events.length > 0) await this.passOverEveryTitle(events[0]!.offset, stats)
     let segment: DecodedEvent[] = []
@@ -128,7 +130,7 @@ export class PartitionApplier {
     const work = new Map<string, Work>()
     titles.forEach((t, i) => {
       const rec = records[i]
-      work.set(t, { title: t, pages: { ...(rec?.pages ?? {}) }, had: new Set(Object.keys(rec?.pages ?? {})), disc: rec?.disc ?? [], holdable: true, changed: true })
+      work.set(t, { title: t, pages: { ...(rec?.pages ?? {}) }, before: rec?.pages ?? {}, disc: rec?.disc ?? [], holdable: true, changed: true })
     })
     const answered: Answer[] = []
     for (const { key, event } of events) {
@@ -182,14 +184,17 @@ export class PartitionApplier {
       ops.push({ type: 'put', key: keys.indexed(p), value: '1' })
       this.flagIndex = false
     }
-    for (const { title, pages, had } of items) {
+    for (const { title, pages, before } of items) {
       for (const w in pages) {
-        if (had.has(w)) continue
-        this.counts[w] = (this.counts[w] ?? 0) + 1
-        touched.add(w)
-        if (this.indexed) ops.push({ type: 'put', key: keys.wikiTitle(p, w, title), value: '' })
+        const page = pages[w]!
+        if (!(w in before)) {
+          this.counts[w] = (this.counts[w] ?? 0) + 1
+          touched.add(w)
+        } else if (page === before[w]) continue
+        // The entry carries what a sweep asks of the page, so a sweep reads only the records of pages it may remove.
+        if (this.indexed) ops.push({ type: 'put', key: keys.wikiTitle(p, w, title), value: encodeSweepStamp(page) })
       }
-      for (const w of had) {
+      for (const w in before) {
         if (w in pages) continue
         this.counts[w] = Math.max(0, (this.counts[w] ?? 0) - 1)
         touched.add(w)
@@ -201,9 +206,10 @@ export class PartitionApplier {
 
   /**
    * The titles a sweep of `wiki` looks at: every title for the pass that makes titles complete (or in a store
-   * without the index); otherwise only the titles that wiki has, through the index.
+   * without the index); otherwise, through the index, only the titles whose page on that wiki the snapshot may
+   * have left behind (the entry's stamp says; an entry without one is read to find out).
    */
-  private async *sweepCandidates(wiki: string, all: boolean): AsyncGenerator<[string, TitleRecord]> {
+  private async *sweepCandidates(wiki: string, all: boolean, mark: SweepMark): AsyncGenerator<[string, TitleRecord]> {
     const p = this.partition
     if (all || !this.indexed) {
       yield* this.store.entries(p)
@@ -215,7 +221,8 @@ export class PartitionApplier {
       for (let i = 0; i < titles.length; i++) if (records[i]) yield [titles[i]!, records[i]!]
       titles = []
     }
-    for await (const t of this.store.wikiTitles(p, wiki)) {
+    for await (const [t, stamp] of this.store.wikiTitles(p, wiki)) {
+      if (stamp !== undefined && !leftBehind(stamp, mark)) continue
       titles.push(t)
       if (titles.length >= 2000) yield* flush.call(this)
     }
@@ -390,9 +397,10 @@ export class PartitionApplier {
       chunk = []
     }
     // One pass over the partition's titles (a sweep is rare: once per wiki and snapshot).
-    for await (const [title, record] of this.sweepCandidates(wiki, passAll)) {
+    for await (const [title, record] of this.sweepCandidates(wiki, passAll, mark)) {
+      stats.sweepReads++
       const page = record.pages[wiki]
-      const gone = page !== undefined && page.snapshotId !== mark.snapshotId && page.observedAt < mark.startedAt
+      const gone = page !== undefined && leftBehind(page, mark)
       if (!gone && !passAll) continue
       const item = toWork(title, record)
       if (gone) {
@@ -411,14 +419,21 @@ export class PartitionApplier {
 interface Work {
   title: string
   pages: TitlePages
-  /** Wikis that had a page before the change. */
-  had: Set<string>
+  /** The pages as stored before the change (a page object that is still the same did not change). */
+  before: TitlePages
   /** The title's discrepancy index entries before the change. */
   disc: [string, string][]
   /** Only first snapshots changed it: it may wait for the pass over every title. */
   holdable?: boolean
   /** Its pages differ from the stored record (false when a pass looks at it again as it is). */
   changed: boolean
+}
+
+type SweepMark = { snapshotId: string; startedAt: number }
+
+/** A page the snapshot did not see, and nothing saw since it began: gone from the wiki. */
+function leftBehind(page: SweepStamp, mark: SweepMark): boolean {
+  return page.snapshotId !== mark.snapshotId && page.observedAt < mark.startedAt
 }
 
 function sameEntries(a: readonly [string, string][], b: readonly [string, string][]): boolean {
@@ -435,7 +450,7 @@ interface Answer {
 }
 
 function toWork(title: string, record: TitleRecord): Work {
-  return { title, pages: { ...record.pages }, had: new Set(Object.keys(record.pages)), disc: record.disc ?? [], changed: false }
+  return { title, pages: { ...record.pages }, before: record.pages, disc: record.disc ?? [], changed: false }
 }
 
 function isTitleEvent(e: MbwaEvent): boolean {

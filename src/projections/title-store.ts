@@ -83,6 +83,26 @@ export const keys = {
   format: 'f',
 }
 
+/** What a sweep asks of a page, kept in its wiki-title index entry: when it was last seen, and by which snapshot. */
+export interface SweepStamp {
+  observedAt: number
+  snapshotId: string | null
+}
+
+/** `observedAt` in base 36, then the snapshot id (absent for a page no snapshot saw last). */
+export function encodeSweepStamp(page: SweepStamp): string {
+  return page.snapshotId === null ? page.observedAt.toString(36) : `${page.observedAt.toString(36)} ${page.snapshotId}`
+}
+
+/** undefined for an entry written before entries had stamps (''): the sweep reads its record. */
+export function decodeSweepStamp(value: string): SweepStamp | undefined {
+  if (value === '') return undefined
+  const space = value.indexOf(' ')
+  const observedAt = parseInt(space < 0 ? value : value.slice(0, space), 36)
+  if (!Number.isSafeInteger(observedAt)) return undefined
+  return { observedAt, snapshotId: space < 0 ? null : value.slice(space + 1) }
+}
+
 /** The format of an open store: its mark, '1' for an unmarked store with keys (JSON records), 'empty' for none. */
 export async function storeFormat(db: ClassicLevel<string, string> | ClassicLevel<string, Buffer>): Promise<string> {
   const mark = await (db as ClassicLevel<string, string>).get(keys.format, { valueEncoding: 'utf8' })
@@ -151,10 +171,10 @@ export class TitleStore {
     for await (const [k, v] of this.db.iterator<string, Buffer>({ gte: prefix, lt: end(prefix), ...BUFFER })) yield [k.slice(prefix.length), decodeTitleRecord(v)]
   }
 
-  /** The titles a wiki has in a partition, in key order, from the wiki-title index. */
-  async *wikiTitles(p: number, wiki: string): AsyncGenerator<string> {
+  /** The titles a wiki has in a partition, in key order, from the wiki-title index, with their pages' stamps. */
+  async *wikiTitles(p: number, wiki: string): AsyncGenerator<[string, SweepStamp | undefined]> {
     const prefix = keys.wikiTitlePrefix(p, wiki)
-    for await (const k of this.db.keys({ gte: prefix, lt: end(prefix) })) yield k.slice(prefix.length)
+    for await (const [k, v] of this.db.iterator({ gte: prefix, lt: end(prefix) })) yield [k.slice(prefix.length), decodeSweepStamp(v)]
   }
 
   async isIndexed(p: number): Promise<boolean> {

@@ -27,7 +27,7 @@ describe('bootstrap cost of the projection (unit)', () => {
     const applier = new PartitionApplier(store, 0, { rules, settleMs: 0, emitCommands: false, now: () => 1_800_000_000_000 })
     let offset = 0
     const decoded = (e: EventToAppend): DecodedEvent => ({ offset: offset++, key: e.key, timestamp: 0, event: { type: e.type, value: e.value } as MbwaEvent })
-    const total: ApplyStats = { events: 0, commands: 0, swept: 0, reevaluated: 0, evaluated: 0 }
+    const total: ApplyStats = { events: 0, commands: 0, swept: 0, sweepReads: 0, reevaluated: 0, evaluated: 0 }
     const evaluatedBeforeLast: number[] = []
     let pages = 0
     // Wiki by wiki, as snapshots run: every title on the first wiki, fewer on each next one, linking to the others.
@@ -40,12 +40,14 @@ describe('bootstrap cost of the projection (unit)', () => {
       }
       batch.push(decoded(snapshotDone(wiki, `s-${wiki}`, 1, 1_699_999_999_000 + w)[0]!))
       const s = await applier.apply(batch, offset)
-      for (const k of ['events', 'commands', 'swept', 'reevaluated', 'evaluated'] as const) total[k] += s[k]
+      for (const k of ['events', 'commands', 'swept', 'sweepReads', 'reevaluated', 'evaluated'] as const) total[k] += s[k]
       evaluatedBeforeLast.push(total.evaluated)
     }
     // One pass over the titles at the last first snapshot; none at the seven before it.
     expect(total.reevaluated).toBe(TITLES)
     expect(total.reevaluated).toBeLessThan((WIKIS.length * TITLES) / 4)
+    // The sweeps of the first snapshots find nothing left behind from the index's stamps: they read no record.
+    expect(total.sweepReads).toBe(TITLES)
     // Pages of first snapshots wait for that pass unjudged: the rules judge each title once in the whole bootstrap,
     // not once per wiki that has it.
     expect(evaluatedBeforeLast.slice(0, -1)).toEqual(WIKIS.slice(1).map(() => 0))

@@ -4,7 +4,7 @@ import { loadConfig } from '../../src/config/load.js'
 import type { EventToAppend } from '../../src/events/event-log.js'
 import { partitionForKey } from '../../src/log/partitioner.js'
 import { Projector } from '../../src/projections/projector.js'
-import { digestHex, TitleStore } from '../../src/projections/title-store.js'
+import { decodeSweepStamp, digestHex, keys, TitleStore } from '../../src/projections/title-store.js'
 import { wikiRules } from '../../src/domain/wiki-rules.js'
 import { harness, readEvents, type Harness } from '../setup/events.js'
 import { waitFor } from '../log/helpers.js'
@@ -129,6 +129,41 @@ describe('title-links projection (unit, embedded log)', () => {
     expect(Object.keys((await get('gone'))!)).toEqual(['fr']) // only en's page went
     const marks = await store.snapshots(partitionForKey('kept', PARTITIONS))
     expect(marks.en).toMatchObject({ snapshotId: 's1', startedAt: t0 })
+  })
+
+  it('sweeps a later snapshot from the stamps in the wiki-title index, and reads the record of an entry without one', async () => {
+    h = await harness(PARTITIONS)
+    const t0 = 1_700_000_000_000
+    const t1 = t0 + 86_400_000
+    const titles = ['seen again', 'left behind', 'edited since', 'old entry', 'old entry seen']
+    await h.events.append(h.topics.events, [...titles.map((t, i) => observed('en', t, [], { snapshotId: 's1', at: t0 + i })), ...snapshotDone('en', 's1', PARTITIONS, t0)])
+    const first = await project('stamps')
+    await caughtUp(first.projector)
+    await first.projector.stop()
+    const p = (t: string) => partitionForKey(t, PARTITIONS)
+    // Entries as a store written before stamps has them: the sweep must read those records to decide.
+    for (const t of ['old entry', 'old entry seen']) {
+      expect(await first.store.db.get(keys.wikiTitle(p(t), 'en', t))).not.toBe('')
+      await first.store.db.put(keys.wikiTitle(p(t), 'en', t), '')
+    }
+    await h.events.append(h.topics.events, [
+      observed('en', 'seen again', [], { snapshotId: 's2', at: t1 + 1 }),
+      observed('en', 'old entry seen', [], { snapshotId: 's2', at: t1 + 2 }),
+      observed('en', 'edited since', [], { at: t1 + 3, revision: 300 }),
+      ...snapshotDone('en', 's2', PARTITIONS, t1),
+    ])
+    const again = new Projector({ store: first.store, events: h.events, topics: h.topics, groupId: 'g-stamps', rules, settleMs: 0 })
+    await again.start()
+    await caughtUp(again)
+    await again.stop()
+    const get = (t: string) => first.store.title(p(t), t)
+    expect(await get('seen again')).toBeDefined()
+    expect(await get('edited since')).toBeDefined()
+    expect(await get('old entry seen')).toBeDefined()
+    expect(await get('left behind')).toBeUndefined()
+    expect(await get('old entry')).toBeUndefined()
+    expect(await first.store.db.get(keys.wikiTitle(p('left behind'), 'en', 'left behind'))).toBeUndefined()
+    expect(decodeSweepStamp((await first.store.db.get(keys.wikiTitle(p('seen again'), 'en', 'seen again')))!)).toEqual({ observedAt: t1 + 1, snapshotId: 's2' })
   })
 
   it('compares titles as the snapshot said the wiki does, and leaves its main page out (siteinfo case and mainpage, facts in the log)', async () => {
