@@ -160,9 +160,10 @@ export class SnapshotReader {
         await slice.pass() // an answer holds up to 5,000 pages: queries share this thread
         if (page.pageid === undefined) continue
         const seen = batch.get(page.pageid)
-        if (!seen) batch.set(page.pageid, { ...page, langlinks: [...(page.langlinks ?? [])] })
+        // The answer's own objects are kept (no copy per page): a continued page adds its links to the first.
+        if (!seen) batch.set(page.pageid, page)
         else {
-          seen.langlinks!.push(...(page.langlinks ?? []))
+          seen.langlinks = [...(seen.langlinks ?? []), ...(page.langlinks ?? [])]
           seen.redirect ??= page.redirect
           seen.lastrevid ??= page.lastrevid
           seen.length ??= page.length
