@@ -70,7 +70,7 @@ export class EmbeddedLog implements EventLog {
     mkdirSync(options.path, { recursive: true })
     // LevelDB maps the table files it has open into memory, and a consumer reads a log once, front to back: a
     // small table cache keeps what a long log maps (and so the RSS) bounded instead of growing with the log.
-    const db = new ClassicLevel<string, Buffer>(options.path, { keyEncoding: 'utf8', valueEncoding: 'buffer', maxOpenFiles: 64 })
+    const db = new ClassicLevel<string, Buffer>(options.path, { keyEncoding: 'utf8', valueEncoding: 'buffer', maxOpenFiles: 16 })
     try {
       await db.open()
     } catch (err) {

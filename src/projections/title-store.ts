@@ -125,8 +125,9 @@ export class TitleStore {
     // compaction in the way. 16 MiB, not more: memory must stay bounded for any number of titles (at 64 MiB a
     // 1 M-page bootstrap peaked at 400 MB of anonymous memory, at 16 MiB at 352 MB, with the same ratio to the
     // snapshots' time; BENCHMARKS.md).
-    // At most 128 table files open (LevelDB maps each into memory): RSS stays bounded however many titles there are.
-    const db = new ClassicLevel<string, string>(path, { keyEncoding: 'utf8', valueEncoding: 'utf8', writeBufferSize: 16 * 1024 * 1024, maxOpenFiles: 128 })
+    // At most 48 table files open (LevelDB maps each, ~2 MB, into memory): RSS stays bounded however many titles
+    // there are (128 → 48: 5 M-page bootstrap peak RSS 616 → 535 MB; BENCHMARKS.md).
+    const db = new ClassicLevel<string, string>(path, { keyEncoding: 'utf8', valueEncoding: 'utf8', writeBufferSize: 16 * 1024 * 1024, maxOpenFiles: 48 })
     await db.open()
     const format = await storeFormat(db)
     if (format === 'empty') await db.put(keys.format, STORE_FORMAT)
