@@ -77,7 +77,7 @@ export class Projector {
       groupId: this.options.groupId,
       topics: [topics.events],
       deadLetterTopic: topics.deadLetter,
-      maxBatchSize: this.options.maxBatchSize ?? 5000,
+      maxBatchSize: this.options.maxBatchSize ?? 1000,
       memberData: address ?? this.options.address,
       logger: this.logger,
       onAssign: async (assigned: TopicPartition[]) => {
