@@ -78,9 +78,11 @@ sources:
       expect(verdict.pages.find((p) => p.wiki === 'en')).toMatchObject({ add: [], remove: [] })
       // The lists fill in as the pass over every title writes them: a query can see the title complete first
       // (the pass gives the thread to queries between slices).
-      type Missing = { items: { title: string; codes: string[] }[] }
-      await waitFor(async () => (await json<Missing>(`${url}/v1/wikis/fr/discrepancies?kind=missing&limit=1000`)).items.some((i) => i.title === title), 60_000, 'the title in fr\'s missing list')
-      const missing = await json<Missing>(`${url}/v1/wikis/fr/discrepancies?kind=missing&limit=1000`)
+      let missing: { items: { title: string; codes: string[] }[] } = { items: [] }
+      await waitFor(async () => {
+        missing = await json<typeof missing>(`${url}/v1/wikis/fr/discrepancies?kind=missing&limit=1000`)
+        return missing.items.some((i) => i.title === title)
+      }, 60_000, "the title in fr's missing list")
       expect(missing.items.find((i) => i.title === title)?.codes).toEqual(['en'])
 
       // fr closes: the sitematrix says so at its next read; the projection follows from the log.
