@@ -10,6 +10,9 @@ import type { SourceMeter } from './source-meter.js'
 // since its last snapshot). Snapshots run one at a time, so requests to a wiki stay serial. The pace adapts by
 // itself: with N wikis due every T, the scheduler sleeps until the next one is due, so reads spread over T
 // instead of bunching up; a wiki that took long to read is still due T after it *started*.
+// A snapshot that fails is tried again after a backoff that doubles with each failure in a row (from one minute
+// to an hour), and until then the other wikis go on: one wiki whose API keeps failing must not hold up the
+// ~170 others (an interrupted snapshot comes first only once its backoff has passed).
 
 export interface SchedulerOptions {
   reader: SnapshotReader
@@ -20,6 +23,10 @@ export interface SchedulerOptions {
   intervals?: Record<string, number>
   /** Longest sleep before looking again (new wikis may appear). Default 10 minutes. */
   maxSleepMs?: number
+  /** First wait before a failed snapshot is tried again; it doubles with each failure in a row. Default 1 minute. */
+  retryMs?: number
+  /** Longest wait before a failed snapshot is tried again. Default 1 hour. */
+  maxRetryMs?: number
   /** Failures are counted here (the reader counts pages). */
   meter?: SourceMeter
   logger?: Logger
@@ -33,6 +40,8 @@ export class SnapshotScheduler {
   private wake = new AbortController()
   private loop: Promise<void> | undefined
   private wikis: WikiSource[]
+  /** Wikis whose last snapshot attempts failed: how many in a row, and when to try again. */
+  private readonly failures = new Map<string, { count: number; retryAt: number }>()
 
   constructor(
     wikis: WikiSource[],
@@ -56,15 +65,29 @@ export class SnapshotScheduler {
 
   /** The next wiki to snapshot and when it is due (ms since epoch; <= now means now). */
   async next(): Promise<{ wiki: WikiSource; dueAt: number } | undefined> {
+    const now = this.now()
     let best: { wiki: WikiSource; dueAt: number; last: number } | undefined
     for (const wiki of this.wikis) {
-      if (await this.options.reader.state(wiki.code)) return { wiki, dueAt: 0 }
-      const schedule = await this.options.checkpoints.get<SnapshotSchedule>(SnapshotReader.scheduleKey(wiki.code))
-      const last = schedule?.lastStartedAt ?? 0
-      const dueAt = schedule ? last + this.interval(wiki.code) : 0
+      const retryAt = this.failures.get(wiki.code)?.retryAt ?? 0
+      let dueAt: number
+      let last: number
+      if (await this.options.reader.state(wiki.code)) {
+        if (retryAt <= now) return { wiki, dueAt: 0 } // an interrupted snapshot resumes first
+        dueAt = retryAt
+        last = 0
+      } else {
+        const schedule = await this.options.checkpoints.get<SnapshotSchedule>(SnapshotReader.scheduleKey(wiki.code))
+        last = schedule?.lastStartedAt ?? 0
+        dueAt = Math.max(schedule ? last + this.interval(wiki.code) : 0, retryAt)
+      }
       if (!best || dueAt < best.dueAt || (dueAt === best.dueAt && last < best.last)) best = { wiki, dueAt, last }
     }
     return best && { wiki: best.wiki, dueAt: best.dueAt }
+  }
+
+  /** Failed attempts in a row per wiki, and when each is tried again (for status and tests). */
+  failing(): Record<string, { count: number; retryAt: number }> {
+    return Object.fromEntries([...this.failures].map(([code, f]) => [code, { ...f }]))
   }
 
   start(): void {
@@ -83,12 +106,17 @@ export class SnapshotScheduler {
         await sleep(Math.min(wait, this.options.maxSleepMs ?? 600_000), undefined, { signal: AbortSignal.any([signal, this.wake.signal]) }).catch(() => undefined)
         continue
       }
+      const code = next.wiki.code
       try {
         await this.options.reader.run(next.wiki, { signal })
+        this.failures.delete(code)
       } catch (err) {
+        if (signal.aborted) break
         this.options.meter?.failed(err)
-        this.logger.warn({ wiki: next.wiki.code, err: (err as Error).message }, 'snapshot failed; it resumes later')
-        await sleep(60_000, undefined, { signal }).catch(() => undefined)
+        const count = (this.failures.get(code)?.count ?? 0) + 1
+        const waitMs = Math.min(this.options.maxRetryMs ?? 3_600_000, (this.options.retryMs ?? 60_000) * 2 ** Math.min(count - 1, 30))
+        this.failures.set(code, { count, retryAt: this.now() + waitMs })
+        this.logger.warn({ wiki: code, failures: count, retryInMs: waitMs, err: (err as Error).message }, 'snapshot failed; it resumes after a wait, other wikis go on')
       }
     }
   }
