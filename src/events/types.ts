@@ -80,6 +80,15 @@ export interface SnapshotCompleted extends Fact {
   mainPage?: string | null
 }
 
+/** A snapshot attempt failed (one marker per partition): the projection stops waiting for that wiki's first one. */
+export interface SnapshotFailed extends Fact {
+  wiki: string
+  snapshotId: string | null
+  partition: number
+  failures: number
+  reason: string
+}
+
 /** The wikis a sitematrix lists (WikisDiscovered): one per partition, whenever the list changes. */
 export interface WikisDiscovered extends Fact {
   partition: number
@@ -163,6 +172,7 @@ export interface EventMap {
   PageMoved: PageMoved
   SnapshotStarted: SnapshotStarted
   SnapshotCompleted: SnapshotCompleted
+  SnapshotFailed: SnapshotFailed
   WikisDiscovered: WikisDiscovered
   EditRequested: EditRequested
   EditApplied: EditApplied

@@ -49,6 +49,8 @@ export class PartitionApplier {
   private flagIndex = false
   /** Titles of first snapshots are stored unevaluated, waiting for the pass over every title (key h). */
   private held = false
+  /** Wikis whose snapshots failed before one completed here (key k): the pass over every title does not wait for them. */
+  private failedFirst = new Set<string>()
   /** The wikis the link rules know in this partition: configured ones, and those the log said were discovered. */
   private current: RulesByWiki
 
@@ -76,6 +78,7 @@ export class PartitionApplier {
 
     this.counts = await this.store.counts(this.partition)
     this.held = await this.store.isHeld(this.partition)
+    this.failedFirst = new Set(Object.keys(await this.store.failedFirst(this.partition)))
     this.loaded = true
   }
 
@@ -92,9 +95,12 @@ export class PartitionApplier {
     return this.counts
   }
 
-  /** Open wikis (not closed) with no completed snapshot in this partition. */
+  /**
+   * Open wikis (not closed) with no completed snapshot in this partition, that the pass over every title waits
+   * for: not those whose snapshots failed (one wiki whose API keeps failing must not hold back every report).
+   */
   private unsnapshotted(): string[] {
-    return [...this.current.values()].filter((r) => !r.closed && !this.snapshotted.has(r.code)).map((r) => r.code)
+    return [...this.current.values()].filter((r) => !r.closed && !this.snapshotted.has(r.code) && !this.failedFirst.has(r.code)).map((r) => r.code)
   }
 
   verdict(title: string, pages: TitlePages): TitleVerdict {
@@ -113,6 +119,10 @@ export class PartitionApplier {
         await this.applySegment(segment, e.offset, stats)
         segment = []
         await this.sweep(e.event.value, e.offset + 1, stats)
+      } else if (e.event.type === 'SnapshotFailed' && e.event.value.partition === this.partition) {
+        await this.applySegment(segment, e.offset, stats)
+        segment = []
+        await this.snapshotFailed(e.event.value.wiki, e.event.value.failures, e.offset + 1, stats)
       } else if (e.event.type === 'WikisDiscovered' && e.event.value.partition === this.partition) {
         await this.applySegment(segment, e.offset, stats)
         segment = []
@@ -169,9 +179,12 @@ export class PartitionApplier {
     await this.store.write(ops, this.options.sync)
   }
 
-  /** A page seen by the first snapshot of an open wiki: the last such snapshot brings a pass over every title. */
+  /**
+   * A page seen by the first snapshot of an open wiki: the last such snapshot brings a pass over every title. Not
+   * one of a wiki whose snapshots failed: the pass does not wait for it, so its pages are judged as they come.
+   */
   private holdable(event: MbwaEvent): boolean {
-    if (event.type !== 'PageObserved' || event.value.source !== 'snapshot' || this.snapshotted.has(event.value.wiki)) return false
+    if (event.type !== 'PageObserved' || event.value.source !== 'snapshot' || this.snapshotted.has(event.value.wiki) || this.failedFirst.has(event.value.wiki)) return false
     const rules = this.current.get(event.value.wiki)
     return rules !== undefined && !rules.closed
   }
@@ -339,6 +352,27 @@ export class PartitionApplier {
     else await this.store.write(done, this.options.sync)
   }
 
+  /**
+   * A snapshot of `wiki` failed (it is tried again later). If none of its snapshots has completed here, the pass
+   * over every title stops waiting for it; if it was the last one waited for, the pass comes now. The titles'
+   * verdicts stay incomplete for that wiki (nothing is removed for want of it) until its first snapshot
+   * completes, which brings another pass.
+   */
+  private async snapshotFailed(wiki: string, failures: number, nextOffset: number, stats: ApplyStats): Promise<void> {
+    const p = this.partition
+    const done: Op[] = [{ type: 'put', key: keys.offset(p), value: String(nextOffset) }]
+    if (this.snapshotted.has(wiki) || !this.current.has(wiki)) {
+      await this.store.write(done, this.options.sync)
+      return
+    }
+    this.failedFirst.add(wiki)
+    done.unshift({ type: 'put', key: keys.failedFirst(p, wiki), value: String(failures) })
+    if (this.held && this.unsnapshotted().length === 0) {
+      this.options.logger?.debug?.({ partition: p, wiki, failures }, 'snapshot failed; the pass over every title does not wait for it')
+      await this.passOverEveryTitle(nextOffset, stats, done)
+    } else await this.store.write(done, this.options.sync)
+  }
+
   /** Judges every title of the partition again, in one streaming pass; `done` is written with the last chunk. */
   private async passOverEveryTitle(nextOffset: number, stats: ApplyStats, done: Op[] = []): Promise<void> {
     const p = this.partition
@@ -373,6 +407,7 @@ export class PartitionApplier {
     // pass, so it is also where they are judged for the first time.
     const first = !this.snapshotted.has(wiki)
     this.snapshotted.add(wiki)
+    const failedBefore = this.failedFirst.delete(wiki)
     const passAll = first && this.unsnapshotted().length === 0
     if (first && !passAll) this.options.logger?.debug?.({ partition: p, wiki, waitingFor: this.unsnapshotted().length }, 'first snapshot; the pass over every title waits for the last open wiki')
     let chunk: Work[] = []
@@ -391,6 +426,7 @@ export class PartitionApplier {
         const m: SnapshotMark = { snapshotId: mark.snapshotId, startedAt: mark.startedAt, completedAt: mark.observedAt, pages: mark.pages, titleCase, mainPage: mark.mainPage ?? null }
         this.marks[wiki] = m
         ops.push({ type: 'put', key: keys.snapshot(p, wiki), value: JSON.stringify(m) })
+        if (failedBefore) ops.push({ type: 'del', key: keys.failedFirst(p, wiki) })
         ops.push({ type: 'put', key: keys.offset(p), value: String(nextOffset) })
       }
       await this.store.write(ops, this.options.sync)

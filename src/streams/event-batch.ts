@@ -5,7 +5,7 @@ import type { EventMap } from '../events/types.js'
 // Builds the events sources append: keyed by normalised title, so all facts about a title share a partition.
 // A move is appended under both titles' keys, since each side's partition owns one of them.
 
-type TitleEvent = Exclude<keyof EventMap, 'PageMoved' | 'SnapshotStarted' | 'SnapshotCompleted' | `Dump${string}` | `Edit${string}`>
+type TitleEvent = Exclude<keyof EventMap, 'PageMoved' | 'SnapshotStarted' | 'SnapshotCompleted' | 'SnapshotFailed' | `Dump${string}` | `Edit${string}`>
 
 export function titleEvent<K extends TitleEvent>(type: K, value: EventMap[K]): EventToAppend {
   return { type, value, key: titleKey((value as { title: string }).title) } as EventToAppend

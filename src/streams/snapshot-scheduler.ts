@@ -117,6 +117,8 @@ export class SnapshotScheduler {
         const waitMs = Math.min(this.options.maxRetryMs ?? 3_600_000, (this.options.retryMs ?? 60_000) * 2 ** Math.min(count - 1, 30))
         this.failures.set(code, { count, retryAt: this.now() + waitMs })
         this.logger.warn({ wiki: code, failures: count, retryInMs: waitMs, err: (err as Error).message }, 'snapshot failed; it resumes after a wait, other wikis go on')
+        // In the log, so the projection does not hold every title's verdict back for this wiki.
+        await this.options.reader.failed(next.wiki.code, count, err).catch((e: unknown) => this.logger.warn({ wiki: code, err: (e as Error).message }, 'could not record the failed snapshot'))
       }
     }
   }

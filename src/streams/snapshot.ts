@@ -222,6 +222,27 @@ export class SnapshotReader {
     return { snapshotId: state.snapshotId, completed: true, pages: state.pages, batches: state.batches, resumed, requests: wiki.client.requests - requestsBefore }
   }
 
+  /**
+   * Tells every partition that a snapshot attempt of `wiki` failed: a projector that still waits for the wiki's
+   * first snapshot before judging the titles it holds stops waiting (the attempt is made again later).
+   */
+  async failed(wiki: string, failures: number, err: unknown): Promise<void> {
+    const { events, topic } = this.options
+    const state = await this.state(wiki)
+    const partitions = await events.log.partitionCount(topic)
+    const at = this.now()
+    const reason = (err instanceof Error ? err.message : String(err)).slice(0, 500)
+    await events.append(
+      topic,
+      Array.from({ length: partitions }, (_, partition) => ({
+        type: 'SnapshotFailed' as const,
+        key: null,
+        partition,
+        value: { id: `${wiki}:snapshot-failed:${state?.snapshotId ?? 'none'}:${failures}:${at}:${partition}`, source: 'snapshot', observedAt: at, wiki, snapshotId: state?.snapshotId ?? null, partition, failures, reason },
+      })),
+    )
+  }
+
   private observed(wiki: string, state: SnapshotState, p: ApiPage): EventToAppend {
     const links: LanguageLink[] = (p.langlinks ?? []).map((l) => ({ code: l.lang, title: l.title }))
     return titleEvent('PageObserved', {

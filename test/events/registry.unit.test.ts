@@ -11,7 +11,7 @@ const registry = SchemaRegistry.load()
 describe('event schemas (unit)', () => {
   it('has one .avsc per event type, and a sample of each', () => {
     const files = readdirSync(SCHEMAS_DIR).filter((f) => f.endsWith('.avsc'))
-    expect(files.length).toBe(18)
+    expect(files.length).toBe(19)
     expect(registry.eventTypes()).toEqual(Object.keys(SAMPLES).sort())
   })
 

@@ -27,6 +27,7 @@ export const SAMPLES: { [K in keyof EventMap]: EventMap[K] } = {
   SnapshotStarted: { ...base, source: 'snapshot', wiki: 'en', snapshotId: 'snap-en-1' },
   WikisDiscovered: { ...base, source: 'discovery', partition: 2, family: 'wiktionary', wikis: [{ code: 'roa-rup', dbname: 'roa_rupwiktionary', api: 'https://roa-rup.wiktionary.org/w/api.php', closed: false }, { code: 'aa', dbname: 'aawiktionary', api: 'https://aa.wiktionary.org/w/api.php', closed: true }] },
   SnapshotCompleted: { ...base, source: 'snapshot', wiki: 'en', snapshotId: 'snap-en-1', partition: 3, startedAt: 1_699_000_000_000, pages: 1234, titleCase: 'case-sensitive', mainPage: 'Wiktionary:Main Page' },
+  SnapshotFailed: { ...base, source: 'snapshot', wiki: 'en', snapshotId: 'snap-en-2', partition: 3, failures: 2, reason: 'HTTP 503' },
   EditRequested: { ...page, source: 'projection', commandId: 'cmd-1', add: ['fr'], remove: ['xx'], read: ['en', 'fr'], priority: 10, reason: 'missing' },
   EditApplied: { ...page, source: 'sink', commandId: 'cmd-1', revision: 400, added: ['fr'], removed: [] },
   EditSkipped: { ...page, source: 'sink', commandId: 'cmd-1', reason: 'already-correct' },

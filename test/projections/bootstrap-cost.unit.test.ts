@@ -95,4 +95,42 @@ describe('bootstrap cost of the projection (unit)', () => {
     expect(stats.reevaluated).toBe(3)
     await store.close()
   })
+
+  it('does not hold every verdict back for a wiki whose snapshots fail: the pass comes without it, and again when it completes', async () => {
+    const rules = wikiRules(loadConfig({ env: {}, searchPaths: [], flags: { wikis: Object.fromEntries(['en', 'fr', 'de'].map((c) => [c, { api: `http://127.0.0.1/${c}/api.php`, linkMode: 'manual' }])) } }).config)
+    const path = join(dir, 'failed')
+    let offset = 0
+    const decoded = (e: EventToAppend): DecodedEvent => ({ offset: offset++, key: e.key, timestamp: 0, event: { type: e.type, value: e.value } as MbwaEvent })
+    const failed = (failures: number): EventToAppend => ({ type: 'SnapshotFailed', key: null, partition: 0, value: { id: `f-${failures}`, source: 'snapshot', observedAt: 1_700_000_100_000, wiki: 'de', snapshotId: 's-de', partition: 0, failures, reason: 'HTTP 503' } })
+    let store = await TitleStore.open(path)
+    const options = { rules, settleMs: 0, emitCommands: false, now: () => 1_800_000_000_000 }
+    let applier = new PartitionApplier(store, 0, options)
+    // en and fr have their first snapshots; de's first attempt read one page and failed.
+    await applier.apply([decoded(observed('en', 'alpha', [])), decoded(observed('en', 'beta', ['de'])), ...snapshotDone('en', 's-en', 1, 1_699_999_999_000).map(decoded)], offset)
+    await applier.apply([decoded(observed('fr', 'alpha', ['en'])), decoded(observed('de', 'gamma', [], { snapshotId: 's-de' })), ...snapshotDone('fr', 's-fr', 1, 1_699_999_999_500).map(decoded)], offset)
+    expect(await store.isHeld(0)).toBe(true)
+    const waited = await applier.apply([decoded(failed(1))], offset)
+    // The failure ends the wait: every title judged once. alpha lacks its link to fr on en ('missing'); beta's link
+    // to de is not removed, as de's titles are unknown (rule 4).
+    expect(await store.isHeld(0)).toBe(false)
+    expect(waited.reevaluated).toBe(3)
+    const [alpha, beta] = await store.records(0, ['alpha', 'beta'])
+    expect(alpha?.disc).toEqual([['en', 'missing']])
+    expect(beta?.disc).toBeUndefined()
+    expect(await store.failedFirst(0)).toEqual({ de: 1 })
+    await store.close()
+
+    // After a restart the wiki is still not waited for: its pages are judged as they come, not held.
+    store = await TitleStore.open(path)
+    applier = new PartitionApplier(store, 0, options)
+    const again = await applier.apply([decoded(failed(2)), decoded(observed('de', 'delta', ['en'], { snapshotId: 's-de' }))], offset)
+    expect(again.evaluated).toBe(1)
+    expect(await store.isHeld(0)).toBe(false)
+    // de's snapshot completes at last (beta is not on de): every title is complete, and beta's link to de goes.
+    const done = await applier.apply(snapshotDone('de', 's-de', 1, 1_700_000_000_000 - 1).map(decoded), offset)
+    expect(done.reevaluated).toBe(4)
+    expect((await store.records(0, ['beta']))[0]?.disc).toEqual([['en', 'remove']])
+    expect(await store.failedFirst(0)).toEqual({})
+    await store.close()
+  })
 })

@@ -19,6 +19,7 @@ describe('snapshot scheduler with a failing wiki (unit)', () => {
     const checkpoints = await CheckpointStore.open(join(dir, 'cp'))
     const attempts: { wiki: string; at: number }[] = []
     let broken = true
+    const recorded: [string, number][] = []
     // A reader that starts a snapshot (its state is stored) and then fails on `bad` while it is broken.
     const reader = {
       state: (wiki: string) => checkpoints.get(SnapshotReader.stateKey(wiki)),
@@ -29,6 +30,9 @@ describe('snapshot scheduler with a failing wiki (unit)', () => {
         const schedule: SnapshotSchedule = { lastStartedAt: Date.now(), lastCompletedAt: Date.now(), lastDurationMs: 1, pages: 1 }
         await checkpoints.put(SnapshotReader.scheduleKey(wiki.code), schedule)
         await checkpoints.delete(SnapshotReader.stateKey(wiki.code))
+      },
+      failed: async (wiki: string, failures: number) => {
+        recorded.push([wiki, failures])
       },
     } as unknown as SnapshotReader
     const wiki = (code: string): WikiSource => ({ code, client: {} as MediaWikiClient })
@@ -55,6 +59,8 @@ describe('snapshot scheduler with a failing wiki (unit)', () => {
       expect(bad.length).toBeLessThanOrEqual(2 + Math.ceil((performance.now() - started) / 40))
       expect(scheduler.failing().bad?.count).toBeGreaterThanOrEqual(4)
       expect(warnings.at(-1)).toMatchObject({ wiki: 'bad', failures: bad.length })
+      // Each failure goes into the log (SnapshotFailed), with the failures in a row so far.
+      expect(recorded.slice(0, 4)).toEqual([['bad', 1], ['bad', 2], ['bad', 3], ['bad', 4]])
       // a and b were read once each: they are not due again for a week.
       expect(attempts.filter((a) => a.wiki !== 'bad').length).toBe(2)
 
