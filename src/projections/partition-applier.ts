@@ -49,8 +49,11 @@ export class PartitionApplier {
   private flagIndex = false
   /** Titles of first snapshots are stored unevaluated, waiting for the pass over every title (key h). */
   private held = false
-  /** Wikis whose snapshots failed before one completed here (key k): the pass over every title does not wait for them. */
-  private failedFirst = new Set<string>()
+  /**
+   * Wikis whose snapshots failed since their last completed one here, with the failures in a row (key k). One
+   * that has no completed snapshot is not waited for by the pass over every title.
+   */
+  private failures = new Map<string, number>()
   /** The wikis the link rules know in this partition: configured ones, and those the log said were discovered. */
   private current: RulesByWiki
 
@@ -78,7 +81,7 @@ export class PartitionApplier {
 
     this.counts = await this.store.counts(this.partition)
     this.held = await this.store.isHeld(this.partition)
-    this.failedFirst = new Set(Object.keys(await this.store.failedFirst(this.partition)))
+    this.failures = new Map(Object.entries(await this.store.snapshotFailures(this.partition)))
     this.loaded = true
   }
 
@@ -91,6 +94,11 @@ export class PartitionApplier {
     return this.marks
   }
 
+  /** Snapshot failures in a row per wiki since its last completed snapshot (as the log says, for /v1/wikis). */
+  get snapshotFailures(): ReadonlyMap<string, number> {
+    return this.failures
+  }
+
   get titleCounts(): Readonly<Record<string, number>> {
     return this.counts
   }
@@ -100,7 +108,7 @@ export class PartitionApplier {
    * for: not those whose snapshots failed (one wiki whose API keeps failing must not hold back every report).
    */
   private unsnapshotted(): string[] {
-    return [...this.current.values()].filter((r) => !r.closed && !this.snapshotted.has(r.code) && !this.failedFirst.has(r.code)).map((r) => r.code)
+    return [...this.current.values()].filter((r) => !r.closed && !this.snapshotted.has(r.code) && !this.failures.has(r.code)).map((r) => r.code)
   }
 
   verdict(title: string, pages: TitlePages): TitleVerdict {
@@ -184,7 +192,7 @@ export class PartitionApplier {
    * one of a wiki whose snapshots failed: the pass does not wait for it, so its pages are judged as they come.
    */
   private holdable(event: MbwaEvent): boolean {
-    if (event.type !== 'PageObserved' || event.value.source !== 'snapshot' || this.snapshotted.has(event.value.wiki) || this.failedFirst.has(event.value.wiki)) return false
+    if (event.type !== 'PageObserved' || event.value.source !== 'snapshot' || this.snapshotted.has(event.value.wiki) || this.failures.has(event.value.wiki)) return false
     const rules = this.current.get(event.value.wiki)
     return rules !== undefined && !rules.closed
   }
@@ -353,21 +361,21 @@ export class PartitionApplier {
   }
 
   /**
-   * A snapshot of `wiki` failed (it is tried again later). If none of its snapshots has completed here, the pass
-   * over every title stops waiting for it; if it was the last one waited for, the pass comes now. The titles'
-   * verdicts stay incomplete for that wiki (nothing is removed for want of it) until its first snapshot
-   * completes, which brings another pass.
+   * A snapshot of `wiki` failed (it is tried again later). It is counted; and if none of the wiki's snapshots has
+   * completed here, the pass over every title stops waiting for it (if it was the last one waited for, the pass
+   * comes now). The titles' verdicts stay incomplete for that wiki (nothing is removed for want of it) until its
+   * first snapshot completes, which brings another pass.
    */
   private async snapshotFailed(wiki: string, failures: number, nextOffset: number, stats: ApplyStats): Promise<void> {
     const p = this.partition
     const done: Op[] = [{ type: 'put', key: keys.offset(p), value: String(nextOffset) }]
-    if (this.snapshotted.has(wiki) || !this.current.has(wiki)) {
+    if (!this.current.has(wiki)) {
       await this.store.write(done, this.options.sync)
       return
     }
-    this.failedFirst.add(wiki)
-    done.unshift({ type: 'put', key: keys.failedFirst(p, wiki), value: String(failures) })
-    if (this.held && this.unsnapshotted().length === 0) {
+    this.failures.set(wiki, failures)
+    done.unshift({ type: 'put', key: keys.snapshotFailures(p, wiki), value: String(failures) })
+    if (this.held && !this.snapshotted.has(wiki) && this.unsnapshotted().length === 0) {
       this.options.logger?.debug?.({ partition: p, wiki, failures }, 'snapshot failed; the pass over every title does not wait for it')
       await this.passOverEveryTitle(nextOffset, stats, done)
     } else await this.store.write(done, this.options.sync)
@@ -407,7 +415,7 @@ export class PartitionApplier {
     // pass, so it is also where they are judged for the first time.
     const first = !this.snapshotted.has(wiki)
     this.snapshotted.add(wiki)
-    const failedBefore = this.failedFirst.delete(wiki)
+    const failedBefore = this.failures.delete(wiki)
     const passAll = first && this.unsnapshotted().length === 0
     if (first && !passAll) this.options.logger?.debug?.({ partition: p, wiki, waitingFor: this.unsnapshotted().length }, 'first snapshot; the pass over every title waits for the last open wiki')
     let chunk: Work[] = []
@@ -426,7 +434,7 @@ export class PartitionApplier {
         const m: SnapshotMark = { snapshotId: mark.snapshotId, startedAt: mark.startedAt, completedAt: mark.observedAt, pages: mark.pages, titleCase, mainPage: mark.mainPage ?? null }
         this.marks[wiki] = m
         ops.push({ type: 'put', key: keys.snapshot(p, wiki), value: JSON.stringify(m) })
-        if (failedBefore) ops.push({ type: 'del', key: keys.failedFirst(p, wiki) })
+        if (failedBefore) ops.push({ type: 'del', key: keys.snapshotFailures(p, wiki) })
         ops.push({ type: 'put', key: keys.offset(p), value: String(nextOffset) })
       }
       await this.store.write(ops, this.options.sync)

@@ -169,12 +169,13 @@ export class QueryServer {
     app.get('/v1/wikis', async (req) => {
       const local = (req.query as { local?: string }).local === '1'
       const parts = await this.gather(req, local, async () => {
-        const out: Record<string, { titles: number; lastSnapshot: number | null; lag: number }> = {}
+        const out: Record<string, { titles: number; lastSnapshot: number | null; lag: number; snapshotFailures: number }> = {}
         for (const [p, owned] of projector.owned) {
           const lag = Math.max(0, owned.end - owned.offset)
           for (const code of owned.applier.rules.keys()) {
-            const o = (out[code] ??= { titles: 0, lastSnapshot: null, lag: 0 })
+            const o = (out[code] ??= { titles: 0, lastSnapshot: null, lag: 0, snapshotFailures: 0 })
             o.titles += owned.applier.titleCounts[code] ?? 0
+            o.snapshotFailures = Math.max(o.snapshotFailures, owned.applier.snapshotFailures.get(code) ?? 0)
             const mark = owned.applier.snapshotMarks[code]
             if (mark && (o.lastSnapshot === null || mark.completedAt > o.lastSnapshot)) o.lastSnapshot = mark.completedAt
             o.lag += lag
@@ -183,12 +184,13 @@ export class QueryServer {
         }
         return out
       })
-      const merged: Record<string, { titles: number; lastSnapshot: number | null; lag: number }> = {}
+      const merged: Record<string, { titles: number; lastSnapshot: number | null; lag: number; snapshotFailures: number }> = {}
       for (const part of parts) {
         for (const [code, v] of Object.entries(part as typeof merged)) {
-          const o = (merged[code] ??= { titles: 0, lastSnapshot: null, lag: 0 })
+          const o = (merged[code] ??= { titles: 0, lastSnapshot: null, lag: 0, snapshotFailures: 0 })
           o.titles += v.titles
           o.lag += v.lag
+          o.snapshotFailures = Math.max(o.snapshotFailures, v.snapshotFailures ?? 0)
           if (v.lastSnapshot !== null && (o.lastSnapshot === null || v.lastSnapshot > o.lastSnapshot)) o.lastSnapshot = v.lastSnapshot
         }
       }
@@ -202,6 +204,8 @@ export class QueryServer {
           titles: merged[r.code]?.titles ?? 0,
           lastSnapshot: merged[r.code]?.lastSnapshot ? new Date(merged[r.code]!.lastSnapshot!).toISOString() : null,
           lag: merged[r.code]?.lag ?? 0,
+          // Failed snapshot attempts in a row since the wiki's last completed one (SnapshotFailed in the log).
+          snapshotFailures: merged[r.code]?.snapshotFailures ?? 0,
         })),
       }
     })

@@ -25,8 +25,8 @@ import { TimeSlice } from '../time-slice.js'
 //   f                    → STORE_FORMAT           how values are encoded (title records: Avro, title-record-codec.ts)
 //   h P                  → '1'                    titles wait for the pass over every title (a first snapshot's
 //                                                   pages are stored unevaluated until every open wiki has one)
-//   k P wiki             → failures               the wiki's snapshots failed and none completed here: the pass
-//                                                   over every title does not wait for it
+//   k P wiki             → failures               the wiki's snapshots failed since the last one completed here (if
+//                                                   none ever did, the pass over every title does not wait for it)
 
 /** The store's format: 2 = title records in Avro (1, unmarked, was JSON). Another format is rebuilt from the log. */
 export const STORE_FORMAT = '2'
@@ -81,9 +81,9 @@ export const keys = {
   indexed: (p: number) => `i${S}${hex(p)}`,
   /** Set while titles of first snapshots are stored unevaluated, waiting for the pass over every title. */
   held: (p: number) => `h${S}${hex(p)}`,
-  /** A wiki whose snapshot attempts failed before any completed in this partition (SnapshotFailed). */
-  failedFirst: (p: number, wiki: string) => `k${S}${hex(p)}${S}${wiki}`,
-  failedFirstPrefix: (p: number) => `k${S}${hex(p)}${S}`,
+  /** A wiki whose snapshot attempts failed since its last completed one in this partition (SnapshotFailed). */
+  snapshotFailures: (p: number, wiki: string) => `k${S}${hex(p)}${S}${wiki}`,
+  snapshotFailuresPrefix: (p: number) => `k${S}${hex(p)}${S}`,
   partition: (p: number) => hex(p),
   format: 'f',
 }
@@ -217,10 +217,10 @@ export class TitleStore {
     return out
   }
 
-  /** Wikis whose snapshots failed before any completed in this partition, with their failures in a row. */
-  async failedFirst(p: number): Promise<Record<string, number>> {
+  /** Wikis whose snapshots failed since their last completed one in this partition, with the failures in a row. */
+  async snapshotFailures(p: number): Promise<Record<string, number>> {
     const out: Record<string, number> = {}
-    const prefix = keys.failedFirstPrefix(p)
+    const prefix = keys.snapshotFailuresPrefix(p)
     for await (const [k, v] of this.db.iterator({ gte: prefix, lt: end(prefix) })) out[k.slice(prefix.length)] = Number(v)
     return out
   }

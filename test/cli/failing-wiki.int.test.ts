@@ -46,9 +46,12 @@ sources:
     const run = startMbwa(['--config', config, 'run'], { cwd: dir })
     try {
       const url = await run.url()
-      type Wikis = { wikis: { code: string; closed: boolean; lastSnapshot: string | null }[] }
+      type Wikis = { wikis: { code: string; closed: boolean; lastSnapshot: string | null; snapshotFailures: number }[] }
       await waitFor(async () => (await json<Wikis>(`${url}/v1/wikis`)).wikis.filter((w) => w.lastSnapshot !== null).length === 2, 120_000, 'en and fr snapshotted')
-      expect((await json<Wikis>(`${url}/v1/wikis`)).wikis.find((w) => w.code === 'ab')).toMatchObject({ closed: false, lastSnapshot: null })
+      const wikis = (await json<Wikis>(`${url}/v1/wikis`)).wikis
+      expect(wikis.find((w) => w.code === 'ab')).toMatchObject({ closed: false, lastSnapshot: null })
+      expect(wikis.find((w) => w.code === 'ab')!.snapshotFailures).toBeGreaterThanOrEqual(1)
+      expect(wikis.filter((w) => w.code !== 'ab').map((w) => w.snapshotFailures)).toEqual([0, 0])
       // fr has the title and does not link en: in fr's missing list once the pass over every title ran, which it
       // does without ab (its snapshots fail).
       let missing: { items: { title: string; codes: string[] }[] } = { items: [] }

@@ -117,7 +117,7 @@ describe('bootstrap cost of the projection (unit)', () => {
     const [alpha, beta] = await store.records(0, ['alpha', 'beta'])
     expect(alpha?.disc).toEqual([['en', 'missing']])
     expect(beta?.disc).toBeUndefined()
-    expect(await store.failedFirst(0)).toEqual({ de: 1 })
+    expect(await store.snapshotFailures(0)).toEqual({ de: 1 })
     await store.close()
 
     // After a restart the wiki is still not waited for: its pages are judged as they come, not held.
@@ -130,7 +130,12 @@ describe('bootstrap cost of the projection (unit)', () => {
     const done = await applier.apply(snapshotDone('de', 's-de', 1, 1_700_000_000_000 - 1).map(decoded), offset)
     expect(done.reevaluated).toBe(4)
     expect((await store.records(0, ['beta']))[0]?.disc).toEqual([['en', 'remove']])
-    expect(await store.failedFirst(0)).toEqual({})
+    expect(await store.snapshotFailures(0)).toEqual({})
+    // A later snapshot of a wiki that has one failing is counted (for /v1/wikis), and changes nothing else.
+    const later = await applier.apply([decoded({ ...failed(1), value: { ...failed(1).value, wiki: 'en' } as EventToAppend['value'] })], offset)
+    expect(later.reevaluated).toBe(0)
+    expect(applier.snapshotFailures.get('en')).toBe(1)
+    expect(await store.snapshotFailures(0)).toEqual({ en: 1 })
     await store.close()
   })
 })
