@@ -54,6 +54,11 @@ export class PartitionApplier {
    * that has no completed snapshot is not waited for by the pass over every title.
    */
   private failures = new Map<string, number>()
+  /**
+   * The pass over every title came while some open wiki still had no snapshot (all of those were failing, key r):
+   * pages of first snapshots are judged as they come until every open wiki has one, which brings the last pass.
+   */
+  private released = false
   /** The wikis the link rules know in this partition: configured ones, and those the log said were discovered. */
   private current: RulesByWiki
 
@@ -82,6 +87,7 @@ export class PartitionApplier {
     this.counts = await this.store.counts(this.partition)
     this.held = await this.store.isHeld(this.partition)
     this.failures = new Map(Object.entries(await this.store.snapshotFailures(this.partition)))
+    this.released = await this.store.isReleased(this.partition)
     this.loaded = true
   }
 
@@ -103,12 +109,17 @@ export class PartitionApplier {
     return this.counts
   }
 
-  /**
-   * Open wikis (not closed) with no completed snapshot in this partition, that the pass over every title waits
-   * for: not those whose snapshots failed (one wiki whose API keeps failing must not hold back every report).
-   */
+  /** Open wikis (not closed) with no completed snapshot in this partition. */
   private unsnapshotted(): string[] {
-    return [...this.current.values()].filter((r) => !r.closed && !this.snapshotted.has(r.code) && !this.failures.has(r.code)).map((r) => r.code)
+    return [...this.current.values()].filter((r) => !r.closed && !this.snapshotted.has(r.code)).map((r) => r.code)
+  }
+
+  /**
+   * Nothing more to wait for before judging held titles: every open wiki has a snapshot here, or the snapshots of
+   * those that have none are failing (one wiki whose API keeps failing must not hold back every report).
+   */
+  private waitOver(): boolean {
+    return this.unsnapshotted().every((w) => this.failures.has(w))
   }
 
   verdict(title: string, pages: TitlePages): TitleVerdict {
@@ -120,7 +131,7 @@ export class PartitionApplier {
     if (!this.loaded) await this.load()
     const stats: ApplyStats = { events: events.length, commands: 0, swept: 0, sweepReads: 0, reevaluated: 0, evaluated: 0 }
     // Held titles whose wait ended another way (the configuration no longer names the wiki they waited for).
-    if (this.held && this.unsnapshotted().length === 0 && events.length > 0) await this.passOverEveryTitle(events[0]!.offset, stats)
+    if (this.held && this.waitOver() && events.length > 0) await this.passOverEveryTitle(events[0]!.offset, stats)
     let segment: DecodedEvent[] = []
     for (const e of events) {
       if (e.event.type === 'SnapshotCompleted' && e.event.value.partition === this.partition) {
@@ -189,10 +200,11 @@ export class PartitionApplier {
 
   /**
    * A page seen by the first snapshot of an open wiki: the last such snapshot brings a pass over every title. Not
-   * one of a wiki whose snapshots failed: the pass does not wait for it, so its pages are judged as they come.
+   * once a pass came without waiting for the wikis whose snapshots failed (released): from then on first
+   * snapshots' pages are judged as they come, so that a wiki that recovers costs its pages, not another pass.
    */
   private holdable(event: MbwaEvent): boolean {
-    if (event.type !== 'PageObserved' || event.value.source !== 'snapshot' || this.snapshotted.has(event.value.wiki) || this.failures.has(event.value.wiki)) return false
+    if (this.released || event.type !== 'PageObserved' || event.value.source !== 'snapshot' || this.snapshotted.has(event.value.wiki)) return false
     const rules = this.current.get(event.value.wiki)
     return rules !== undefined && !rules.closed
   }
@@ -375,7 +387,7 @@ export class PartitionApplier {
     }
     this.failures.set(wiki, failures)
     done.unshift({ type: 'put', key: keys.snapshotFailures(p, wiki), value: String(failures) })
-    if (this.held && !this.snapshotted.has(wiki) && this.unsnapshotted().length === 0) {
+    if (this.held && !this.snapshotted.has(wiki) && this.waitOver()) {
       this.options.logger?.debug?.({ partition: p, wiki, failures }, 'snapshot failed; the pass over every title does not wait for it')
       await this.passOverEveryTitle(nextOffset, stats, done)
     } else await this.store.write(done, this.options.sync)
@@ -399,7 +411,13 @@ export class PartitionApplier {
       if (chunk.length >= 2000) await flush([])
     }
     this.held = false
-    await flush([...done, { type: 'del', key: keys.held(p) }, { type: 'put', key: keys.offset(p), value: String(nextOffset) }])
+    await flush([...done, { type: 'del', key: keys.held(p) }, ...this.release(), { type: 'put', key: keys.offset(p), value: String(nextOffset) }])
+  }
+
+  /** After a pass over every title: released while an open wiki still has no snapshot (its snapshots failing). */
+  private release(): Op[] {
+    this.released = this.unsnapshotted().length > 0
+    return [this.released ? { type: 'put', key: keys.released(this.partition), value: '1' } : { type: 'del', key: keys.released(this.partition) }]
   }
 
   /** A snapshot of `wiki` completed: titles of that wiki it did not see, and nobody saw since it began, are gone. */
@@ -416,7 +434,8 @@ export class PartitionApplier {
     const first = !this.snapshotted.has(wiki)
     this.snapshotted.add(wiki)
     const failedBefore = this.failures.delete(wiki)
-    const passAll = first && this.unsnapshotted().length === 0
+    // Or the first snapshot after which only wikis whose snapshots fail are left: the pass comes without them.
+    const passAll = first && (this.unsnapshotted().length === 0 || (this.held && this.waitOver()))
     if (first && !passAll) this.options.logger?.debug?.({ partition: p, wiki, waitingFor: this.unsnapshotted().length }, 'first snapshot; the pass over every title waits for the last open wiki')
     let chunk: Work[] = []
     const flush = async (final: boolean): Promise<void> => {
@@ -428,7 +447,7 @@ export class PartitionApplier {
       if (final) {
         if (passAll) {
           this.held = false
-          ops.push({ type: 'del', key: keys.held(p) })
+          ops.push({ type: 'del', key: keys.held(p) }, ...this.release())
         }
         const titleCase = mark.titleCase === 'first-letter' || mark.titleCase === 'case-sensitive' ? mark.titleCase : null
         const m: SnapshotMark = { snapshotId: mark.snapshotId, startedAt: mark.startedAt, completedAt: mark.observedAt, pages: mark.pages, titleCase, mainPage: mark.mainPage ?? null }

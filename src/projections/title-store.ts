@@ -25,6 +25,9 @@ import { TimeSlice } from '../time-slice.js'
 //   f                    → STORE_FORMAT           how values are encoded (title records: Avro, title-record-codec.ts)
 //   h P                  → '1'                    titles wait for the pass over every title (a first snapshot's
 //                                                   pages are stored unevaluated until every open wiki has one)
+//   r P                  → '1'                    the pass over every title came while an open wiki had no snapshot
+//                                                   (its snapshots failing): first snapshots' pages are judged as
+//                                                   they come until every open wiki has one
 //   k P wiki             → failures               the wiki's snapshots failed since the last one completed here (if
 //                                                   none ever did, the pass over every title does not wait for it)
 
@@ -81,6 +84,8 @@ export const keys = {
   indexed: (p: number) => `i${S}${hex(p)}`,
   /** Set while titles of first snapshots are stored unevaluated, waiting for the pass over every title. */
   held: (p: number) => `h${S}${hex(p)}`,
+  /** Set when a pass over every title came while an open wiki had no snapshot (its snapshots failing). */
+  released: (p: number) => `r${S}${hex(p)}`,
   /** A wiki whose snapshot attempts failed since its last completed one in this partition (SnapshotFailed). */
   snapshotFailures: (p: number, wiki: string) => `k${S}${hex(p)}${S}${wiki}`,
   snapshotFailuresPrefix: (p: number) => `k${S}${hex(p)}${S}`,
@@ -191,6 +196,10 @@ export class TitleStore {
     return (await this.db.get(keys.held(p))) === '1'
   }
 
+  async isReleased(p: number): Promise<boolean> {
+    return (await this.db.get(keys.released(p))) === '1'
+  }
+
   async pending(p: number, titles: string[]): Promise<Record<string, PendingCommand>[]> {
     const values = await this.db.getMany(titles.map((t) => keys.pending(p, t)))
     return values.map((v) => (v === undefined ? {} : (JSON.parse(v) as Record<string, PendingCommand>)))
@@ -272,7 +281,7 @@ export class TitleStore {
   /** Removes everything of a partition (its state is rebuilt from the log). */
   async dropPartition(p: number): Promise<void> {
     for (const tag of ['t', 'x', 'e', 'd', 's', 'n', 'y', 'k']) await this.db.clear({ gte: `${tag}${S}${hex(p)}${S}`, lt: `${tag}${S}${hex(p)}\x01` })
-    await this.db.batch([keys.offset(p), keys.indexed(p), keys.discovered(p), keys.held(p)].map((key) => ({ type: 'del' as const, key })))
+    await this.db.batch([keys.offset(p), keys.indexed(p), keys.discovered(p), keys.held(p), keys.released(p)].map((key) => ({ type: 'del' as const, key })))
   }
 
   /**

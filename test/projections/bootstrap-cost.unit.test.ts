@@ -138,4 +138,34 @@ describe('bootstrap cost of the projection (unit)', () => {
     expect(await store.snapshotFailures(0)).toEqual({ en: 1 })
     await store.close()
   })
+
+  it('after an outage that fails every remaining snapshot, passes over every title twice, not once per wiki', async () => {
+    const codes = ['en', 'fr', 'de', 'nl', 'pl']
+    const rules = wikiRules(loadConfig({ env: {}, searchPaths: [], flags: { wikis: Object.fromEntries(codes.map((c) => [c, { api: `http://127.0.0.1/${c}/api.php`, linkMode: 'manual' }])) } }).config)
+    const store = await TitleStore.open(join(dir, 'outage'))
+    const applier = new PartitionApplier(store, 0, { rules, settleMs: 0, emitCommands: false, now: () => 1_800_000_000_000 })
+    let offset = 0
+    const decoded = (e: EventToAppend): DecodedEvent => ({ offset: offset++, key: e.key, timestamp: 0, event: { type: e.type, value: e.value } as MbwaEvent })
+    const failed = (wiki: string): EventToAppend => ({ type: 'SnapshotFailed', key: null, partition: 0, value: { id: `f-${wiki}`, source: 'snapshot', observedAt: 1_700_000_100_000, wiki, snapshotId: null, partition: 0, failures: 1, reason: 'connect ECONNREFUSED' } })
+    const snapshot = (wiki: string) => [...Array.from({ length: 200 }, (_, t) => decoded(observed(wiki, `word ${t}`, codes.filter((c) => c !== wiki), { snapshotId: `s-${wiki}` }))), ...snapshotDone(wiki, `s-${wiki}`, 1, 1_699_999_999_000).map(decoded)]
+    const passes: number[] = []
+    const apply = async (events: DecodedEvent[]) => passes.push((await applier.apply(events, offset)).reevaluated)
+    await apply(snapshot('en'))
+    // The network goes: fr, de, nl and pl fail one after the other. The last failure ends the wait: one pass.
+    for (const w of ['fr', 'de', 'nl']) await apply([decoded(failed(w))])
+    expect(passes).toEqual([0, 0, 0, 0])
+    await apply([decoded(failed('pl'))])
+    expect(passes.at(-1)).toBe(200)
+    expect(await store.isReleased(0)).toBe(true)
+    // It comes back: each wiki's pages are judged as they come, and only the last first snapshot brings a pass.
+    for (const w of ['fr', 'de', 'nl']) await apply(snapshot(w))
+    expect(passes.slice(-3)).toEqual([0, 0, 0])
+    expect(await store.isHeld(0)).toBe(false)
+    await apply(snapshot('pl'))
+    expect(passes.at(-1)).toBe(200)
+    expect(passes.reduce((a, b) => a + b, 0)).toBe(400)
+    expect(await store.isReleased(0)).toBe(false)
+    for await (const [title, record] of store.entries(0)) expect(applier.verdict(title, record.pages).complete, title).toBe(true)
+    await store.close()
+  })
 })
