@@ -10,7 +10,8 @@ import { runMbwa, startMbwa } from '../setup/mbwa-process.js'
 
 // mbwa with no `wikis:` section: the wikis come from a sitematrix (a loopback one leading to the real farm), take
 // part in the link rules, are snapshotted, linked and reported; a wiki that closes later changes the rules without
-// a restart, through an event in the log, so a rebuild from the log ends in the same state.
+// a restart, through an event in the log, so a rebuild from the log ends in the same state. A discovered wiki
+// whose API never answers does not stop the others being read and reported.
 describe('the main job with no wikis configured (int, real MediaWiki)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'mbwa-zero-'))
   const matrix = new LoopbackSitematrix([
@@ -19,33 +20,59 @@ describe('the main job with no wikis configured (int, real MediaWiki)', () => {
     { code: 'de', farm: farmWiki('de') },
     { code: 'xx', closed: true },
   ])
+  // One wiki whose API never answers, listed first, so its snapshot is the first tried.
+  const failing = new LoopbackSitematrix([{ code: 'ab' }, { code: 'en', farm: farmWiki('en') }, { code: 'fr', farm: farmWiki('fr') }])
   afterAll(async () => {
-    await matrix.close()
+    await Promise.all([matrix.close(), failing.close()])
     rmSync(dir, { recursive: true, force: true })
   })
 
   const json = async <T>(url: string): Promise<T> => (await (await request(url)).body.json()) as T
 
-  it('follows the discovered wikis: linked and reported with no wikis section, closing one changes the rules in the log', { timeout: 300_000 }, async () => {
-    const title = uniqueTitle('zc word')
+  /** A title on en (linking fr) and on fr (linking nothing), both long enough for a snapshot to know neither is blank. */
+  async function seedTitle(name: string): Promise<string> {
+    const title = uniqueTitle(name)
     const en = await FarmEditor.open('en')
     const fr = await FarmEditor.open('fr')
-    // Long enough for a snapshot to know from the byte length that neither page is blank.
     await en.edit(title, 'An English word, with a definition long enough to be a page.\n\n[[fr:' + title + ']]')
     await fr.edit(title, 'Un mot français, avec une définition assez longue, sans liens.')
     await en.close()
     await fr.close()
+    return title
+  }
 
-    const api = await matrix.listen()
-    const config = join(dir, 'mbwa.yaml')
+  /** A configuration with no wikis section: the sitematrix at `api` names them. */
+  function discoveryConfig(name: string, api: string, extra: string): string {
+    const config = join(dir, `${name}.yaml`)
     writeFileSync(
       config,
-      `dataDir: ${join(dir, 'data')}
+      `dataDir: ${join(dir, name)}
 userAgent: {contact: "mbwa tests"}
 http: {port: 0}
 projection: {settleMinutes: 0}
 sink: {enabled: false}
-discovery: {sitematrix: {api: "${api}", refreshHours: 0.0005}}
+${extra}`,
+    )
+    return config
+  }
+
+  /** Waits for fr's missing list to hold `title` (the pass over every title writes it), and returns its entry. */
+  async function missingOnFr(url: string, title: string): Promise<{ title: string; codes: string[] } | undefined> {
+    let missing: { items: { title: string; codes: string[] }[] } = { items: [] }
+    await waitFor(async () => {
+      missing = await json<typeof missing>(`${url}/v1/wikis/fr/discrepancies?kind=missing&limit=1000`)
+      return missing.items.some((i) => i.title === title)
+    }, 60_000, "the title in fr's missing list")
+    return missing.items.find((i) => i.title === title)
+  }
+
+  it('follows the discovered wikis: linked and reported with no wikis section, closing one changes the rules in the log', { timeout: 300_000 }, async () => {
+    const title = await seedTitle('zc word')
+    const api = await matrix.listen()
+    const config = discoveryConfig(
+      'data',
+      api,
+      `discovery: {sitematrix: {api: "${api}", refreshHours: 0.0005}}
 sources:
   recentChanges: {minIntervalSeconds: 0.5, initialIntervalSeconds: 0.5, maxIntervalSeconds: 1}
 `,
@@ -78,12 +105,7 @@ sources:
       expect(verdict.pages.find((p) => p.wiki === 'en')).toMatchObject({ add: [], remove: [] })
       // The lists fill in as the pass over every title writes them: a query can see the title complete first
       // (the pass gives the thread to queries between slices).
-      let missing: { items: { title: string; codes: string[] }[] } = { items: [] }
-      await waitFor(async () => {
-        missing = await json<typeof missing>(`${url}/v1/wikis/fr/discrepancies?kind=missing&limit=1000`)
-        return missing.items.some((i) => i.title === title)
-      }, 60_000, "the title in fr's missing list")
-      expect(missing.items.find((i) => i.title === title)?.codes).toEqual(['en'])
+      expect((await missingOnFr(url, title))?.codes).toEqual(['en'])
 
       // fr closes: the sitematrix says so at its next read; the projection follows from the log.
       matrix.sites = matrix.sites.map((s) => (s.code === 'fr' ? { ...s, closed: true } : s))
@@ -104,6 +126,33 @@ sources:
       const rebuilt = await runMbwa(['--config', config, 'rebuild', '--no-progress'], { cwd: dir })
       expect(rebuilt.status).toBe(0)
       expect(rebuilt.stdout).toContain(live)
+    } finally {
+      run.child.kill('SIGKILL')
+    }
+  })
+
+  it('snapshots the other wikis while one cannot be read, and reports their titles without it', { timeout: 300_000 }, async () => {
+    const title = await seedTitle('fw word')
+    const api = await failing.listen()
+    const config = discoveryConfig('failing', api, `discovery: {sitematrix: {api: "${api}"}}\nsources: {eventStreams: {enabled: false}}\n`)
+    const run = startMbwa(['--config', config, 'run'], { cwd: dir })
+    try {
+      const url = await run.url()
+      type Wikis = { wikis: { code: string; closed: boolean; lastSnapshot: string | null; snapshotFailures: number }[] }
+      await waitFor(async () => (await json<Wikis>(`${url}/v1/wikis`)).wikis.filter((w) => w.lastSnapshot !== null).length === 2, 120_000, 'en and fr snapshotted')
+      const wikis = (await json<Wikis>(`${url}/v1/wikis`)).wikis
+      expect(wikis.find((w) => w.code === 'ab')).toMatchObject({ closed: false, lastSnapshot: null })
+      expect(wikis.find((w) => w.code === 'ab')!.snapshotFailures).toBeGreaterThanOrEqual(1)
+      expect(wikis.filter((w) => w.code !== 'ab').map((w) => w.snapshotFailures)).toEqual([0, 0])
+      // fr lacks its link to en: reported once the pass over every title ran, which it does without ab.
+      expect((await missingOnFr(url, title))?.codes).toEqual(['en'])
+      // The title is not complete (ab's titles are unknown), so nothing is removed for want of it.
+      const verdict = await json<{ complete: boolean; incomplete: string[] }>(`${url}/v1/titles/${encodeURIComponent(title)}`)
+      expect(verdict.complete).toBe(false)
+      expect(verdict.incomplete.join(' ')).toMatch(/ab: not snapshotted/)
+      expect(run.stderr()).toMatch(/snapshot failed; it resumes after a wait, other wikis go on/)
+      run.child.kill('SIGTERM')
+      expect(await run.exited).toBe(0)
     } finally {
       run.child.kill('SIGKILL')
     }
