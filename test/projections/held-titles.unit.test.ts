@@ -57,7 +57,14 @@ function events(seed: number): EventToAppend[] {
     }
     out.push(snapshotDone(wiki, id, 1, startedAt, (at += 10))[0]!)
   }
+  // Snapshot attempts that fail (SnapshotFailed, seeds 1 and 2): with de and nl failing, the pass comes at fr's first
+  // snapshot, and the pages of de's and nl's first snapshots are judged as they come.
+  const failed = (wiki: string) => {
+    if (seed % 3 !== 0) out.push({ type: 'SnapshotFailed', key: null, partition: 0, value: { id: `f-${out.length}`, source: 'snapshot', observedAt: (at += 10), wiki, snapshotId: null, partition: 0, failures: 1, reason: 'HTTP 503' } })
+  }
   for (let i = 0; i < 20; i++) live()
+  failed('nl')
+  failed('de')
   snapshot('en', 's-en-1')
   snapshot('fr', 's-fr-1')
   snapshot('en', 's-en-2') // a second snapshot while de and nl have none: its sweep reads held records
@@ -74,6 +81,7 @@ class Reference {
 
   apply(e: EventToAppend): void {
     const event = { type: e.type, value: e.value } as MbwaEvent
+    if (event.type === 'SnapshotFailed') return // no page changes
     if (event.type === 'SnapshotCompleted') {
       const { wiki, snapshotId, startedAt } = event.value
       for (const [title, pages] of this.titles) {
