@@ -23,6 +23,8 @@ export interface WikiDumps {
   running: RunningJob | null
   lastGood: { jobId: string; path: string; bytes: number; count: number; sha256: string; completedAt: number } | null
   lastFailure: { jobId: string; error: string; at: number } | null
+  /** Failed jobs in a row since the last good dump (a worker waits longer before taking the wiki again). */
+  failures: number
   abandoned: number
   requested: boolean
 }
@@ -31,8 +33,17 @@ export type DumpState = Map<string, WikiDumps>
 
 function entry(state: DumpState, wiki: string): WikiDumps {
   let w = state.get(wiki)
-  if (!w) state.set(wiki, (w = { wiki, running: null, lastGood: null, lastFailure: null, abandoned: 0, requested: false }))
+  if (!w) state.set(wiki, (w = { wiki, running: null, lastGood: null, lastFailure: null, failures: 0, abandoned: 0, requested: false }))
   return w
+}
+
+/**
+ * When a wiki whose dumps failed may be taken again (when no wiki is named): a wait that doubles with each failure
+ * in a row, so one wiki whose dump keeps failing is not taken again and again ahead of the others.
+ */
+export function retryAt(w: WikiDumps | undefined, retryMs = 60_000, maxRetryMs = 3_600_000): number {
+  if (!w?.lastFailure || w.failures === 0) return 0
+  return w.lastFailure.at + Math.min(maxRetryMs, retryMs * 2 ** Math.min(w.failures - 1, 30))
 }
 
 export function isLive(job: RunningJob | null, at: number): boolean {
@@ -63,12 +74,14 @@ export function foldDumpEvent(state: DumpState, e: MbwaEvent): void {
     case 'DumpCompleted': {
       const w = entry(state, e.value.wiki)
       w.lastGood = { jobId: e.value.jobId, path: e.value.path, bytes: e.value.bytes, count: e.value.count, sha256: e.value.sha256, completedAt: e.value.observedAt }
+      w.failures = 0
       if (w.running?.jobId === e.value.jobId) w.running = null
       return
     }
     case 'DumpFailed': {
       const w = entry(state, e.value.wiki)
       w.lastFailure = { jobId: e.value.jobId, error: e.value.error, at: e.value.observedAt }
+      w.failures++
       if (w.running?.jobId === e.value.jobId) w.running = null
       return
     }

@@ -71,7 +71,7 @@ export class DumpMonitor {
     const now = this.now()
     const all = new Map(this.state)
     for (const wiki of this.options.wikis?.() ?? []) {
-      if (!all.has(wiki)) all.set(wiki, { wiki, running: null, lastGood: null, lastFailure: null, abandoned: 0, requested: false })
+      if (!all.has(wiki)) all.set(wiki, { wiki, running: null, lastGood: null, lastFailure: null, failures: 0, abandoned: 0, requested: false })
     }
     return [...all.values()].map((w) => ({ ...w, live: isLive(w.running, now) })).sort((a, b) => a.wiki.localeCompare(b.wiki))
   }

@@ -12,7 +12,7 @@ import type { PageState } from '../domain/page-state.js'
 import { BLOCK, DumpWriter, mergeParts, verifyDumpAsync } from './dump-file.js'
 import { Progress } from '../progress.js'
 import { safeWikiCode } from '../domain/wiki-code.js'
-import { foldDumpEvent, isLive, type DumpState } from '../domain/dump-leases.js'
+import { foldDumpEvent, isLive, retryAt, type DumpState } from '../domain/dump-leases.js'
 
 // A dump worker, after the xmldumps-backup worker with lock files replaced by events: it takes the least recently
 // dumped wiki that no live lease holds (or the one named), announces its lease, heartbeats while it writes the
@@ -37,6 +37,8 @@ export interface DumpWorkerOptions {
   heartbeatMs?: number
   /** A wiki whose last good dump is younger than this is not due (when no wiki is named). Default 0. */
   minAgeMs?: number
+  /** First wait before a wiki whose dump failed is taken again (when no wiki is named); doubles per failure in a row, up to an hour. Default 1 minute. */
+  retryMs?: number
   host?: string
   pid?: number
   logger?: Logger
@@ -104,7 +106,7 @@ export class DumpWorker {
     if (!target) {
       const minAge = this.options.minAgeMs ?? 0
       const free = (await this.options.wikis())
-        .filter((w) => !exclude.has(w) && !isLive(state.get(w)?.running ?? null, now) && now - (state.get(w)?.lastGood?.completedAt ?? 0) >= minAge)
+        .filter((w) => !exclude.has(w) && !isLive(state.get(w)?.running ?? null, now) && now - (state.get(w)?.lastGood?.completedAt ?? 0) >= minAge && retryAt(state.get(w), this.options.retryMs) <= now)
       free.sort((a, b) => (state.get(a)?.lastGood?.completedAt ?? 0) - (state.get(b)?.lastGood?.completedAt ?? 0) || a.localeCompare(b))
       target = free[0]
     }

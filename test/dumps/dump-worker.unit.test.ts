@@ -55,6 +55,36 @@ describe('dump workers (unit, embedded log)', () => {
     expect((await w.claim())!.wiki).toBe('fr') // en was dumped: fr is now the least recent
   })
 
+  it('a wiki whose dump fails waits, longer after each failure, while the others are dumped', async () => {
+    h = await harness()
+    let now = 1_000_000_000
+    // en's pages cannot be read; fr's can.
+    const failing: PageSource = {
+      async parts() {
+        return [{ [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(new Error('the store is unreadable')) }) }]
+      },
+    }
+    const w = worker('a', { now: () => now, retryMs: 60_000, minAgeMs: 86_400_000, pages: { parts: async (wiki) => (wiki === 'en' ? failing.parts(wiki) : source(30).parts(wiki)) } })
+    const first = (await w.claim())!
+    expect(first.wiki).toBe('en')
+    expect(await w.run(first)).toBeUndefined()
+    // en failed just now: fr is taken, although en is the least recently dumped.
+    const second = (await w.claim())!
+    expect(second.wiki).toBe('fr')
+    expect(await w.run(second)).toBeDefined()
+    now += 30_000
+    expect(await w.claim()).toBeUndefined() // en waits a minute after its first failure; fr is dumped
+    now += 31_000
+    const again = (await w.claim())!
+    expect(again.wiki).toBe('en')
+    expect(await w.run(again)).toBeUndefined()
+    expect((await w.state()).get('en')).toMatchObject({ failures: 2 })
+    now += 61_000
+    expect(await w.claim()).toBeUndefined() // two minutes after the second failure
+    // Named (mbwa dump run --wiki en), a wiki is taken whatever its failures.
+    expect((await w.claim('en'))!.wiki).toBe('en')
+  })
+
   it('a lease whose heartbeats stopped is declared abandoned, and another worker takes the wiki', async () => {
     h = await harness()
     let now = 1_000_000
