@@ -54,20 +54,23 @@ const sinkWaiting = new Gauge({ name: 'mbwa_sink_waiting_commands', help: 'Edit 
 const sinkPaused = new Gauge({ name: 'mbwa_sink_paused', help: '1 while the sink does not write to a wiki (read-only, blocked, rights lost)', labelNames: ['wiki', 'reason'] as const, registers: [metricsRegistry] })
 const sinkOutcomes = new Gauge({ name: 'mbwa_sink_outcomes', help: 'Edit outcomes since this process started', labelNames: ['outcome'] as const, registers: [metricsRegistry] })
 const dumpRunning = new Gauge({ name: 'mbwa_dump_running', help: '1 while a dump job of a wiki holds a live lease', labelNames: ['wiki'] as const, registers: [metricsRegistry] })
+const snapshotFailures = new Gauge({ name: 'mbwa_snapshot_failures', help: 'Failed snapshot attempts of a wiki in a row since its last completed snapshot (from the log)', labelNames: ['wiki'] as const, registers: [metricsRegistry] })
+const dumpFailures = new Gauge({ name: 'mbwa_dump_failures', help: 'Failed dump jobs of a wiki in a row since its last good dump (from the log)', labelNames: ['wiki'] as const, registers: [metricsRegistry] })
 const dumpLastGood = new Gauge({ name: 'mbwa_dump_last_good_timestamp_seconds', help: 'When the last good dump of a wiki was written', labelNames: ['wiki'] as const, registers: [metricsRegistry] })
 
 /** The part of /v1/stats the metrics are set from. */
 export interface StatusForMetrics {
   partitions: { partition: number; offset: number; lag: number }[]
   storeBytes: number
+  snapshotFailures?: Record<string, number>
   members: unknown[]
   sources: { sources: { source: string; connected: boolean; counts: Record<string, number | null>; lagSeconds: number | null; reconnects: number; failures: number; wikis: Record<string, { events: number; snapshot?: { pages: number; expected: number | null } }> }[] } | null
   sink: { waiting: Record<string, number>; paused: Record<string, { reason: string }>; applied: number; failed: number; skipped: Record<string, number> } | null
-  dumps: { wiki: string; live: boolean; lastGood?: { completedAt?: number } | null }[] | null
+  dumps: { wiki: string; live: boolean; failures?: number; lastGood?: { completedAt?: number } | null }[] | null
 }
 
 export function setStatusMetrics(s: StatusForMetrics): void {
-  for (const g of [sourceEvents, sourceWikiEvents, sourceDropped, sourceConnected, sourceLastEvent, sourceLag, sourceReconnects, sourceFailures, snapshotPages, snapshotExpected, projectionLag, projectionStored, sinkWaiting, sinkPaused, sinkOutcomes, dumpRunning, dumpLastGood]) g.reset()
+  for (const g of [sourceEvents, sourceWikiEvents, sourceDropped, sourceConnected, sourceLastEvent, sourceLag, sourceReconnects, sourceFailures, snapshotPages, snapshotExpected, projectionLag, projectionStored, sinkWaiting, sinkPaused, sinkOutcomes, dumpRunning, dumpLastGood, snapshotFailures, dumpFailures]) g.reset()
   for (const src of s.sources?.sources ?? []) {
     const source = src.source
     sourceEvents.inc({ source }, Number(src.counts.events ?? 0))
@@ -90,6 +93,7 @@ export function setStatusMetrics(s: StatusForMetrics): void {
     projectionStored.set({ partition: String(p.partition) }, p.offset)
   }
   storeBytes.set(s.storeBytes)
+  for (const [wiki, n] of Object.entries(s.snapshotFailures ?? {})) snapshotFailures.set({ wiki }, n)
   groupMembers.set(Math.max(1, s.members.length))
   if (s.sink) {
     for (const [wiki, n] of Object.entries(s.sink.waiting)) sinkWaiting.set({ wiki }, n)
@@ -100,6 +104,7 @@ export function setStatusMetrics(s: StatusForMetrics): void {
   }
   for (const d of s.dumps ?? []) {
     dumpRunning.set({ wiki: d.wiki }, d.live ? 1 : 0)
+    dumpFailures.set({ wiki: d.wiki }, d.failures ?? 0)
     if (d.lastGood?.completedAt) dumpLastGood.set({ wiki: d.wiki }, d.lastGood.completedAt / 1000)
   }
 }

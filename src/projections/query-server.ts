@@ -320,11 +320,19 @@ export class QueryServer {
       lag: status.reduce((n, s) => n + Math.max(0, s.end - s.offset), 0),
       members: this.options.router?.addresses() ?? [],
       storeBytes: directoryBytes(store.path),
+      snapshotFailures: this.snapshotFailures(),
       sources: this.options.sources ? this.options.sources() : null,
       sink: this.options.sink ? await this.options.sink() : null,
       dumps: this.options.dumps ? this.options.dumps.status() : null,
       at: new Date().toISOString(),
     }
+  }
+
+  /** Failed snapshot attempts in a row per wiki, as this member's partitions' logs say (the highest of them). */
+  private snapshotFailures(): Record<string, number> {
+    const out: Record<string, number> = {}
+    for (const owned of this.options.projector.owned.values()) for (const [wiki, n] of owned.applier.snapshotFailures) out[wiki] = Math.max(out[wiki] ?? 0, n)
+    return out
   }
 
   /**

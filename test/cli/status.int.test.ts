@@ -87,6 +87,7 @@ sources:
       expect(metrics).toMatch(/mbwa_projection_lag_events\{partition="3"\} 0/)
       expect(metrics).toMatch(/mbwa_projection_store_bytes \d+/)
       expect(metrics).toMatch(/mbwa_dump_running\{wiki="fr"\} 0/)
+      expect(metrics).toMatch(/mbwa_dump_failures\{wiki="fr"\} 0/)
       // The process itself: memory, heap, event loop delay (what a slow query would be waiting on).
       expect(metrics).toMatch(/mbwa_process_resident_memory_bytes \d+/)
       expect(metrics).toMatch(/mbwa_nodejs_heap_size_used_bytes \d+/)

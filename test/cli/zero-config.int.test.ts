@@ -144,6 +144,7 @@ sources:
       expect(wikis.find((w) => w.code === 'ab')).toMatchObject({ closed: false, lastSnapshot: null })
       expect(wikis.find((w) => w.code === 'ab')!.snapshotFailures).toBeGreaterThanOrEqual(1)
       expect(wikis.filter((w) => w.code !== 'ab').map((w) => w.snapshotFailures)).toEqual([0, 0])
+      expect(await (await request(`${url}/metrics`)).body.text()).toMatch(/mbwa_snapshot_failures\{wiki="ab"\} [1-9]/)
       // fr lacks its link to en: reported once the pass over every title ran, which it does without ab.
       expect((await missingOnFr(url, title))?.codes).toEqual(['en'])
       // The title is not complete (ab's titles are unknown), so nothing is removed for want of it.
