@@ -162,18 +162,9 @@ export class Sources {
     const digest = createHash('sha256').update(JSON.stringify(wikis)).digest('hex').slice(0, 16)
     if ((await this.checkpoints.get<string>(ANNOUNCED_KEY)) === digest) return
     const family = this.config.discovery.sitematrix.family
-    const partitions = await this.events.log.partitionCount(this.topics.events)
     const observedAt = Date.now()
-    await this.events.append(
-      this.topics.events,
-      Array.from({ length: partitions }, (_, partition) => ({
-        type: 'WikisDiscovered' as const,
-        key: null,
-        partition,
-        value: { id: `discovery:${family}:${digest}:${partition}`, source: 'discovery', observedAt, partition, family, wikis },
-      })),
-    )
-    this.meters.discovery.appended(partitions, observedAt)
+    const markers = await this.events.appendToEveryPartition(this.topics.events, 'WikisDiscovered', (partition) => ({ id: `discovery:${family}:${digest}:${partition}`, source: 'discovery', observedAt, partition, family, wikis }))
+    this.meters.discovery.appended(markers.length, observedAt)
     await this.checkpoints.putAll([[ANNOUNCED_KEY, digest], this.meters.discovery.entry()])
     this.logger.info({ family, wikis: wikis.length, closed: wikis.filter((w) => w.closed).length }, 'discovery: the wiki list changed; announced to the projection')
   }

@@ -67,16 +67,7 @@ export function registerImport(program: Command): void {
         if (batch.length > 0) await events.append(topics.events, batch)
         progress.update(n)
         progress.stop()
-        const partitions = await log.partitionCount(topics.events)
-        await events.append(
-          topics.events,
-          Array.from({ length: partitions }, (_, partition) => ({
-            type: 'SnapshotCompleted' as const,
-            key: null,
-            partition,
-            value: { id: `${snapshotId}:completed:${partition}`, source: 'import', observedAt: Date.now(), wiki, snapshotId, partition, startedAt, pages: n },
-          })),
-        )
+        await events.appendToEveryPartition(topics.events, 'SnapshotCompleted', (partition) => ({ id: `${snapshotId}:completed:${partition}`, source: 'import', observedAt: Date.now(), wiki, snapshotId, partition, startedAt, pages: n }))
         const seconds = Math.max(0.001, (Date.now() - startedAt) / 1000)
         process.stdout.write(`imported ${n} titles of ${wiki} from ${file} (${Math.round(n / seconds)} titles/s)\n`)
       } finally {

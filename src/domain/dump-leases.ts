@@ -1,4 +1,5 @@
 import type { DumpAbandoned, MbwaEvent } from '../events/types.js'
+import { doublingDelay } from '../backoff.js'
 
 // The state of every wiki's dumps, folded from the events of the dumps topic in log order. The log is the
 // arbiter of leases: a DumpStarted takes the wiki only if no job holds it when the event is reached, so when two
@@ -43,7 +44,7 @@ function entry(state: DumpState, wiki: string): WikiDumps {
  */
 export function retryAt(w: WikiDumps | undefined, retryMs = 60_000, maxRetryMs = 3_600_000): number {
   if (!w?.lastFailure || w.failures === 0) return 0
-  return w.lastFailure.at + Math.min(maxRetryMs, retryMs * 2 ** Math.min(w.failures - 1, 30))
+  return w.lastFailure.at + doublingDelay(w.failures, retryMs, maxRetryMs)
 }
 
 export function isLive(job: RunningJob | null, at: number): boolean {

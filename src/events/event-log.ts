@@ -65,6 +65,15 @@ export class EventStore {
     return encoded.then((messages) => this.log.append(topic, messages))
   }
 
+  /**
+   * Appends one marker to every partition of `topic` (a snapshot's end or failure, a discovered wiki list): each
+   * partition's consumer meets it in order with that partition's own events. `value` makes the partition's marker.
+   */
+  async appendToEveryPartition<K extends EventType>(topic: string, type: K, value: (partition: number) => EventMap[K]): Promise<AppendResult[]> {
+    const partitions = await this.log.partitionCount(topic)
+    return this.append(topic, Array.from({ length: partitions }, (_, partition) => ({ type, key: null, partition, value: value(partition) })))
+  }
+
   private async encode(events: EventToAppend[]): Promise<LogMessage[]> {
     const messages: LogMessage[] = []
     const slice = new TimeSlice()

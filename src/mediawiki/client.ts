@@ -4,6 +4,7 @@ import { Pool } from 'undici'
 import { MbwaError } from '../errors/errors.js'
 import { silentLogger, type Logger } from '../logging.js'
 import { PACKAGE_VERSION } from '../paths.js'
+import { doublingDelay } from '../backoff.js'
 
 // A MediaWiki Action API client on undici: one keep-alive pool per wiki, format=json&formatversion=2, maxlag on
 // every request, gzip, a User-Agent as Wikimedia's policy asks, a cookie jar for sessions, continuation, and a
@@ -242,7 +243,7 @@ export class MediaWikiClient {
   }
 
   private async backoff(attempt: number, retryAfter: number | undefined, why: string): Promise<void> {
-    const exp = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1))
+    const exp = doublingDelay(attempt, this.retry.baseDelayMs, this.retry.maxDelayMs)
     const ms = Math.min(retryAfter ?? exp * (0.5 + Math.random() / 2), this.retry.maxRetryAfterMs)
     this.logger.warn({ wiki: this.name, attempt, waitMs: Math.round(ms) }, 'retrying after: %s', why)
     await sleep(ms)

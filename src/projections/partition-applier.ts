@@ -134,22 +134,32 @@ export class PartitionApplier {
     if (this.held && this.waitOver() && events.length > 0) await this.passOverEveryTitle(events[0]!.offset, stats)
     let segment: DecodedEvent[] = []
     for (const e of events) {
-      if (e.event.type === 'SnapshotCompleted' && e.event.value.partition === this.partition) {
-        await this.applySegment(segment, e.offset, stats)
-        segment = []
-        await this.sweep(e.event.value, e.offset + 1, stats)
-      } else if (e.event.type === 'SnapshotFailed' && e.event.value.partition === this.partition) {
-        await this.applySegment(segment, e.offset, stats)
-        segment = []
-        await this.snapshotFailed(e.event.value.wiki, e.event.value.failures, e.offset + 1, stats)
-      } else if (e.event.type === 'WikisDiscovered' && e.event.value.partition === this.partition) {
-        await this.applySegment(segment, e.offset, stats)
-        segment = []
-        await this.discover(e.event.value.wikis, e.offset + 1, stats)
-      } else segment.push(e)
+      const marker = this.marker(e.event)
+      if (marker === undefined) {
+        segment.push(e)
+        continue
+      }
+      // A marker acts on the state the events before it made.
+      await this.applySegment(segment, e.offset, stats)
+      segment = []
+      await marker(e.offset + 1, stats)
     }
     await this.applySegment(segment, nextOffset, stats)
     return stats
+  }
+
+  /** What a marker meant for this partition does (undefined for any other event). */
+  private marker(event: MbwaEvent): ((nextOffset: number, stats: ApplyStats) => Promise<void>) | undefined {
+    switch (event.type) {
+      case 'SnapshotCompleted':
+        return event.value.partition === this.partition ? (next, stats) => this.sweep(event.value, next, stats) : undefined
+      case 'SnapshotFailed':
+        return event.value.partition === this.partition ? (next, stats) => this.snapshotFailed(event.value.wiki, event.value.failures, next, stats) : undefined
+      case 'WikisDiscovered':
+        return event.value.partition === this.partition ? (next, stats) => this.discover(event.value.wikis, next, stats) : undefined
+      default:
+        return undefined
+    }
   }
 
   private async applySegment(events: DecodedEvent[], nextOffset: number, stats: ApplyStats): Promise<void> {

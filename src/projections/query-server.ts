@@ -170,12 +170,13 @@ export class QueryServer {
       const local = (req.query as { local?: string }).local === '1'
       const parts = await this.gather(req, local, async () => {
         const out: Record<string, { titles: number; lastSnapshot: number | null; lag: number; snapshotFailures: number }> = {}
+        const failures = this.snapshotFailures()
         for (const [p, owned] of projector.owned) {
           const lag = Math.max(0, owned.end - owned.offset)
           for (const code of owned.applier.rules.keys()) {
             const o = (out[code] ??= { titles: 0, lastSnapshot: null, lag: 0, snapshotFailures: 0 })
             o.titles += owned.applier.titleCounts[code] ?? 0
-            o.snapshotFailures = Math.max(o.snapshotFailures, owned.applier.snapshotFailures.get(code) ?? 0)
+            o.snapshotFailures = failures[code] ?? 0
             const mark = owned.applier.snapshotMarks[code]
             if (mark && (o.lastSnapshot === null || mark.completedAt > o.lastSnapshot)) o.lastSnapshot = mark.completedAt
             o.lag += lag

@@ -18,6 +18,7 @@ import type { EditQueue, QueuedCommand, Waiting } from './edit-queue.js'
 import type { Throttle } from './throttle.js'
 import { asPageState, observation, verifyTitles, type LivePage, type Verification, type VerifyItem } from './verify.js'
 import type { WikiEditor } from './wiki-editor.js'
+import { doublingDelay } from '../backoff.js'
 
 // The edit sink: edit commands from the edits topic wait in the sink's queue; at the pace the throttle allows,
 // a command's title is verified on the live wikis, and its page is rewritten if it still needs it. Verification
@@ -267,7 +268,7 @@ export class EditSink {
       await this.options.queue.finish(key, c.commandId, `failed:${code}`)
       return
     }
-    const delay = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempts - 1))
+    const delay = doublingDelay(attempts, this.retry.baseDelayMs, this.retry.maxDelayMs)
     await this.outcome([this.failed({ ...c, attempts }, code, message, true)])
     await this.options.queue.later(key, c, this.now() + delay, true)
     this.logger.warn({ wiki: c.wiki, title: c.title, code, attempts, retryInMs: delay }, 'sink: will try again')

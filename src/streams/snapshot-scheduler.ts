@@ -4,6 +4,7 @@ import type { CheckpointStore } from './checkpoints.js'
 import { SnapshotReader, type SnapshotSchedule } from './snapshot.js'
 import type { WikiSource } from './wiki-source.js'
 import type { SourceMeter } from './source-meter.js'
+import { doublingDelay } from '../backoff.js'
 
 // Which wiki to snapshot next, as the old bot's addtasks() did: an interrupted snapshot first (it resumes),
 // then the least recently snapshotted wiki once it is due (its target interval, default one week, has passed
@@ -85,7 +86,7 @@ export class SnapshotScheduler {
     return best && { wiki: best.wiki, dueAt: best.dueAt }
   }
 
-  /** Failed attempts in a row per wiki, and when each is tried again (for status and tests). */
+  /** Failed attempts in a row per wiki, and when each is tried again (what this process knows; the log has SnapshotFailed). */
   failing(): Record<string, { count: number; retryAt: number }> {
     return Object.fromEntries([...this.failures].map(([code, f]) => [code, { ...f }]))
   }
@@ -114,7 +115,7 @@ export class SnapshotScheduler {
         if (signal.aborted) break
         this.options.meter?.failed(err)
         const count = (this.failures.get(code)?.count ?? 0) + 1
-        const waitMs = Math.min(this.options.maxRetryMs ?? 3_600_000, (this.options.retryMs ?? 60_000) * 2 ** Math.min(count - 1, 30))
+        const waitMs = doublingDelay(count, this.options.retryMs ?? 60_000, this.options.maxRetryMs ?? 3_600_000)
         this.failures.set(code, { count, retryAt: this.now() + waitMs })
         this.logger.warn({ wiki: code, failures: count, retryInMs: waitMs, err: (err as Error).message }, 'snapshot failed; it resumes after a wait, other wikis go on')
         // In the log, so the projection does not hold every title's verdict back for this wiki.

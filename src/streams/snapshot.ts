@@ -194,26 +194,20 @@ export class SnapshotReader {
     }
 
     // One marker per partition: each projector sweeps its own titles of this wiki.
-    const partitions = await events.log.partitionCount(topic)
     const completedAt = this.now()
-    const markers: EventToAppend[] = Array.from({ length: partitions }, (_, partition) => ({
-      type: 'SnapshotCompleted',
-      key: null,
+    const done = state
+    await events.appendToEveryPartition(topic, 'SnapshotCompleted', (partition) => ({
+      id: `${wiki.code}:snapshot-completed:${done.snapshotId}:${partition}`,
+      source: 'snapshot',
+      observedAt: completedAt,
+      wiki: wiki.code,
+      snapshotId: done.snapshotId,
       partition,
-      value: {
-        id: `${wiki.code}:snapshot-completed:${state!.snapshotId}:${partition}`,
-        source: 'snapshot',
-        observedAt: completedAt,
-        wiki: wiki.code,
-        snapshotId: state!.snapshotId,
-        partition,
-        startedAt: state!.startedAt,
-        pages: state!.pages,
-        titleCase: state!.titleCase ?? null,
-        mainPage: state!.mainPage ?? null,
-      },
+      startedAt: done.startedAt,
+      pages: done.pages,
+      titleCase: done.titleCase ?? null,
+      mainPage: done.mainPage ?? null,
     }))
-    await events.append(topic, markers)
     const schedule: SnapshotSchedule = { lastStartedAt: state.startedAt, lastCompletedAt: completedAt, lastDurationMs: completedAt - state.startedAt, pages: state.pages }
     await checkpoints.put(SnapshotReader.scheduleKey(wiki.code), schedule)
     await checkpoints.delete(SnapshotReader.stateKey(wiki.code))
@@ -229,18 +223,10 @@ export class SnapshotReader {
   async failed(wiki: string, failures: number, err: unknown): Promise<void> {
     const { events, topic } = this.options
     const state = await this.state(wiki)
-    const partitions = await events.log.partitionCount(topic)
     const at = this.now()
     const reason = (err instanceof Error ? err.message : String(err)).slice(0, 500)
-    await events.append(
-      topic,
-      Array.from({ length: partitions }, (_, partition) => ({
-        type: 'SnapshotFailed' as const,
-        key: null,
-        partition,
-        value: { id: `${wiki}:snapshot-failed:${state?.snapshotId ?? 'none'}:${failures}:${at}:${partition}`, source: 'snapshot', observedAt: at, wiki, snapshotId: state?.snapshotId ?? null, partition, failures, reason },
-      })),
-    )
+    const snapshotId = state?.snapshotId ?? null
+    await events.appendToEveryPartition(topic, 'SnapshotFailed', (partition) => ({ id: `${wiki}:snapshot-failed:${snapshotId ?? 'none'}:${failures}:${at}:${partition}`, source: 'snapshot', observedAt: at, wiki, snapshotId, partition, failures, reason }))
   }
 
   private observed(wiki: string, state: SnapshotState, p: ApiPage): EventToAppend {

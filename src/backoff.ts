@@ -1,0 +1,7 @@
+/**
+ * The wait before try number `attempt + 1` after `attempt` failures in a row: `baseMs`, doubling with each failure,
+ * at most `maxMs` (the exponent is capped, so a long run of failures never overflows).
+ */
+export function doublingDelay(attempt: number, baseMs: number, maxMs: number): number {
+  return Math.min(maxMs, baseMs * 2 ** Math.min(Math.max(0, attempt - 1), 30))
+}
