@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -18,6 +18,7 @@ import { GeneratedWikis, mix } from '../test/setup/generated-wikis.js'
 // sampled titles against the generator's own expectation.
 //
 //   npm run bench:bootstrap -- [--pages N] [--wikis W] [--sample S] [--write]
+//   (MBWA_BENCH_NODE_ARGS: flags for mbwa's node, e.g. --cpu-prof; MBWA_BENCH_KEEP=1 keeps its data directory to look at)
 
 const { values: args } = parseArgs({ options: { pages: { type: 'string', default: '1000000' }, wikis: { type: 'string', default: '10' }, sample: { type: 'string', default: '10000' }, write: { type: 'boolean', default: false } } })
 const farm = new GeneratedWikis(Number(args.wikis), Number(args.pages))
@@ -37,6 +38,20 @@ function peakRssMb(pid: number): number {
 /** The anonymous part of the RSS now (heap, LevelDB's memtables and caches), without file pages LevelDB maps. */
 function anonRssMb(pid: number): number {
   return Math.round(Number(/RssAnon:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024)
+}
+
+/** CPU seconds of a process so far: its main thread, and the others (libuv's pool where LevelDB works, LevelDB's compaction, V8's GC helpers, workers). */
+function cpuByThread(pid: number): Map<string, number> {
+  const out = new Map<string, number>()
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+    const name = tid === String(pid) ? 'main' : 'others'
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    // utime and stime, fields 14 and 15 of stat(5), in clock ticks (100 per second on Linux).
+    const s = (Number(fields[11]) + Number(fields[12])) / 100
+    out.set(name, (out.get(name) ?? 0) + s)
+  }
+  return out
 }
 
 // The queries of a user during catch-up, from a thread of their own: the loopback wiki server in this thread blocks
@@ -129,6 +144,9 @@ ${CODES.map((c) => `  ${c}: {api: "${api.url}/${c}/api.php", linkMode: manual}`)
       await sleep(200)
     }
     rss = Math.max(rss, peakRssMb(child.pid!))
+    const cpu = cpuByThread(child.pid!)
+    const cpuTotal = [...cpu.values()].reduce((a, b) => a + b, 0)
+    const benchCpu = process.cpuUsage()
     const latencies = await new Promise<number[]>((resolve, reject) => {
       prober!.once('message', resolve)
       prober!.once('error', reject)
@@ -178,6 +196,8 @@ pages. The server runs in the bench's process, on the same two cores as mbwa.
 | of which JavaScript heap (V8 heap size), highest sampled every 2 s | ${fmt(heap)} MB |
 | of which Buffers outside the heap (V8 external memory), highest sampled; the rest is native (LevelDB's memtables, caches and compactions, the allocator) | ${fmt(external)} MB |
 | \`GET /v1/titles/…\` during catch-up (5 queries every 200 ms from a thread of the bench's own): p50 / p99 / max (aim p99 < 50 ms), ${fmt(latencies.length)} requests | ${percentile(latencies, 0.5).toFixed(1)} / ${percentile(latencies, 0.99).toFixed(1)} / ${Math.max(...latencies).toFixed(1)} ms |
+| CPU of mbwa to consistent: all threads / main thread / the others (LevelDB, GC helpers) | ${cpuTotal.toFixed(1)} / ${(cpu.get('main') ?? 0).toFixed(1)} / ${(cpu.get('others') ?? 0).toFixed(1)} s |
+| CPU of the bench (loopback wiki server, probe) to then | ${((benchCpu.user + benchCpu.system) / 1e6).toFixed(1)} s |
 | API requests | ${fmt(api.requests())} |
 | sampled titles checked against the generator | ${fmt(sample)} titles, ${fmt(checked)} pages, ${fmt(wrong.length)} wrong |
 ${wrong.filter(Boolean).length > 0 ? `\nFirst differences: ${wrong.filter(Boolean).map((x) => `\`${x}\``).join('; ')}\n` : ''}`
@@ -185,7 +205,8 @@ ${wrong.filter(Boolean).length > 0 ? `\nFirst differences: ${wrong.filter(Boolea
     if (args.write) writeSection(`bootstrap-${W}x${args.pages}`, body)
   } finally {
     await api.close()
-    rmSync(dir, { recursive: true, force: true })
+    if (process.env.MBWA_BENCH_KEEP) process.stderr.write(`kept ${dir}\n`)
+    else rmSync(dir, { recursive: true, force: true })
   }
 }
 

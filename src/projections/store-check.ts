@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, wr
 import { ClassicLevel } from 'classic-level'
 import { silentLogger, type Logger } from '../logging.js'
 import { decodeTitleRecord } from './title-record-codec.js'
-import { STORE_FORMAT, storeFormat } from './title-store.js'
+import { STORE_FORMAT, storeFormat, titleOfKey } from './title-store.js'
 
 // A projection store damaged while mbwa was stopped (a table file deleted, truncated or altered, the manifest
 // broken) must never be served. LevelDB notices some damage when it opens (a missing file, a broken manifest) and
@@ -69,7 +69,7 @@ export async function checkStore(dir: string): Promise<StoreCheck> {
     let n = 0
     for await (const [k, v] of db.iterator()) {
       // Title records are Avro: a value that does not decode is damage LevelDB's own checks let through.
-      if (k.charCodeAt(0) === 0x74 /* t */) decodeTitleRecord(v)
+      if (k.charCodeAt(0) === 0x74 /* t */) decodeTitleRecord(v, titleOfKey(k))
       n++
     }
     return { ok: true, how: 'scanned', keys: n }

@@ -4,10 +4,30 @@ import type { TitleRecord } from './title-store.js'
 // How a title record is stored: Avro binary, not JSON. A record is read and written again each time one of the
 // title's pages changes (during a bootstrap, once per wiki), so its encoding is on the projection's hot path:
 // Avro is about a third of the JSON's size and cheaper to decode and to encode, with less garbage to collect.
+// A language link to the record's own title (nearly every link between Wiktionaries) is stored without the title:
+// null in its place, the record's title when read. Records are smaller (each is rewritten once per wiki in a
+// bootstrap, and LevelDB compacts every byte several times over) and decoding makes no string for it.
 // The schema is the store's format, not an event schema: changing it changes STORE_FORMAT (title-store.ts), and a
 // store in another format is rebuilt from the log.
 
-const link: avro.Schema = { type: 'record', name: 'Link', fields: [{ name: 'code', type: 'string' }, { name: 'title', type: 'string' }] }
+/** The title of the record being encoded or decoded (both are synchronous, one at a time). */
+let current = ''
+
+type Link = { code: string; title: string }
+
+/** A link whose title is the record's own is written as title null, and read back as the record's title. */
+class OwnTitleLink extends avro.types.LogicalType {
+  override _fromValue(v: { code: string; title: string | null }): Link {
+    if (v.title === null) v.title = current
+    return v as Link
+  }
+  override _toValue(v: Link): { code: string; title: string | null } {
+    return v.title === current ? { code: v.code, title: null } : v
+  }
+}
+
+const link = (name: string): avro.Schema =>
+  ({ type: 'record', name, logicalType: 'own-title-link', fields: [{ name: 'code', type: 'string' }, { name: 'title', type: ['null', 'string'] }] }) as avro.Schema
 
 const pageState: avro.Schema = {
   type: 'record',
@@ -17,8 +37,8 @@ const pageState: avro.Schema = {
     { name: 'blank', type: ['null', 'boolean'] },
     { name: 'revision', type: ['null', 'long'] },
     { name: 'pageId', type: ['null', 'long'] },
-    { name: 'links', type: ['null', { type: 'array', items: link }] },
-    { name: 'writtenLinks', type: ['null', { type: 'array', items: 'Link' }] },
+    { name: 'links', type: ['null', { type: 'array', items: link('Link') }] },
+    { name: 'writtenLinks', type: ['null', { type: 'array', items: link('WrittenLink') }] },
     { name: 'createdAt', type: ['null', 'long'] },
     { name: 'byBot', type: ['null', 'boolean'] },
     { name: 'observedAt', type: 'long' },
@@ -28,19 +48,24 @@ const pageState: avro.Schema = {
   ],
 }
 
-const titleRecord = avro.Type.forSchema({
-  type: 'record',
-  name: 'TitleRecord',
-  namespace: 'org.mbwa.store',
-  fields: [
-    { name: 'pages', type: { type: 'map', values: pageState } },
-    { name: 'disc', type: { type: 'array', items: { type: 'array', items: 'string' } } },
-  ],
-})
+const titleRecord = avro.Type.forSchema(
+  {
+    type: 'record',
+    name: 'TitleRecord',
+    namespace: 'org.mbwa.store',
+    fields: [
+      { name: 'pages', type: { type: 'map', values: pageState } },
+      { name: 'disc', type: { type: 'array', items: { type: 'array', items: 'string' } } },
+    ],
+  },
+  { logicalTypes: { 'own-title-link': OwnTitleLink } },
+)
 
 const NULLABLE = ['blank', 'revision', 'pageId', 'links', 'writtenLinks', 'createdAt', 'byBot', 'snapshotId'] as const
 
-export function encodeTitleRecord(record: TitleRecord): Buffer {
+/** The bytes of the record of `title`. */
+export function encodeTitleRecord(record: TitleRecord, title: string): Buffer {
+  current = title
   try {
     return titleRecord.toBuffer({ pages: record.pages, disc: record.disc ?? [] })
   } catch {
@@ -55,8 +80,10 @@ export function encodeTitleRecord(record: TitleRecord): Buffer {
   }
 }
 
-export function decodeTitleRecord(bytes: Uint8Array): TitleRecord {
+/** The record of `title` from its bytes. */
+export function decodeTitleRecord(bytes: Uint8Array, title: string): TitleRecord {
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  current = title
   const r = titleRecord.fromBuffer(buf) as { pages: TitleRecord['pages']; disc: [string, string][] }
   return r.disc.length > 0 ? { pages: r.pages, disc: r.disc } : { pages: r.pages }
 }

@@ -31,8 +31,11 @@ import { TimeSlice } from '../time-slice.js'
 //   k P wiki             → failures               the wiki's snapshots failed since the last one completed here (if
 //                                                   none ever did, the pass over every title does not wait for it)
 
-/** The store's format: 2 = title records in Avro (1, unmarked, was JSON). Another format is rebuilt from the log. */
-export const STORE_FORMAT = '2'
+/**
+ * The store's format: 3 = title records in Avro, a link to the record's own title without it (2 kept it; 1, unmarked,
+ * was JSON). Another format is rebuilt from the log.
+ */
+export const STORE_FORMAT = '3'
 
 export type TitlePages = Record<string, PageState>
 
@@ -59,6 +62,9 @@ const S = '\x00'
 const end = (prefix: string): string => prefix.slice(0, -1) + '\x01'
 const hex = (p: number): string => p.toString(16).padStart(4, '0')
 const dueHex = (t: number): string => Math.max(0, Math.floor(t)).toString(16).padStart(12, '0')
+
+/** The title of a title record's key (`t P title`). */
+export const titleOfKey = (key: string): string => key.slice(7)
 
 export const keys = {
   end,
@@ -166,7 +172,7 @@ export class TitleStore {
     const slice = new TimeSlice()
     for (let i = 0; i < values.length; i++) {
       const v = values[i]
-      out[i] = v === undefined ? undefined : decodeTitleRecord(v)
+      out[i] = v === undefined ? undefined : decodeTitleRecord(v, titles[i]!)
       await slice.pass()
     }
     return out
@@ -179,7 +185,10 @@ export class TitleStore {
   /** Every title record of a partition, in key order. */
   async *entries(p: number): AsyncGenerator<[string, TitleRecord]> {
     const prefix = keys.titlePrefix(p)
-    for await (const [k, v] of this.db.iterator<string, Buffer>({ gte: prefix, lt: end(prefix), ...BUFFER })) yield [k.slice(prefix.length), decodeTitleRecord(v)]
+    for await (const [k, v] of this.db.iterator<string, Buffer>({ gte: prefix, lt: end(prefix), ...BUFFER })) {
+      const title = k.slice(prefix.length)
+      yield [title, decodeTitleRecord(v, title)]
+    }
   }
 
   /** The titles a wiki has in a partition, in key order, from the wiki-title index, with their pages' stamps. */
@@ -209,7 +218,7 @@ export class TitleStore {
   async titleWithPending(p: number, title: string): Promise<{ pages: TitlePages; pending: Record<string, PendingCommand> }> {
     const [pages, pending] = await this.db.getMany<string, Buffer>([keys.title(p, title), keys.pending(p, title)], BUFFER)
     return {
-      pages: pages === undefined ? {} : decodeTitleRecord(pages).pages,
+      pages: pages === undefined ? {} : decodeTitleRecord(pages, title).pages,
       pending: pending === undefined ? {} : (JSON.parse(pending.toString('utf8')) as Record<string, PendingCommand>),
     }
   }
@@ -271,7 +280,7 @@ export class TitleStore {
     const slice = new TimeSlice()
     for (const op of ops) {
       if (op.type === 'del') batch.del(op.key)
-      else if ('record' in op) batch.put<string, Buffer>(op.key, encodeTitleRecord(op.record), BUFFER)
+      else if ('record' in op) batch.put<string, Buffer>(op.key, encodeTitleRecord(op.record, titleOfKey(op.key)), BUFFER)
       else batch.put(op.key, op.value)
       await slice.pass()
     }
@@ -295,8 +304,8 @@ export class TitleStore {
     const ranges = partitions === 'all' ? [`t${S}`] : partitions.map((p) => keys.titlePrefix(p))
     for (const prefix of ranges) {
       for await (const [k, v] of this.db.iterator<string, Buffer>({ gte: prefix, lt: end(prefix), ...BUFFER })) {
-        const title = k.slice(k.indexOf(S, 2) + 1)
-        const byWiki = decodeTitleRecord(v).pages
+        const title = titleOfKey(k)
+        const byWiki = decodeTitleRecord(v, title).pages
         for (const wiki of Object.keys(byWiki).sort()) {
           sum = (sum + pageHash(title, wiki, byWiki[wiki]!)) & MASK
           pages++
@@ -322,9 +331,9 @@ export async function wikiDigest(store: TitleStore, wiki: string): Promise<{ sum
   let sum = 0n
   let pages = 0
   for await (const [k, v] of store.db.iterator<string, Buffer>({ gte: `t${S}`, lt: `t\x01`, ...BUFFER })) {
-    const page = decodeTitleRecord(v).pages[wiki]
+    const title = titleOfKey(k)
+    const page = decodeTitleRecord(v, title).pages[wiki]
     if (!page) continue
-    const title = k.slice(k.indexOf(S, 2) + 1)
     const canonical = JSON.stringify([title, wiki, page.redirect, page.blank, page.revision, page.pageId, page.links, page.writtenLinks])
     sum = (sum + BigInt('0x' + createHash('sha256').update(canonical).digest('hex'))) & MASK
     pages++

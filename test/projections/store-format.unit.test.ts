@@ -14,7 +14,9 @@ import { keys, STORE_FORMAT, TitleStore, type TitleRecord } from '../../src/proj
 // rebuilds from the log, other commands stop with MBWA_STORE_FORMAT.
 
 const text = fc.string({ unit: 'grapheme', maxLength: 40 })
-const link = fc.record({ code: fc.stringMatching(/^[a-z]{2,3}(-[a-z]+)?$/), title: text })
+// Titles of the record's own (stored without them), others, and the empty title a link may carry.
+const TITLE = 'Ζ́ωή 𝔘'
+const link = fc.record({ code: fc.stringMatching(/^[a-z]{2,3}(-[a-z]+)?$/), title: fc.oneof(fc.constant(TITLE), fc.constant(''), fc.constant(TITLE.normalize('NFC')), text) })
 const page: fc.Arbitrary<PageState> = fc.record({
   redirect: fc.boolean(),
   blank: fc.option(fc.boolean(), { nil: null }),
@@ -36,7 +38,7 @@ describe('title records in Avro', () => {
     fc.assert(
       fc.property(fc.dictionary(fc.stringMatching(/^[a-z][a-z0-9_]{0,20}$/), page, { maxKeys: 6 }), fc.array(fc.tuple(fc.string(), fc.string()), { maxLength: 4 }), (pages, disc) => {
         const record: TitleRecord = disc.length > 0 ? { pages, disc } : { pages }
-        expect(JSON.parse(JSON.stringify(decodeTitleRecord(encodeTitleRecord(record))))).toEqual(record)
+        expect(JSON.parse(JSON.stringify(decodeTitleRecord(encodeTitleRecord(record, TITLE), TITLE)))).toEqual(record)
       }),
       { numRuns: 300 },
     )
@@ -44,13 +46,24 @@ describe('title records in Avro', () => {
 
   it('a state that lacks a field now kept is written with null there', () => {
     const old = { redirect: false, revision: 3, observedAt: 1, source: 'snapshot', changedAt: 1 } as unknown as PageState
-    expect(decodeTitleRecord(encodeTitleRecord({ pages: { en: old } })).pages.en).toMatchObject({ revision: 3, blank: null, links: null, writtenLinks: null })
+    expect(decodeTitleRecord(encodeTitleRecord({ pages: { en: old } }, 'x'), 'x').pages.en).toMatchObject({ revision: 3, blank: null, links: null, writtenLinks: null })
   })
 
   it('are much smaller than the JSON they replace', () => {
     const p: PageState = { redirect: false, blank: false, revision: 123456, pageId: 98765, links: [{ code: 'fr', title: 'chat' }, { code: 'de', title: 'chat' }], writtenLinks: null, createdAt: null, byBot: null, observedAt: 1796112160914, source: 'snapshot', snapshotId: '0c4a4c1e-7b43-4d3c-9d53-8f0e5a5e2f11', changedAt: 1796112160914 }
     const record = { pages: { en: p, fr: p, de: p } }
-    expect(encodeTitleRecord(record).length).toBeLessThan(Buffer.byteLength(JSON.stringify(record)) / 2)
+    expect(encodeTitleRecord(record, 'chat').length).toBeLessThan(Buffer.byteLength(JSON.stringify(record)) / 2)
+  })
+
+  it('keep a link to the record\'s own title without the title, and every other title whole', () => {
+    const p = (links: { code: string; title: string }[]): PageState => ({ redirect: false, blank: false, revision: 1, pageId: 1, links, writtenLinks: links, createdAt: null, byBot: null, observedAt: 1, source: 'snapshot', snapshotId: null, changedAt: 1 })
+    const own = Array.from({ length: 50 }, (_, i) => ({ code: `l${i}`, title: 'ἀγάπη' }))
+    const other = own.map((l) => ({ ...l, title: 'ἀγάπα' }))
+    // 50 links × 2 lists × the 12 bytes of the title (and its length), less the union's 1 byte that marks it absent.
+    expect(encodeTitleRecord({ pages: { en: p(other) } }, 'ἀγάπη').length - encodeTitleRecord({ pages: { en: p(own) } }, 'ἀγάπη').length).toBe(100 * 12)
+    // The same bytes read as another title's record give that title: the title is the key's, not the value's.
+    expect(decodeTitleRecord(encodeTitleRecord({ pages: { en: p(own) } }, 'ἀγάπη'), 'ἀγάπη').pages.en!.links).toEqual(own)
+    expect(decodeTitleRecord(encodeTitleRecord({ pages: { en: p([{ code: 'fr', title: '' }]) } }, 'ἀγάπη'), 'ἀγάπη').pages.en!.links).toEqual([{ code: 'fr', title: '' }])
   })
 })
 
