@@ -19,6 +19,8 @@ export interface Stats {
   lag: number
   members: string[]
   storeBytes: number
+  /** Failed snapshot attempts in a row per wiki, from the log (absent from an older mbwa). */
+  snapshotFailures?: Record<string, number>
   sources: { sources: SourceStatus[]; wikis: { total: number; closed: number; discoveredAt: number | null } } | null
   sink: SinkStatus | null
   dumps: WikiDumpStatus[] | null
@@ -77,6 +79,11 @@ export function renderStatus(stats: Stats, url: string, now = Date.now()): strin
       } else if (s.source === 'snapshot') {
         out.push(`    ${wiki}: ${n(w.events)} pages read, last ${ago(w.lastReadAt, now)}`)
       }
+    }
+    if (s.source === 'snapshot') {
+      // Which wikis keep failing (the source's counts above do not say): retried with a growing wait meanwhile.
+      const failing = Object.entries(stats.snapshotFailures ?? {}).filter(([, f]) => f > 0).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      for (const [wiki, f] of failing) out.push(`    ${wiki}: snapshot failing, ${n(f)} attempt${f === 1 ? '' : 's'} in a row failed`)
     }
   }
   out.push('', 'projection')

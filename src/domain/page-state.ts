@@ -121,8 +121,12 @@ function isNewer(a: number | null, b: number | null): boolean {
   return a === null || b === null || a > b
 }
 
+const byCodeThenTitle = (x: LanguageLink, y: LanguageLink): number => (x.code < y.code ? -1 : x.code > y.code ? 1 : x.title < y.title ? -1 : x.title > y.title ? 1 : 0)
+
+/** The links by code, then title: the array itself when it is in that order already (the API lists them so). */
 export function sortLinks(links: LanguageLink[]): LanguageLink[] {
-  return [...links].sort((x, y) => (x.code < y.code ? -1 : x.code > y.code ? 1 : x.title < y.title ? -1 : x.title > y.title ? 1 : 0))
+  for (let i = 1; i < links.length; i++) if (byCodeThenTitle(links[i - 1]!, links[i]!) > 0) return [...links].sort(byCodeThenTitle)
+  return links
 }
 
 /** The wiki a page event is about, and whether it is one (keyed events only). */

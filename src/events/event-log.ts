@@ -79,7 +79,7 @@ export class EventStore {
     const slice = new TimeSlice()
     for (const e of events) {
       messages.push({ key: e.key, value: this.registry.encode(e.type, e.value), partition: e.partition })
-      await slice.pass()
+      if (slice.over()) await slice.handOver()
     }
     return messages
   }
@@ -93,7 +93,7 @@ export class EventStore {
         const dead: { key: string | null; value: Buffer; headers: Record<string, string> }[] = []
         const slice = new TimeSlice()
         for (const m of batch.messages) {
-          await slice.pass()
+          if (slice.over()) await slice.handOver()
           try {
             events.push({ offset: m.offset, key: m.key, timestamp: m.timestamp, event: this.registry.decode(m.value) })
           } catch (err) {

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import avro from 'avsc'
 import { MbwaError } from '../errors/errors.js'
+import { avroBytes } from '../avro-bytes.js'
 import { SCHEMAS_DIR } from '../paths.js'
 import { fingerprintBytes } from './fingerprint.js'
 import type { EventMap, EventType, MbwaEvent } from './types.js'
@@ -21,6 +22,8 @@ interface WriterSchema {
 
 interface ReaderSchema extends WriterSchema {
   readonly shortName: string
+  /** What every message written with it begins with: the marker and the fingerprint. */
+  readonly header: Buffer
 }
 
 export interface RegistryOptions {
@@ -43,7 +46,7 @@ export class SchemaRegistry {
     for (const schema of schemas) {
       const writer = compile(schema)
       const shortName = writer.name.slice(writer.name.lastIndexOf('.') + 1)
-      this.current.set(shortName, { ...writer, shortName })
+      this.current.set(shortName, { ...writer, shortName, header: Buffer.concat([Buffer.from([MARKER_0, MARKER_1]), writer.fingerprint]) })
       this.byFingerprint.set(writer.fingerprint.readBigUInt64LE(), writer)
     }
     for (const schema of archived) {
@@ -70,25 +73,18 @@ export class SchemaRegistry {
   encode<K extends EventType>(name: K, value: EventMap[K]): Buffer
   encode(name: string, value: unknown): Buffer
   encode(name: string, value: unknown): Buffer {
-    const { type, fingerprint } = this.reader(name)
-    if (this.validate) {
+    const { type, header } = this.reader(name)
+    // Checked without a hook first: with one, avsc builds a path for every field it visits.
+    if (this.validate && !type.isValid(value)) {
       const problems: string[] = []
       type.isValid(value, {
         errorHook: (path: string[], v: unknown) => problems.push(`${path.join('.') || '(value)'}=${preview(v)}`),
       })
-      if (problems.length > 0) {
-        throw new MbwaError('MBWA_EVENT_INVALID', `${name} does not match its schema: ${problems.join(', ')}`, {
-          eventType: name,
-        })
-      }
+      throw new MbwaError('MBWA_EVENT_INVALID', `${name} does not match its schema: ${problems.join(', ') || '(value)'}`, {
+        eventType: name,
+      })
     }
-    const body = type.toBuffer(value)
-    const out = Buffer.allocUnsafe(HEADER + body.length)
-    out[0] = MARKER_0
-    out[1] = MARKER_1
-    fingerprint.copy(out, 2)
-    body.copy(out, HEADER)
-    return out
+    return avroBytes(type, value, header)
   }
 
   /** Decodes a single-object-encoded message, or throws MBWA_DECODE_FAILED saying why. */

@@ -264,9 +264,11 @@ export class PartitionApplier {
       for (let i = 0; i < titles.length; i++) if (records[i]) yield [titles[i]!, records[i]!]
       titles = []
     }
-    for await (const [t, stamp] of this.store.wikiTitles(p, wiki)) {
-      if (stamp !== undefined && !leftBehind(stamp, mark)) continue
-      titles.push(t)
+    for await (const run of this.store.wikiTitles(p, wiki)) {
+      for (const [t, stamp] of run) {
+        if (stamp !== undefined && !leftBehind(stamp, mark)) continue
+        titles.push(t)
+      }
       if (titles.length >= 2000) yield* flush.call(this)
     }
     yield* flush.call(this)
@@ -283,7 +285,7 @@ export class PartitionApplier {
     const needPending: { item: Work; actionable: PageVerdict[]; answers: Answer[] }[] = []
     const slice = new TimeSlice()
     for (const item of items) {
-      await slice.pass() // a large batch is many milliseconds of work: queries share this thread
+      if (slice.over()) await slice.handOver() // a large batch is many milliseconds of work: queries share this thread
       const { title, pages } = item
       if (Object.keys(pages).length === 0) {
         for (const [w, k] of item.disc) ops.push({ type: 'del', key: keys.disc(p, w, k, title) })

@@ -1,4 +1,5 @@
 import avro from 'avsc'
+import { avroBytes } from '../avro-bytes.js'
 import type { TitleRecord } from './title-store.js'
 
 // How a title record is stored: Avro binary, not JSON. A record is read and written again each time one of the
@@ -67,7 +68,7 @@ const NULLABLE = ['blank', 'revision', 'pageId', 'links', 'writtenLinks', 'creat
 export function encodeTitleRecord(record: TitleRecord, title: string): Buffer {
   current = title
   try {
-    return titleRecord.toBuffer({ pages: record.pages, disc: record.disc ?? [] })
+    return avroBytes(titleRecord, { pages: record.pages, disc: record.disc ?? [] })
   } catch {
     // A state from an older version may lack a field that is now kept (undefined where the schema says null).
     const pages: TitleRecord['pages'] = {}
@@ -76,7 +77,7 @@ export function encodeTitleRecord(record: TitleRecord, title: string): Buffer {
       for (const k of NULLABLE) p[k] ??= null
       pages[wiki] = p as unknown as TitleRecord['pages'][string]
     }
-    return titleRecord.toBuffer({ pages, disc: record.disc ?? [] })
+    return avroBytes(titleRecord, { pages, disc: record.disc ?? [] })
   }
 }
 

@@ -173,7 +173,7 @@ export class TitleStore {
     for (let i = 0; i < values.length; i++) {
       const v = values[i]
       out[i] = v === undefined ? undefined : decodeTitleRecord(v, titles[i]!)
-      await slice.pass()
+      if (slice.over()) await slice.handOver()
     }
     return out
   }
@@ -185,16 +185,36 @@ export class TitleStore {
   /** Every title record of a partition, in key order. */
   async *entries(p: number): AsyncGenerator<[string, TitleRecord]> {
     const prefix = keys.titlePrefix(p)
-    for await (const [k, v] of this.db.iterator<string, Buffer>({ gte: prefix, lt: end(prefix), ...BUFFER })) {
-      const title = k.slice(prefix.length)
-      yield [title, decodeTitleRecord(v, title)]
+    for await (const run of this.runs<Buffer>(prefix, BUFFER)) {
+      for (const [k, v] of run) {
+        const title = k.slice(prefix.length)
+        yield [title, decodeTitleRecord(v, title)]
+      }
     }
   }
 
-  /** The titles a wiki has in a partition, in key order, from the wiki-title index, with their pages' stamps. */
-  async *wikiTitles(p: number, wiki: string): AsyncGenerator<[string, SweepStamp | undefined]> {
+  /**
+   * The titles a wiki has in a partition, in key order, from the wiki-title index, with their pages' stamps: in runs
+   * of consecutive entries (a sweep goes through every entry of the wiki, and one promise per entry was most of
+   * its cost).
+   */
+  async *wikiTitles(p: number, wiki: string): AsyncGenerator<[string, SweepStamp | undefined][]> {
     const prefix = keys.wikiTitlePrefix(p, wiki)
-    for await (const [k, v] of this.db.iterator({ gte: prefix, lt: end(prefix) })) yield [k.slice(prefix.length), decodeSweepStamp(v)]
+    for await (const run of this.runs<string>(prefix)) yield run.map(([k, v]) => [k.slice(prefix.length), decodeSweepStamp(v)])
+  }
+
+  /** The entries under a key prefix, in key order, read 1,000 at a time. */
+  private async *runs<V>(prefix: string, options: { valueEncoding?: 'buffer' } = {}): AsyncGenerator<[string, V][]> {
+    const it = this.db.iterator<string, V>({ gte: prefix, lt: end(prefix), ...options })
+    try {
+      for (;;) {
+        const run = await it.nextv(1000)
+        if (run.length === 0) return
+        yield run
+      }
+    } finally {
+      await it.close()
+    }
   }
 
   async isIndexed(p: number): Promise<boolean> {
@@ -282,7 +302,7 @@ export class TitleStore {
       if (op.type === 'del') batch.del(op.key)
       else if ('record' in op) batch.put<string, Buffer>(op.key, encodeTitleRecord(op.record, titleOfKey(op.key)), BUFFER)
       else batch.put(op.key, op.value)
-      await slice.pass()
+      if (slice.over()) await slice.handOver()
     }
     await batch.write({ sync })
   }

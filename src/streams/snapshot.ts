@@ -157,7 +157,7 @@ export class SnapshotReader {
       if (run.signal?.aborted) break
       const slice = new TimeSlice()
       for (const page of ((res.query as { pages?: ApiPage[] } | undefined)?.pages ?? [])) {
-        await slice.pass() // an answer holds up to 5,000 pages: queries share this thread
+        if (slice.over()) await slice.handOver() // an answer holds up to 5,000 pages: queries share this thread
         if (page.pageid === undefined) continue
         const seen = batch.get(page.pageid)
         // The answer's own objects are kept (no copy per page): a continued page adds its links to the first.
@@ -173,7 +173,7 @@ export class SnapshotReader {
       const observed: EventToAppend[] = []
       for (const p of batch.values()) {
         if (p.ns === 0 && !p.missing) observed.push(this.observed(wiki.code, state!, p))
-        await slice.pass()
+        if (slice.over()) await slice.handOver()
       }
       if (observed.length > 0) await events.append(topic, observed)
       state = { ...state, continue: res.continue, pages: state.pages + observed.length, batches: state.batches + 1 }

@@ -145,6 +145,9 @@ sources:
       expect(wikis.find((w) => w.code === 'ab')!.snapshotFailures).toBeGreaterThanOrEqual(1)
       expect(wikis.filter((w) => w.code !== 'ab').map((w) => w.snapshotFailures)).toEqual([0, 0])
       expect(await (await request(`${url}/metrics`)).body.text()).toMatch(/mbwa_snapshot_failures\{wiki="ab"\} [1-9]/)
+      // The operator's screen names the failing wiki.
+      const screen = await runMbwa(['--config', config, 'status', '--url', url], { cwd: dir })
+      expect(screen.stdout).toMatch(/\n {4}ab: snapshot failing, [\d,]+ attempts? in a row failed\n/)
       // fr lacks its link to en: reported once the pass over every title ran, which it does without ab.
       expect((await missingOnFr(url, title))?.codes).toEqual(['en'])
       // The title is not complete (ab's titles are unknown), so nothing is removed for want of it.

@@ -146,7 +146,7 @@ describe('titles held for the pass over every title (unit)', () => {
         const stored = await store.counts(0)
         for (const w of WIKIS) expect(stored[w] ?? 0, `count of ${w} after ${i} events`).toBe(counts[w] ?? 0)
         const got: string[] = []
-        for (const w of WIKIS) for await (const [title, stamp] of store.wikiTitles(0, w)) got.push(`${w} ${title} ${encodeSweepStamp(stamp!)}`)
+        for (const w of WIKIS) for await (const run of store.wikiTitles(0, w)) for (const [title, stamp] of run) got.push(`${w} ${title} ${encodeSweepStamp(stamp!)}`)
         const expected = [...reference.titles].flatMap(([title, pages]) => Object.entries(pages).map(([w, page]) => `${w} ${title} ${encodeSweepStamp(page)}`))
         expect(got.sort()).toEqual(expected.sort())
       }

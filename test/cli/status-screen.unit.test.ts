@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest'
+import { renderStatus, type Stats } from '../../src/cli/status.js'
+import type { SourceStatus } from '../../src/streams/source-meter.js'
+
+// The screen `mbwa status` prints, from a deployment's /v1/stats (the int test runs it against a live one).
+describe('mbwa status screen', () => {
+  const now = Date.parse('2026-12-02T08:00:00Z')
+  const snapshot: SourceStatus = {
+    source: 'snapshot',
+    enabled: true,
+    connected: true,
+    counts: { events: 1200, duplicates: 0, canaries: 0, malformed: 0, ignored: 0, lastEventAt: now - 5000 },
+    lagSeconds: null,
+    connections: 1,
+    reconnects: 0,
+    failures: 4,
+    lastError: { message: 'ab: HTTP 404 from https://ab.wiktionary.org/w/api.php', at: now - 30_000 },
+    wikis: { en: { events: 1200, lastEventAt: now - 5000, lastReadAt: now - 5000 } },
+  }
+  const stats = (snapshotFailures?: Record<string, number>): Stats => ({
+    eventsApplied: 1200,
+    eventsInStore: 1200,
+    commandsSent: 0,
+    partitions: [{ partition: 0, offset: 1200, end: 1200, lag: 0, restoring: false }],
+    partitionCount: 1,
+    lag: 0,
+    members: [],
+    storeBytes: 4096,
+    ...(snapshotFailures ? { snapshotFailures } : {}),
+    sources: { sources: [snapshot], wikis: { total: 3, closed: 0, discoveredAt: now - 60_000 } },
+    sink: null,
+    dumps: null,
+    at: new Date(now).toISOString(),
+  })
+
+  it('names each wiki whose snapshots keep failing, with the attempts in a row', () => {
+    const out = renderStatus(stats({ zu: 1, ab: 4, en: 0 }), 'http://127.0.0.1:8642', now)
+    const lines = out.split('\n')
+    const at = lines.findIndex((l) => /^ {2}snapshot +connected; 1,200 events in/.test(l))
+    expect(at).toBeGreaterThanOrEqual(0)
+    expect(lines[at + 1]).toMatch(/4 failures; last error 30 s ago: ab: HTTP 404/)
+    expect(lines.slice(at + 2, at + 5)).toEqual(['    en: 1,200 pages read, last 5 s ago', '    ab: snapshot failing, 4 attempts in a row failed', '    zu: snapshot failing, 1 attempt in a row failed'])
+    expect(out).not.toMatch(/en: snapshot failing/)
+  })
+
+  it('says nothing of failures when none is failing, or when an older mbwa does not report them', () => {
+    for (const s of [stats({}), stats()]) expect(renderStatus(s, 'http://127.0.0.1:8642', now)).not.toMatch(/failing/)
+  })
+})
