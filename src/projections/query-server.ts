@@ -282,7 +282,7 @@ export class QueryServer {
       let last: string | undefined
       for await (const [k, v] of store.db.iterator<string, Buffer>({ ...(after === undefined ? { gte: prefix } : { gt: prefix + after }), lt: storeKeys.end(prefix), valueEncoding: 'buffer' })) {
         last = k.slice(prefix.length)
-        const page = decodeTitleRecord(v, last).pages[wiki]
+        const page = decodeTitleRecord(v, last, store.strings).pages[wiki]
         if (page) items.push({ title: last, page })
         if (items.length >= limit) break
       }

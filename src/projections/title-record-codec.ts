@@ -1,5 +1,6 @@
 import avro from 'avsc'
 import { avroBytes } from '../avro-bytes.js'
+import type { StringTable } from './string-table.js'
 import type { TitleRecord } from './title-store.js'
 
 // How a title record is stored: Avro binary, not JSON. A record is read and written again each time one of the
@@ -8,11 +9,15 @@ import type { TitleRecord } from './title-store.js'
 // A language link to the record's own title (nearly every link between Wiktionaries) is stored without the title:
 // null in its place, the record's title when read. Records are smaller (each is rewritten once per wiki in a
 // bootstrap, and LevelDB compacts every byte several times over) and decoding makes no string for it.
+// A page's source and snapshot id are numbers of the store's string table (string-table.ts).
 // The schema is the store's format, not an event schema: changing it changes STORE_FORMAT (title-store.ts), and a
 // store in another format is rebuilt from the log.
 
 /** The title of the record being encoded or decoded (both are synchronous, one at a time). */
 let current = ''
+/** The store's string table, and the numbers the record being encoded uses. */
+let table: StringTable | undefined
+let used = new Set<number>()
 
 type Link = { code: string; title: string }
 
@@ -24,6 +29,26 @@ class OwnTitleLink extends avro.types.LogicalType {
   }
   override _toValue(v: Link): { code: string; title: string | null } {
     return v.title === current ? { code: v.code, title: null } : v
+  }
+}
+
+/** A string of the store's table, as its number. */
+class TableString extends avro.types.LogicalType {
+  override _fromValue(n: number): string {
+    return table!.string(n)
+  }
+  override _toValue(s: string): number {
+    return table!.number(s, used)
+  }
+}
+
+/** A nullable string of the table: 0 for null, else its number + 1 (a logical type inside a union is not needed). */
+class NullableTableString extends avro.types.LogicalType {
+  override _fromValue(n: number): string | null {
+    return n === 0 ? null : table!.string(n - 1)
+  }
+  override _toValue(s: string | null | undefined): number {
+    return s === null || s === undefined ? 0 : table!.number(s, used) + 1
   }
 }
 
@@ -43,8 +68,8 @@ const pageState: avro.Schema = {
     { name: 'createdAt', type: ['null', 'long'] },
     { name: 'byBot', type: ['null', 'boolean'] },
     { name: 'observedAt', type: 'long' },
-    { name: 'source', type: 'string' },
-    { name: 'snapshotId', type: ['null', 'string'] },
+    { name: 'source', type: { type: 'int', logicalType: 'table-string' } },
+    { name: 'snapshotId', type: { type: 'int', logicalType: 'nullable-table-string' } },
     { name: 'changedAt', type: 'long' },
   ],
 }
@@ -59,14 +84,16 @@ const titleRecord = avro.Type.forSchema(
       { name: 'disc', type: { type: 'array', items: { type: 'array', items: 'string' } } },
     ],
   },
-  { logicalTypes: { 'own-title-link': OwnTitleLink } },
+  { logicalTypes: { 'own-title-link': OwnTitleLink, 'table-string': TableString, 'nullable-table-string': NullableTableString } },
 )
 
 const NULLABLE = ['blank', 'revision', 'pageId', 'links', 'writtenLinks', 'createdAt', 'byBot', 'snapshotId'] as const
 
-/** The bytes of the record of `title`. */
-export function encodeTitleRecord(record: TitleRecord, title: string): Buffer {
+/** The bytes of the record of `title`; the numbers of `strings` it uses are added to `uses` (its batch stores them). */
+export function encodeTitleRecord(record: TitleRecord, title: string, strings: StringTable, uses: Set<number>): Buffer {
   current = title
+  table = strings
+  used = uses
   try {
     return avroBytes(titleRecord, { pages: record.pages, disc: record.disc ?? [] })
   } catch {
@@ -82,9 +109,10 @@ export function encodeTitleRecord(record: TitleRecord, title: string): Buffer {
 }
 
 /** The record of `title` from its bytes. */
-export function decodeTitleRecord(bytes: Uint8Array, title: string): TitleRecord {
+export function decodeTitleRecord(bytes: Uint8Array, title: string, strings: StringTable): TitleRecord {
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   current = title
+  table = strings
   const r = titleRecord.fromBuffer(buf) as { pages: TitleRecord['pages']; disc: [string, string][] }
   return r.disc.length > 0 ? { pages: r.pages, disc: r.disc } : { pages: r.pages }
 }

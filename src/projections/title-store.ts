@@ -6,6 +6,7 @@ import type { KnownWiki } from '../domain/wiki-rules.js'
 import { sealStore, unsealStore } from './store-check.js'
 import type { PageState } from '../domain/page-state.js'
 import { MbwaError } from '../errors/errors.js'
+import { StringTable } from './string-table.js'
 import { decodeTitleRecord, encodeTitleRecord } from './title-record-codec.js'
 import { TimeSlice } from '../time-slice.js'
 
@@ -28,14 +29,17 @@ import { TimeSlice } from '../time-slice.js'
 //   r P                  → '1'                    the pass over every title came while an open wiki had no snapshot
 //                                                   (its snapshots failing): first snapshots' pages are judged as
 //                                                   they come until every open wiki has one
+//   j n                  → string                 the string table: sources and snapshot ids, which title records
+//                                                   store as numbers (string-table.ts); not by partition
 //   k P wiki             → failures               the wiki's snapshots failed since the last one completed here (if
 //                                                   none ever did, the pass over every title does not wait for it)
 
 /**
- * The store's format: 3 = title records in Avro, a link to the record's own title without it (2 kept it; 1, unmarked,
- * was JSON). Another format is rebuilt from the log.
+ * The store's format: 4 = title records in Avro, a link to the record's own title without it, sources and snapshot
+ * ids as numbers of the string table (3 kept the strings, 2 every link's title; 1, unmarked, was JSON). Another
+ * format is rebuilt from the log.
  */
-export const STORE_FORMAT = '3'
+export const STORE_FORMAT = '4'
 
 export type TitlePages = Record<string, PageState>
 
@@ -97,6 +101,9 @@ export const keys = {
   snapshotFailuresPrefix: (p: number) => `k${S}${hex(p)}${S}`,
   partition: (p: number) => hex(p),
   format: 'f',
+  /** An entry of the string table. */
+  string: (n: number) => `j${S}${n.toString(16).padStart(8, '0')}`,
+  stringPrefix: `j${S}`,
 }
 
 /** What a sweep asks of a page, kept in its wiki-title index entry: when it was last seen, and by which snapshot. */
@@ -119,6 +126,13 @@ export function decodeSweepStamp(value: string): SweepStamp | undefined {
   return { observedAt, snapshotId: space < 0 ? null : value.slice(space + 1) }
 }
 
+/** The string table of an open store. */
+export async function loadStringTable(db: ClassicLevel<string, string> | ClassicLevel<string, Buffer>): Promise<StringTable> {
+  const entries: [number, string][] = []
+  for await (const [k, v] of (db as ClassicLevel<string, string>).iterator({ gte: keys.stringPrefix, lt: end(keys.stringPrefix), valueEncoding: 'utf8' })) entries.push([parseInt(k.slice(keys.stringPrefix.length), 16), v])
+  return new StringTable(entries)
+}
+
 /** The format of an open store: its mark, '1' for an unmarked store with keys (JSON records), 'empty' for none. */
 export async function storeFormat(db: ClassicLevel<string, string> | ClassicLevel<string, Buffer>): Promise<string> {
   const mark = await (db as ClassicLevel<string, string>).get(keys.format, { valueEncoding: 'utf8' })
@@ -133,7 +147,12 @@ export type Op = { type: 'put'; key: string; value: string } | { type: 'put'; ke
 const BUFFER = { valueEncoding: 'buffer' } as const
 
 export class TitleStore {
-  private constructor(readonly db: ClassicLevel<string, string>, readonly path: string) {}
+  private constructor(
+    readonly db: ClassicLevel<string, string>,
+    readonly path: string,
+    /** The strings title records store as numbers. */
+    readonly strings: StringTable,
+  ) {}
 
   static async open(path: string): Promise<TitleStore> {
     mkdirSync(path, { recursive: true })
@@ -151,8 +170,9 @@ export class TitleStore {
       await db.close()
       throw new MbwaError('MBWA_STORE_FORMAT', `the projection store at ${path} has format ${format}, this mbwa reads format ${STORE_FORMAT}: start \`mbwa run\` (it rebuilds the store from the log) or run \`mbwa rebuild\``, { path, format })
     }
+    const strings = await loadStringTable(db)
     unsealStore(path) // a crash from here on leaves no seal: the next start reads the store through
-    return new TitleStore(db, path)
+    return new TitleStore(db, path, strings)
   }
 
   async close(): Promise<void> {
@@ -172,7 +192,7 @@ export class TitleStore {
     const slice = new TimeSlice()
     for (let i = 0; i < values.length; i++) {
       const v = values[i]
-      out[i] = v === undefined ? undefined : decodeTitleRecord(v, titles[i]!)
+      out[i] = v === undefined ? undefined : decodeTitleRecord(v, titles[i]!, this.strings)
       if (slice.over()) await slice.handOver()
     }
     return out
@@ -188,7 +208,7 @@ export class TitleStore {
     for await (const run of this.runs<Buffer>(prefix, BUFFER)) {
       for (const [k, v] of run) {
         const title = k.slice(prefix.length)
-        yield [title, decodeTitleRecord(v, title)]
+        yield [title, decodeTitleRecord(v, title, this.strings)]
       }
     }
   }
@@ -238,7 +258,7 @@ export class TitleStore {
   async titleWithPending(p: number, title: string): Promise<{ pages: TitlePages; pending: Record<string, PendingCommand> }> {
     const [pages, pending] = await this.db.getMany<string, Buffer>([keys.title(p, title), keys.pending(p, title)], BUFFER)
     return {
-      pages: pages === undefined ? {} : decodeTitleRecord(pages, title).pages,
+      pages: pages === undefined ? {} : decodeTitleRecord(pages, title, this.strings).pages,
       pending: pending === undefined ? {} : (JSON.parse(pending.toString('utf8')) as Record<string, PendingCommand>),
     }
   }
@@ -298,12 +318,16 @@ export class TitleStore {
     // A chained batch goes to LevelDB's WriteBatch op by op, without abstract-level's array preprocessing.
     const batch = this.db.batch()
     const slice = new TimeSlice()
+    const used = new Set<number>()
     for (const op of ops) {
       if (op.type === 'del') batch.del(op.key)
-      else if ('record' in op) batch.put<string, Buffer>(op.key, encodeTitleRecord(op.record, titleOfKey(op.key)), BUFFER)
+      else if ('record' in op) batch.put<string, Buffer>(op.key, encodeTitleRecord(op.record, titleOfKey(op.key), this.strings, used), BUFFER)
       else batch.put(op.key, op.value)
       if (slice.over()) await slice.handOver()
     }
+    // The table's entries go with every batch of records that uses them (a few per batch): a record never outlives
+    // a crash without its strings, whichever batches of other partitions were written or lost.
+    for (const n of used) batch.put(keys.string(n), this.strings.string(n))
     await batch.write({ sync })
   }
 
@@ -325,7 +349,7 @@ export class TitleStore {
     for (const prefix of ranges) {
       for await (const [k, v] of this.db.iterator<string, Buffer>({ gte: prefix, lt: end(prefix), ...BUFFER })) {
         const title = titleOfKey(k)
-        const byWiki = decodeTitleRecord(v, title).pages
+        const byWiki = decodeTitleRecord(v, title, this.strings).pages
         for (const wiki of Object.keys(byWiki).sort()) {
           sum = (sum + pageHash(title, wiki, byWiki[wiki]!)) & MASK
           pages++
@@ -352,7 +376,7 @@ export async function wikiDigest(store: TitleStore, wiki: string): Promise<{ sum
   let pages = 0
   for await (const [k, v] of store.db.iterator<string, Buffer>({ gte: `t${S}`, lt: `t\x01`, ...BUFFER })) {
     const title = titleOfKey(k)
-    const page = decodeTitleRecord(v, title).pages[wiki]
+    const page = decodeTitleRecord(v, title, store.strings).pages[wiki]
     if (!page) continue
     const canonical = JSON.stringify([title, wiki, page.redirect, page.blank, page.revision, page.pageId, page.links, page.writtenLinks])
     sum = (sum + BigInt('0x' + createHash('sha256').update(canonical).digest('hex'))) & MASK

@@ -6,7 +6,8 @@ import fc from 'fast-check'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { PageState } from '../../src/domain/page-state.js'
 import { guardStore } from '../../src/projections/store-check.js'
-import { decodeTitleRecord, encodeTitleRecord } from '../../src/projections/title-record-codec.js'
+import { StringTable } from '../../src/projections/string-table.js'
+import { decodeTitleRecord as decode, encodeTitleRecord as encode } from '../../src/projections/title-record-codec.js'
 import { keys, STORE_FORMAT, TitleStore, type TitleRecord } from '../../src/projections/title-store.js'
 
 // Title records are stored in Avro (title-record-codec.ts): any record comes back as it went in, and a store of
@@ -28,10 +29,15 @@ const page: fc.Arbitrary<PageState> = fc.record({
   createdAt: fc.option(fc.nat(), { nil: null }),
   byBot: fc.option(fc.boolean(), { nil: null }),
   observedAt: fc.nat(),
-  source: fc.constantFrom('snapshot', 'eventstreams', 'recentchanges', 'sink'),
-  snapshotId: fc.option(fc.uuid(), { nil: null }),
+  source: fc.oneof(fc.constantFrom('snapshot', 'eventstreams', 'recentchanges', 'sink'), text),
+  snapshotId: fc.option(fc.oneof(fc.uuid(), text), { nil: null }),
   changedAt: fc.nat(),
 })
+
+// Records as the store writes them: with one string table, each encoding's strings collected as its batch does.
+const strings = new StringTable()
+const encodeTitleRecord = (record: TitleRecord, title: string): Buffer => encode(record, title, strings, new Set())
+const decodeTitleRecord = (bytes: Buffer, title: string): TitleRecord => decode(bytes, title, strings)
 
 describe('title records in Avro', () => {
   it('come back exactly as they went in, whatever the titles, links and wikis', () => {
@@ -64,6 +70,50 @@ describe('title records in Avro', () => {
     // The same bytes read as another title's record give that title: the title is the key's, not the value's.
     expect(decodeTitleRecord(encodeTitleRecord({ pages: { en: p(own) } }, 'ἀγάπη'), 'ἀγάπη').pages.en!.links).toEqual(own)
     expect(decodeTitleRecord(encodeTitleRecord({ pages: { en: p([{ code: 'fr', title: '' }]) } }, 'ἀγάπη'), 'ἀγάπη').pages.en!.links).toEqual([{ code: 'fr', title: '' }])
+  })
+})
+
+describe('the string table', () => {
+  const work = mkdtempSync(join(tmpdir(), 'mbwa-string-table-'))
+  afterAll(() => rmSync(work, { recursive: true, force: true }))
+  const page = (source: string, snapshotId: string | null): PageState => ({ redirect: false, blank: false, revision: 1, pageId: 1, links: [], writtenLinks: null, createdAt: null, byBot: null, observedAt: 1, source, snapshotId, changedAt: 1 })
+
+  it('stores sources and snapshot ids once, as numbers: the size of a record does not grow with them', () => {
+    const id = 'en:2026-12-02T07:27:23.001Z:97876a26'
+    const table = new StringTable()
+    const used = new Set<number>()
+    const record = { pages: { en: page('snapshot', id) } }
+    const bytes = encode(record, 'chat', table, used)
+    expect([...used].map((n) => table.string(n)).sort()).toEqual([id, 'snapshot'])
+    expect(decode(bytes, 'chat', table)).toEqual(record)
+    // Strings of any length take the bytes of their number (one, for the first 63), not their own.
+    expect(encode({ pages: { en: page('recentchanges'.repeat(20), id.repeat(10)) } }, 'chat', table, new Set()).length).toBe(bytes.length)
+    expect(bytes.length).toBeLessThan(Buffer.byteLength(id))
+  })
+
+  it('writes its entries in every batch of records that uses them, and a reopened store reads those records back', async () => {
+    const dir = join(work, 'store')
+    const store = await TitleStore.open(dir)
+    const ids = ['en:2026-12-01T00:00:00.000Z:aaaa0001', 'fr:2026-12-01T00:00:00.000Z:bbbb0002', 'Ελληνικά:𝔘']
+    await store.write([{ type: 'put', key: keys.title(0, 'chat'), record: { pages: { en: page('snapshot', ids[0]!), fr: page('eventstreams', ids[1]!) } } }])
+    await store.write([{ type: 'put', key: keys.title(3, 'ἀγάπη'), record: { pages: { el: page('import', ids[2]!) } } }])
+    // A second batch using strings an earlier one numbered stores them again: either batch may be the one a crash keeps.
+    await store.write([{ type: 'put', key: keys.title(1, 'dog'), record: { pages: { en: page('snapshot', ids[0]!), de: page('snapshot', null) } } }])
+    await store.close()
+    const again = await TitleStore.open(dir)
+    expect((await again.title(0, 'chat'))!.fr!.snapshotId).toBe(ids[1])
+    expect((await again.title(3, 'ἀγάπη'))!.el).toMatchObject({ source: 'import', snapshotId: ids[2] })
+    expect((await again.title(1, 'dog'))!.de!.snapshotId).toBeNull()
+    // New strings get numbers the stored ones do not have.
+    await again.write([{ type: 'put', key: keys.title(2, 'cat'), record: { pages: { en: page('sink', 'new') } } }])
+    expect((await again.title(0, 'chat'))!.en).toMatchObject({ source: 'snapshot', snapshotId: ids[0] })
+    expect((await again.title(2, 'cat'))!.en).toMatchObject({ source: 'sink', snapshotId: 'new' })
+    await again.close()
+  })
+
+  it('a record naming a string the table lacks is damage, said so by name', () => {
+    const bytes = encode({ pages: { en: page('snapshot', 'x') } }, 'chat', new StringTable(), new Set())
+    expect(() => decode(bytes, 'chat', new StringTable())).toThrow(expect.objectContaining({ code: 'MBWA_STORE_DAMAGED' }))
   })
 })
 
