@@ -112,6 +112,7 @@ ${CODES.map((c) => `  ${c}: {api: "${api.url}/${c}/api.php", linkMode: manual}`)
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
     let url: string | undefined
     let snapshotsDoneMs: number | undefined
+    let cpuAtSnapshots: Map<string, number> | undefined
     let consistentMs: number | undefined
     let rss = 0
     let anon = 0
@@ -136,7 +137,10 @@ ${CODES.map((c) => `  ${c}: {api: "${api.url}/${c}/api.php", linkMode: manual}`)
         external = Math.max(external, Math.round(Number(/^mbwa_nodejs_external_memory_bytes (\S+)/m.exec(metrics)?.[1] ?? 0) / 2 ** 20))
       }
       const done = (stderr.match(/"msg":"snapshot completed"/g) ?? []).length
-      if (done >= W && snapshotsDoneMs === undefined) snapshotsDoneMs = Date.now() - started
+      if (done >= W && snapshotsDoneMs === undefined) {
+        snapshotsDoneMs = Date.now() - started
+        cpuAtSnapshots = cpuByThread(child.pid!)
+      }
       if (snapshotsDoneMs !== undefined) {
         const s = (await (await request(`${url}/v1/stats`)).body.json()) as { lag: number; partitions: unknown[] }
         if (s.partitions.length === 12 && s.lag === 0) consistentMs = Date.now() - started
@@ -197,6 +201,7 @@ pages. The server runs in the bench's process, on the same two cores as mbwa.
 | of which Buffers outside the heap (V8 external memory), highest sampled; the rest is native (LevelDB's memtables, caches and compactions, the allocator) | ${fmt(external)} MB |
 | \`GET /v1/titles/…\` during catch-up (5 queries every 200 ms from a thread of the bench's own): p50 / p99 / max (aim p99 < 50 ms), ${fmt(latencies.length)} requests | ${percentile(latencies, 0.5).toFixed(1)} / ${percentile(latencies, 0.99).toFixed(1)} / ${Math.max(...latencies).toFixed(1)} ms |
 | CPU of mbwa to consistent: all threads / main thread / the others (LevelDB, GC helpers) | ${cpuTotal.toFixed(1)} / ${(cpu.get('main') ?? 0).toFixed(1)} / ${(cpu.get('others') ?? 0).toFixed(1)} s |
+| after the snapshots (the projection catching up alone): main thread busy / the other threads, in cores | ${(((cpu.get('main') ?? 0) - (cpuAtSnapshots!.get('main') ?? 0)) / (consS - snapS)).toFixed(2)} / ${(((cpu.get('others') ?? 0) - (cpuAtSnapshots!.get('others') ?? 0)) / (consS - snapS)).toFixed(2)} |
 | CPU of the bench (loopback wiki server, probe) to then | ${((benchCpu.user + benchCpu.system) / 1e6).toFixed(1)} s |
 | API requests | ${fmt(api.requests())} |
 | sampled titles checked against the generator | ${fmt(sample)} titles, ${fmt(checked)} pages, ${fmt(wrong.length)} wrong |
