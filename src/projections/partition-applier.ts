@@ -3,7 +3,7 @@ import type { EditRequested, MbwaEvent } from '../events/types.js'
 import { editRequested, commandId } from './edit-commands.js'
 import { discrepancies, evaluateTitle, type PageVerdict, type TitleVerdict } from '../domain/link-rules.js'
 import { applyToPage, pageWiki } from '../domain/page-state.js'
-import { encodeSweepStamp, keys, type Op, type SnapshotMark, type SweepStamp, type TitlePages, type TitleRecord, type TitleStore } from './title-store.js'
+import { keys, type Op, type SnapshotMark, type SweepStamp, type TitlePages, type TitleRecord, type TitleStore } from './title-store.js'
 import type { KnownWiki, RulesByWiki } from '../domain/wiki-rules.js'
 import { TimeSlice } from '../time-slice.js'
 
@@ -235,7 +235,7 @@ export class PartitionApplier {
           touched.add(w)
         } else if (page === before[w]) continue
         // The entry carries what a sweep asks of the page, so a sweep reads only the records of pages it may remove.
-        if (this.indexed) ops.push({ type: 'put', key: keys.wikiTitle(p, w, title), value: encodeSweepStamp(page) })
+        if (this.indexed) ops.push({ type: 'put', key: keys.wikiTitle(p, w, title), stamp: page })
       }
       for (const w in before) {
         if (w in pages) continue

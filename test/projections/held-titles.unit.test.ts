@@ -9,7 +9,7 @@ import { wikiRules } from '../../src/domain/wiki-rules.js'
 import { discrepancies } from '../../src/domain/link-rules.js'
 import { applyToPage, type PageState } from '../../src/domain/page-state.js'
 import { PartitionApplier } from '../../src/projections/partition-applier.js'
-import { encodeSweepStamp, TitleStore, type TitlePages } from '../../src/projections/title-store.js'
+import { TitleStore, type TitlePages } from '../../src/projections/title-store.js'
 import { created, deleted, edited, observed, snapshotDone } from './fixtures.js'
 
 // The pages of first snapshots are stored unjudged (held) until the pass over every title. Whatever the order of
@@ -146,8 +146,8 @@ describe('titles held for the pass over every title (unit)', () => {
         const stored = await store.counts(0)
         for (const w of WIKIS) expect(stored[w] ?? 0, `count of ${w} after ${i} events`).toBe(counts[w] ?? 0)
         const got: string[] = []
-        for (const w of WIKIS) for await (const run of store.wikiTitles(0, w)) for (const [title, stamp] of run) got.push(`${w} ${title} ${encodeSweepStamp(stamp!)}`)
-        const expected = [...reference.titles].flatMap(([title, pages]) => Object.entries(pages).map(([w, page]) => `${w} ${title} ${encodeSweepStamp(page)}`))
+        for (const w of WIKIS) for await (const run of store.wikiTitles(0, w)) for (const [title, stamp] of run) got.push(`${w} ${title} ${stamp!.observedAt} ${stamp!.snapshotId}`)
+        const expected = [...reference.titles].flatMap(([title, pages]) => Object.entries(pages).map(([w, page]) => `${w} ${title} ${page.observedAt} ${page.snapshotId}`))
         expect(got.sort()).toEqual(expected.sort())
       }
       expect(heldSeen).toBe(true)

@@ -163,7 +163,7 @@ describe('title-links projection (unit, embedded log)', () => {
     expect(await get('left behind')).toBeUndefined()
     expect(await get('old entry')).toBeUndefined()
     expect(await first.store.db.get(keys.wikiTitle(p('left behind'), 'en', 'left behind'))).toBeUndefined()
-    expect(decodeSweepStamp((await first.store.db.get(keys.wikiTitle(p('seen again'), 'en', 'seen again')))!)).toEqual({ observedAt: t1 + 1, snapshotId: 's2' })
+    expect(decodeSweepStamp((await first.store.db.get(keys.wikiTitle(p('seen again'), 'en', 'seen again')))!, first.store.strings)).toEqual({ observedAt: t1 + 1, snapshotId: 's2' })
   })
 
   it('compares titles as the snapshot said the wiki does, and leaves its main page out (siteinfo case and mainpage, facts in the log)', async () => {

@@ -111,6 +111,21 @@ describe('the string table', () => {
     await again.close()
   })
 
+  it('keeps sweep stamps\' snapshot ids as numbers too, stored with the batch that writes the index entry', async () => {
+    const dir = join(work, 'stamps')
+    const store = await TitleStore.open(dir)
+    const id = 'de:2026-12-02T08:00:00.000Z:cccc0003'
+    // A batch with index entries and no record (a page whose stamp alone changed) still carries its strings.
+    await store.write([{ type: 'put', key: keys.wikiTitle(5, 'de', 'Hund'), stamp: { observedAt: 1796112160914, snapshotId: id } }, { type: 'put', key: keys.wikiTitle(5, 'de', 'Katze'), stamp: { observedAt: 7, snapshotId: null } }])
+    expect((await store.db.get(keys.wikiTitle(5, 'de', 'Hund')))!.length).toBeLessThan(12)
+    await store.close()
+    const again = await TitleStore.open(dir)
+    const got: unknown[] = []
+    for await (const run of again.wikiTitles(5, 'de')) got.push(...run)
+    expect(got).toEqual([['Hund', { observedAt: 1796112160914, snapshotId: id }], ['Katze', { observedAt: 7, snapshotId: null }]])
+    await again.close()
+  })
+
   it('a record naming a string the table lacks is damage, said so by name', () => {
     const bytes = encode({ pages: { en: page('snapshot', 'x') } }, 'chat', new StringTable(), new Set())
     expect(() => decode(bytes, 'chat', new StringTable())).toThrow(expect.objectContaining({ code: 'MBWA_STORE_DAMAGED' }))
