@@ -68,8 +68,9 @@ const end = (prefix: string): string => prefix.slice(0, -1) + '\x01'
 const hex = (p: number): string => p.toString(16).padStart(4, '0')
 const dueHex = (t: number): string => Math.max(0, Math.floor(t)).toString(16).padStart(12, '0')
 
-/** The title of a title record's key (`t P title`). */
-export const titleOfKey = (key: string): string => key.slice(7)
+/** The title of a title record's key (`t P title`: every partition's prefix has the same length). */
+const TITLE_PREFIX_LENGTH = `t${S}${hex(0)}${S}`.length
+export const titleOfKey = (key: string): string => key.slice(TITLE_PREFIX_LENGTH)
 
 export const keys = {
   end,
@@ -330,8 +331,8 @@ export class TitleStore {
       else batch.put(op.key, op.value)
       if (slice.over()) await slice.handOver()
     }
-    // The table's entries go with every batch of records (and index entries) that uses them (a few per batch): a record never outlives
-    // a crash without its strings, whichever batches of other partitions were written or lost.
+    // The table's entries go with every batch of records (and index entries) that uses them, a few per batch: a
+    // record never outlives a crash without its strings, whichever batches of other partitions were written or lost.
     for (const n of used) batch.put(keys.string(n), this.strings.string(n))
     await batch.write({ sync })
   }
