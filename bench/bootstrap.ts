@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util'
 import { Worker } from 'node:worker_threads'
 import { request } from 'undici'
 import { PACKAGE_ROOT } from '../src/paths.js'
+import { NODE_FLAGS } from '../src/node-flags.js'
 import { fmt, machine, writeSection } from './report.js'
 import { GeneratedWikis, mix } from '../test/setup/generated-wikis.js'
 
@@ -18,7 +19,7 @@ import { GeneratedWikis, mix } from '../test/setup/generated-wikis.js'
 // sampled titles against the generator's own expectation.
 //
 //   npm run bench:bootstrap -- [--pages N] [--wikis W] [--sample S] [--write]
-//   (MBWA_BENCH_NODE_ARGS: flags for mbwa's node, e.g. --cpu-prof; MBWA_BENCH_KEEP=1 keeps its data directory to look at)
+//   (mbwa's node runs with NODE_FLAGS, as npm start does; MBWA_BENCH_NODE_ARGS: more flags after them, e.g. --cpu-prof; MBWA_BENCH_KEEP=1 keeps its data directory to look at)
 
 const { values: args } = parseArgs({ options: { pages: { type: 'string', default: '1000000' }, wikis: { type: 'string', default: '10' }, sample: { type: 'string', default: '10000' }, write: { type: 'boolean', default: false } } })
 const farm = new GeneratedWikis(Number(args.wikis), Number(args.pages))
@@ -107,7 +108,7 @@ ${CODES.map((c) => `  ${c}: {api: "${api.url}/${c}/api.php", linkMode: manual}`)
 `,
     )
     const started = Date.now()
-    const child = spawn(process.execPath, [...(process.env.MBWA_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), CLI, '--config', join(dir, 'mbwa.yaml'), 'run'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] })
+    const child = spawn(process.execPath, [...NODE_FLAGS, ...(process.env.MBWA_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), CLI, '--config', join(dir, 'mbwa.yaml'), 'run'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] })
     let stderr = ''
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
     let url: string | undefined

@@ -11,6 +11,7 @@ import { titleKey } from '../src/events/titles.js'
 import { EmbeddedLog } from '../src/log/embedded-log.js'
 import { topicNames, topicSpecs } from '../src/log/topics.js'
 import { PACKAGE_ROOT } from '../src/paths.js'
+import { NODE_FLAGS } from '../src/node-flags.js'
 import { fmt, machine, writeSection } from './report.js'
 
 // Memory and CPU of the processes an operator runs, as processes (the figures the deployment files are sized
@@ -41,7 +42,7 @@ function sample(pid: number): { hwmKb: number; cpuTicks: number } {
 
 async function measure(cliArgs: string[], cwd: string, env: Record<string, string>, done: (url: string | undefined) => Promise<boolean>): Promise<Measured> {
   const started = Date.now()
-  const child = spawn(process.execPath, [CLI, ...cliArgs], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [...NODE_FLAGS, CLI, ...cliArgs], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
   child.stdout.resume()

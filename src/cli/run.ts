@@ -6,6 +6,7 @@ import { EventStore } from '../events/event-log.js'
 import { SchemaRegistry } from '../events/registry.js'
 import { openLog } from '../log/open-log.js'
 import { commandContext, exitAfterStop, untilSignal } from './context.js'
+import { missingNodeFlags } from '../node-flags.js'
 
 export function registerRun(program: Command): void {
   program
@@ -15,6 +16,8 @@ export function registerRun(program: Command): void {
     .action(async (options: { apply?: boolean }, command: Command) => {
       const { config, file, logger } = commandContext(command, options.apply ? { 'sink.apply': true } : {})
       logger.info({ config: file ?? '(defaults)' }, 'mbwa starting')
+      const missing = missingNodeFlags()
+      if (missing.length > 0) logger.info({ missing }, 'node was started without %s: it works, with more CPU spent collecting garbage (npm start and the mbwa command pass it)', missing.join(' '))
       const { log, topics } = await openLog(config, logger)
       const events = new EventStore(log, SchemaRegistry.load())
       const sources = await Sources.start(config, events, topics, logger)

@@ -8,6 +8,7 @@ import { buildProgram } from '../../src/cli/program.js'
 import { ConfigObject } from '../../src/config/schema.js'
 import { defaultSearchPaths, loadConfig } from '../../src/config/load.js'
 import { PACKAGE_ROOT } from '../../src/paths.js'
+import { missingNodeFlags, NODE_FLAGS } from '../../src/node-flags.js'
 import { QueryServer } from '../../src/projections/query-server.js'
 import { TitleStore } from '../../src/projections/title-store.js'
 import type { Projector } from '../../src/projections/projector.js'
@@ -162,7 +163,7 @@ describe('deployment files (infra/deploy)', () => {
       return existsSync(join(PACKAGE_ROOT, rel)) && (rel.startsWith('dist/') ? /COPY --from=build \/app\/dist/.test(dockerfile) : dockerfile.includes(rel))
     }
     expect(inImage(container.command[0])).toBe(true)
-    expect(inImage(/exec node (\S+)/.exec(entrypoint)![1]!)).toBe(true)
+    expect(inImage(/exec node (?:--\S+ )*(\S+)/.exec(entrypoint)![1]!)).toBe(true)
     expect(JSON.parse(/^ENTRYPOINT (.*)$/m.exec(dockerfile)![1]!)[0]).toBe(container.command[0])
     // The configuration where mbwa looks by itself (Dockerfile, systemd); Toolforge runs the built CLI of a clone.
     expect(defaultSearchPaths()).toContain('/etc/mbwa/mbwa.yaml')
@@ -228,6 +229,19 @@ describe('deployment files (infra/deploy)', () => {
     expect(readers.map(([n]) => n)).toEqual(['mbwa-1'])
     expect(members.filter(([, s]) => s.environment.MBWA_SINK__ENABLED !== 'false').map(([n]) => n)).toEqual(['mbwa-1'])
     for (const v of ['MBWA_SOURCES__EVENT_STREAMS__ENABLED', 'MBWA_SOURCES__RECENT_CHANGES__ENABLED', 'MBWA_SOURCES__SNAPSHOT__ENABLED', 'MBWA_SINK__ENABLED']) expect(entrypoint).toContain(`export ${v}=false`)
+  })
+
+  it('start node with the flags mbwa is measured with, wherever a file starts it', () => {
+    const flagsOf = (line: string) => missingNodeFlags(line.split(/\s+/).slice(0, line.split(/\s+/).findIndex((a) => /main\.js$/.test(a))), '')
+    expect(flagsOf(/exec (node .*)$/m.exec(entrypoint)![1]!)).toEqual([])
+    for (const job of jobs) expect([job.name, flagsOf(String(job.command))]).toEqual([job.name, []])
+    const pkg = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+    expect(flagsOf(pkg.scripts.start!)).toEqual([])
+    // The `mbwa` command (systemd's ExecStart, npm's bin link) passes them in its shebang.
+    const shebang = readFileSync(join(PACKAGE_ROOT, 'src/cli/main.ts'), 'utf8').split('\n')[0]!
+    expect(shebang).toMatch(/^#!\/usr\/bin\/env -S node /)
+    expect(missingNodeFlags(shebang.split(/\s+/).slice(2), '')).toEqual([])
+    expect(NODE_FLAGS.length).toBeGreaterThan(0)
   })
 
   it('give every process at least 1.25 × the peak memory BENCHMARKS.md measured for it', () => {
