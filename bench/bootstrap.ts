@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -19,7 +19,8 @@ import { GeneratedWikis, mix } from '../test/setup/generated-wikis.js'
 // sampled titles against the generator's own expectation.
 //
 //   npm run bench:bootstrap -- [--pages N] [--wikis W] [--sample S] [--write]
-//   (mbwa's node runs with NODE_FLAGS, as npm start does; MBWA_BENCH_NODE_ARGS: more flags after them, e.g. --cpu-prof; MBWA_BENCH_KEEP=1 keeps its data directory to look at)
+//   (mbwa's node runs with NODE_FLAGS, as npm start does; MBWA_BENCH_NODE_ARGS: more flags after them, e.g. --cpu-prof
+//   or --trace-gc with MBWA_BENCH_STDOUT=FILE, which keeps mbwa's stdout; MBWA_BENCH_KEEP=1 keeps its data directory to look at)
 
 const { values: args } = parseArgs({ options: { pages: { type: 'string', default: '1000000' }, wikis: { type: 'string', default: '10' }, sample: { type: 'string', default: '10000' }, write: { type: 'boolean', default: false } } })
 const farm = new GeneratedWikis(Number(args.wikis), Number(args.pages))
@@ -108,9 +109,9 @@ ${CODES.map((c) => `  ${c}: {api: "${api.url}/${c}/api.php", linkMode: manual}`)
 `,
     )
     const started = Date.now()
-    const child = spawn(process.execPath, [...NODE_FLAGS, ...(process.env.MBWA_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), CLI, '--config', join(dir, 'mbwa.yaml'), 'run'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] })
+    const child = spawn(process.execPath, [...NODE_FLAGS, ...(process.env.MBWA_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), CLI, '--config', join(dir, 'mbwa.yaml'), 'run'], { cwd: dir, stdio: ['ignore', process.env.MBWA_BENCH_STDOUT ? openSync(process.env.MBWA_BENCH_STDOUT, 'w') : 'ignore', 'pipe'] })
     let stderr = ''
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
     let url: string | undefined
     let snapshotsDoneMs: number | undefined
     let cpuAtSnapshots: Map<string, number> | undefined

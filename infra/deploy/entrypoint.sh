@@ -12,4 +12,4 @@ if [ "${MBWA_STATEFULSET:-0}" = 1 ]; then
     export MBWA_SINK__ENABLED=false
   fi
 fi
-exec node --max-semi-space-size=32 /app/dist/src/cli/main.js "$@"
+exec node --max-semi-space-size=32 --heap-growing-percent=100 /app/dist/src/cli/main.js "$@"
