@@ -67,18 +67,19 @@ const latencies = []
 let stop = false
 parentPort.on('message', () => (stop = true))
 const get = (path) => new Promise((resolve) => {
+  const at = Date.now()
   const t0 = performance.now()
   http.get(base + path, { agent }, (res) => {
     res.resume()
-    res.on('end', () => resolve(res.statusCode === 200 || res.statusCode === 404 ? performance.now() - t0 : undefined))
+    res.on('end', () => resolve(res.statusCode === 200 || res.statusCode === 404 ? [at, performance.now() - t0] : undefined))
   }).on('error', () => resolve(undefined))
 })
 ;(async () => {
   for (let i = 0; !stop; i++) {
     // A few queries a few times a second.
     for (let j = 0; j < 5; j++) {
-      const ms = await get('/v1/titles/' + encodeURIComponent(titles[(i * 5 + j) % titles.length]))
-      if (ms !== undefined) latencies.push(ms)
+      const timed = await get('/v1/titles/' + encodeURIComponent(titles[(i * 5 + j) % titles.length]))
+      if (timed !== undefined) latencies.push(timed)
     }
     await new Promise((r) => setTimeout(r, 200))
   }
@@ -153,12 +154,17 @@ ${CODES.map((c) => `  ${c}: {api: "${api.url}/${c}/api.php", linkMode: manual}`)
     const cpu = cpuByThread(child.pid!)
     const cpuTotal = [...cpu.values()].reduce((a, b) => a + b, 0)
     const benchCpu = process.cpuUsage()
-    const latencies = await new Promise<number[]>((resolve, reject) => {
+    // Each query's start (epoch ms) and how long it took: split at the end of the snapshots, to tell what the
+    // source's work costs queries from what the projection's does.
+    const timed = await new Promise<[number, number][]>((resolve, reject) => {
       prober!.once('message', resolve)
       prober!.once('error', reject)
       prober!.postMessage('stop')
     })
     await prober!.terminate()
+    const latencies = timed.map(([, ms]) => ms)
+    const whileReading = timed.filter(([at]) => at < started + snapshotsDoneMs!).map(([, ms]) => ms)
+    const afterReading = timed.filter(([at]) => at >= started + snapshotsDoneMs!).map(([, ms]) => ms)
 
     // Verdicts of sampled titles against the generator's expectation (manual mode, every wiki snapshotted).
     const sample = Math.min(Number(args.sample), T)
@@ -202,6 +208,7 @@ pages. The server runs in the bench's process, on the same two cores as mbwa.
 | of which JavaScript heap (V8 heap size), highest sampled every 2 s | ${fmt(heap)} MB |
 | of which Buffers outside the heap (V8 external memory), highest sampled; the rest is native (LevelDB's memtables, caches and compactions, the allocator) | ${fmt(external)} MB |
 | \`GET /v1/titles/…\` during catch-up (5 queries every 200 ms from a thread of the bench's own): p50 / p99 / max (aim p99 < 50 ms), ${fmt(latencies.length)} requests | ${percentile(latencies, 0.5).toFixed(1)} / ${percentile(latencies, 0.99).toFixed(1)} / ${Math.max(...latencies).toFixed(1)} ms |
+| of which while the snapshots were read (${fmt(whileReading.length)} requests) / after, the projection catching up alone (${fmt(afterReading.length)}): p99 | ${percentile(whileReading, 0.99).toFixed(1)} / ${percentile(afterReading, 0.99).toFixed(1)} ms |
 | CPU of mbwa to consistent: all threads / main thread / the others (LevelDB, GC helpers) | ${cpuTotal.toFixed(1)} / ${(cpu.get('main') ?? 0).toFixed(1)} / ${(cpu.get('others') ?? 0).toFixed(1)} s |
 | after the snapshots (the projection catching up alone): main thread busy / the other threads, in cores | ${(((cpu.get('main') ?? 0) - (cpuAtSnapshots!.get('main') ?? 0)) / (consS - snapS)).toFixed(2)} / ${(((cpu.get('others') ?? 0) - (cpuAtSnapshots!.get('others') ?? 0)) / (consS - snapS)).toFixed(2)} |
 | CPU of the bench (loopback wiki server, probe) to then | ${((benchCpu.user + benchCpu.system) / 1e6).toFixed(1)} s |
