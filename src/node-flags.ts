@@ -4,7 +4,8 @@
 // mark-compacts; with 32 MB most die young. What is still promoted is mostly garbage too (a mark-compact finds
 // ~30 MB alive in a heap of 150–200 MB): letting the old generation grow to twice what survived, not the up to
 // four times V8 allows itself, keeps ~100 MB less heap for a few more, short, mark-compacts. Measured in
-// bench/bootstrap (BENCHMARKS.md): 5 M pages consistent in 217–223 s against 264 s, peak RSS 432 MB against 489.
+// bench/bootstrap (BENCHMARKS.md): 5 M pages consistent in 222.6 and 223.4 s (252.9 s in a slow hour) against
+// 264.1 s with Node's defaults, peak RSS 411–458 MB against 489 MB.
 export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=32', '--heap-growing-percent=100']
 
 /** The flags of NODE_FLAGS this process was not started with (on the command line or in NODE_OPTIONS). */

@@ -17,7 +17,7 @@ export function registerRun(program: Command): void {
       const { config, file, logger } = commandContext(command, options.apply ? { 'sink.apply': true } : {})
       logger.info({ config: file ?? '(defaults)' }, 'mbwa starting')
       const missing = missingNodeFlags()
-      if (missing.length > 0) logger.info({ missing }, 'node was started without %s: it works, with more CPU spent collecting garbage (npm start and the mbwa command pass it)', missing.join(' '))
+      if (missing.length > 0) logger.info({ missing }, 'node was started without %s: mbwa works, with more CPU and memory spent on garbage (npm start and the mbwa command pass these flags)', missing.join(' '))
       const { log, topics } = await openLog(config, logger)
       const events = new EventStore(log, SchemaRegistry.load())
       const sources = await Sources.start(config, events, topics, logger)
