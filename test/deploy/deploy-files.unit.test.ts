@@ -232,7 +232,11 @@ describe('deployment files (infra/deploy)', () => {
   })
 
   it('start node with the flags mbwa is measured with, wherever a file starts it', () => {
-    const flagsOf = (line: string) => missingNodeFlags(line.split(/\s+/).slice(0, line.split(/\s+/).findIndex((a) => /main\.js$/.test(a))), '')
+    // The node flags of a command line: the words before the script.
+    const flagsOf = (line: string) => {
+      const words = line.split(/\s+/)
+      return missingNodeFlags(words.slice(0, words.findIndex((a) => /main\.js$/.test(a))), '')
+    }
     expect(flagsOf(/exec (node .*)$/m.exec(entrypoint)![1]!)).toEqual([])
     for (const job of jobs) expect([job.name, flagsOf(String(job.command))]).toEqual([job.name, []])
     const pkg = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
