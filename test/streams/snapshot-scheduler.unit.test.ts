@@ -50,7 +50,8 @@ describe('snapshot scheduler with a failing wiki (unit)', () => {
       // The two good wikis are read although bad comes first and its interrupted snapshot would resume first.
       await until(() => attempts.some((a) => a.wiki === 'a') && attempts.some((a) => a.wiki === 'b'))
       expect(attempts[0]!.wiki).toBe('bad')
-      await until(() => attempts.filter((a) => a.wiki === 'bad').length >= 4)
+      // Four tries made and their failures counted (a try is recorded when it starts, counted after it fails).
+      await until(() => attempts.filter((a) => a.wiki === 'bad').length >= 4 && (scheduler.failing().bad?.count ?? 0) >= 4 && recorded.length >= 4)
       const bad = attempts.filter((a) => a.wiki === 'bad').map((a) => a.at)
       // The waits between tries grow (40, 80, 160 ms ... up to 400): no loop hot on a failing wiki.
       const gaps = bad.slice(1).map((t, i) => t - bad[i]!)
