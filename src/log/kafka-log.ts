@@ -376,6 +376,7 @@ class KafkaSubscription implements Subscription {
   async start(): Promise<void> {
     const { consumer, options } = this
     consumer.on(consumer.events.GROUP_JOIN, (event) => {
+      if (this.stopping !== undefined) return
       this.memberId = event.payload.memberId
       const assigned: TopicPartition[] = []
       for (const [topic, partitions] of Object.entries(event.payload.memberAssignment)) {
@@ -414,6 +415,9 @@ class KafkaSubscription implements Subscription {
       partitionsConsumedConcurrently: 1,
       eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
         if (this.failure !== undefined) return
+        // No batch reaches the handler once stop() began: the caller may already be closing its store, and kafkajs
+        // can go on fetching after a disconnect that raced a restart (tulios/kafkajs#1639).
+        if (this.stopping !== undefined) return
         await this.assignReady
         const key = tpKey(batch.topic, batch.partition)
         let messages = batch.messages.map((m) => toStored(batch.topic, batch.partition, m))
@@ -429,7 +433,7 @@ class KafkaSubscription implements Subscription {
         const max = this.options.maxBatchSize ?? 1000
         const highWatermark = Number(batch.highWatermark)
         for (let i = 0; i < messages.length; i += max) {
-          if (!isRunning() || isStale() || this.failure !== undefined) return
+          if (!isRunning() || isStale() || this.failure !== undefined || this.stopping !== undefined) return
           const chunk = messages.slice(i, i + max)
           const b: Batch = { topic: batch.topic, partition: batch.partition, messages: chunk, highWatermark }
           try {

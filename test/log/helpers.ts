@@ -5,10 +5,15 @@ export function uniqueName(prefix: string): string {
   return `${prefix}-${randomUUID().slice(0, 8)}`
 }
 
-export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 30000, what = 'condition'): Promise<void> {
+/** `what` may be a function: it is read when the wait times out, so it can say what was reached by then. */
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 30000,
+  what: string | (() => string) = 'condition',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}`)
     await new Promise((r) => setTimeout(r, 50))
   }
 }
@@ -30,8 +35,22 @@ export async function consumeUntil(
       messages.push(...batch.messages)
     },
   })
+  // A subscription that failed (a consumer crash the client will not restart) ends the wait with its own error,
+  // and a wait that times out says what the subscription held, so a failure in CI can be read from its message.
+  let failure: unknown
+  sub.closed.catch((err: unknown) => {
+    failure = err ?? new Error('subscription failed')
+  })
   try {
-    await waitFor(() => messages.length >= count, timeoutMs, `${count} messages (have ${messages.length})`)
+    await waitFor(
+      () => {
+        if (failure !== undefined) throw new Error(`the subscription failed after ${messages.length} of ${count} messages`, { cause: failure })
+        return messages.length >= count
+      },
+      timeoutMs,
+      () =>
+        `${count} messages (have ${messages.length}; assigned ${JSON.stringify(sub.assignment())}; batches from ${JSON.stringify([...byPartition(messages)].map(([p, o]) => [p, o[0], o[o.length - 1]]))})`,
+    )
   } finally {
     await sub.stop()
   }
