@@ -73,7 +73,7 @@ describe('consumer group on Kafka (int, real broker)', () => {
 
     const second = 1000
     await producer.append(topic, Array.from({ length: second }, (_, i) => ({ key: `n-${i}`, value: Buffer.from(`n-${i}`) })))
-    await waitFor(() => counts.size >= first + second, 120000, `all ${first + second} keys (have ${counts.size})`)
+    await waitFor(() => counts.size >= first + second, 120000, () => `all ${first + second} keys (have ${counts.size})`)
     await Promise.all(stayers.map((s) => s.stop()))
 
     const repeated = [...counts.entries()].filter(([, c]) => c !== 1)
