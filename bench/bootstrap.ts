@@ -163,6 +163,9 @@ ${CODES.map((c) => `  ${c}: {api: "${api.url}/${c}/api.php", linkMode: manual}`)
     })
     await prober!.terminate()
     const latencies = timed.map(([, ms]) => ms)
+    // The slowest queries and when they started, to set beside mbwa's log and LevelDB's LOG files (MBWA_BENCH_KEEP).
+    const slowest = [...timed].sort((a, b) => b[1] - a[1]).slice(0, 5)
+    process.stderr.write(`slowest queries: ${slowest.map(([at, ms]) => `${ms.toFixed(0)} ms at +${((at - started) / 1000).toFixed(1)} s (${new Date(at).toISOString().slice(11, 23)})`).join(', ')}\n`)
     const whileReading = timed.filter(([at]) => at < started + snapshotsDoneMs!).map(([, ms]) => ms)
     const afterReading = timed.filter(([at]) => at >= started + snapshotsDoneMs!).map(([, ms]) => ms)
 
