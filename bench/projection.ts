@@ -16,13 +16,14 @@ import { partitionForKey } from '../src/log/partitioner.js'
 import { KafkaLog } from '../src/log/kafka-log.js'
 import { topicNames, topicSpecs } from '../src/log/topics.js'
 import type { EventLog } from '../src/log/types.js'
+import { NODE_FLAGS } from '../src/node-flags.js'
 import { PACKAGE_ROOT } from '../src/paths.js'
 import { Projector } from '../src/projections/projector.js'
 import { QueryServer } from '../src/projections/query-server.js'
 import { keys, TitleStore } from '../src/projections/title-store.js'
 import { titleKey } from '../src/events/titles.js'
 import { wikiRules } from '../src/domain/wiki-rules.js'
-import { fmt, machine, rate, writeSection } from './report.js'
+import { fmt, machine, rate, withMbwaNodeFlags, writeSection } from './report.js'
 
 // (1) Replay into the projection: events/second from offset 0 into a fresh title store, on the embedded log and
 //     (--kafka) from Kafka, with the raw LevelDB batch-write rate of the same number of entries as the ceiling.
@@ -30,6 +31,11 @@ import { fmt, machine, rate, writeSection } from './report.js'
 //     (the load runs in a worker thread; the server in the main thread).
 //
 //   npm run bench:projection -- [--events N] [--kafka] [--kafka-events N] [--seconds S] [--write]
+//
+// It runs with the Node flags of `mbwa` (it starts itself again with them if need be): the replay is what
+// `mbwa rebuild` does, and V8's defaults spend a third more time on garbage there.
+
+withMbwaNodeFlags()
 
 const { values: args } = parseArgs({
   options: {
@@ -268,7 +274,7 @@ wiki by wiki as snapshots write them (and, for comparison, the same events with 
 then each wiki's SnapshotCompleted on every partition; 12 partitions, replayed
 from offset 0 into a fresh store (one record per title with its pages, counts and offset written per batch of up to
 5,000; the last snapshot marker brings the pass that judges every title and writes the discrepancy index), no edit
-commands, as \`mbwa rebuild\` does. The ceiling is LevelDB's own batch
+commands, as \`mbwa rebuild\` does (with its Node flags, \`${NODE_FLAGS.join(' ')}\`). The ceiling is LevelDB's own batch
 write of the same number of title entries (one put each, batches of 5,000) in the same run.
 
 | what | events | events/s | ratio to raw LevelDB |

@@ -1,6 +1,8 @@
+import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
+import { missingNodeFlags } from '../src/node-flags.js'
 import { PACKAGE_ROOT } from '../src/paths.js'
 
 // Writes one benchmark's section into BENCHMARKS.md between its markers, leaving the other sections alone.
@@ -27,4 +29,16 @@ export function rate(count: number, ms: number): number {
 
 export function fmt(n: number): string {
   return n.toLocaleString('en-US')
+}
+
+/**
+ * Runs this bench again, with the Node flags `mbwa` runs with (NODE_FLAGS), when it was started without them: a
+ * bench that runs mbwa's code in its own process then measures it as `mbwa rebuild` and `mbwa run` run it.
+ * Returns only in a process that has the flags.
+ */
+export function withMbwaNodeFlags(): void {
+  const missing = missingNodeFlags()
+  if (missing.length === 0) return
+  const child = spawnSync(process.execPath, [...missing, ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)], { stdio: 'inherit' })
+  process.exit(child.status ?? 1)
 }

@@ -1,14 +1,19 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
+import { NODE_FLAGS } from '../../src/node-flags.js'
 import { TitleStore } from '../../src/projections/title-store.js'
 import { PACKAGE_ROOT } from '../../src/paths.js'
 import { waitFor } from '../log/helpers.js'
 
-// `mbwa` as users run it: the built CLI in a child process, with a clean environment (no MBWA_* from the caller).
+// `mbwa` as users run it: the built CLI in a child process, with the Node flags its command passes (NODE_FLAGS) and
+// a clean environment (no MBWA_* from the caller).
 // Every child is tracked: `endChildren` (run after every test file by test/setup/children.ts, and on exit) kills
 // whatever a failed or timed-out test left running, so no run leaves processes behind.
 
 export const CLI = join(PACKAGE_ROOT, 'dist/src/cli/main.js')
+
+/** The arguments of `node` that run the `mbwa` command with `args`, as its shebang does. */
+export const mbwaArgs = (args: string[]): string[] => [...NODE_FLAGS, CLI, ...args]
 
 const live = new Set<ChildProcess>()
 
@@ -52,7 +57,7 @@ export interface MbwaProcess {
 }
 
 export function startMbwa(args: string[], options: { cwd: string; env?: Record<string, string> }): MbwaProcess {
-  const child = track(spawn(process.execPath, [CLI, ...args], { cwd: options.cwd, env: cleanEnv(options.env) }))
+  const child = track(spawn(process.execPath, mbwaArgs(args), { cwd: options.cwd, env: cleanEnv(options.env) }))
   let stderr = ''
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
@@ -80,7 +85,7 @@ export interface MbwaResult {
  * would: the test's own timeout still fires and the child is ended after the file).
  */
 export function runMbwa(args: string[], options: { cwd: string; env?: Record<string, string>; input?: string }): Promise<MbwaResult> {
-  const child = track(spawn(process.execPath, [CLI, ...args], { cwd: options.cwd, env: cleanEnv(options.env) }))
+  const child = track(spawn(process.execPath, mbwaArgs(args), { cwd: options.cwd, env: cleanEnv(options.env) }))
   let stdout = ''
   let stderr = ''
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()))

@@ -10,7 +10,7 @@ import { PACKAGE_ROOT } from '../../src/paths.js'
 import { readEvents } from '../setup/events.js'
 import { FarmEditor, readFarm } from '../setup/farm.js'
 import { waitFor } from '../log/helpers.js'
-import { CLI, track } from '../setup/mbwa-process.js'
+import { mbwaArgs, track } from '../setup/mbwa-process.js'
 
 // End to end on a MediaWiki farm of its own (fresh wikis, nothing else on them): pages sharing titles, some with
 // partial or wrong links, a redirect, a blank page, a {{nobots}} page, a title deleted on one wiki after links
@@ -61,7 +61,7 @@ sources:
     )
     const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MBWA_'))), FARM_BOT_PASSWORD: farm.bot.botPassword }
     stderr = ''
-    child = track(spawn(process.execPath, [CLI, '--config', config, 'run', '--apply'], { env, cwd: work }))
+    child = track(spawn(process.execPath, mbwaArgs(['--config', config, 'run', '--apply']), { env, cwd: work }))
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
     child.on('exit', (code, signal) => {
       if (code !== 0 && signal === null) stderr += `\nEXITED ${code}`
