@@ -33,7 +33,8 @@ import { fmt, machine, rate, withMbwaNodeFlags, writeSection } from './report.js
 //   npm run bench:projection -- [--events N] [--kafka] [--kafka-events N] [--seconds S] [--write]
 //
 // It runs with the Node flags of `mbwa` (it starts itself again with them if need be): the replay is what
-// `mbwa rebuild` does, and V8's defaults spend a third more time on garbage there.
+// `mbwa rebuild` does, and those flags change it (400,000 events: 26,527 events/s on V8's defaults, 35,863 with
+// them; BENCHMARKS.md).
 
 withMbwaNodeFlags()
 
