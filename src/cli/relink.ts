@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { MbwaError } from '../errors/errors.js'
-import { findLanguageLinks, rewriteLanguageLinks, type LinkOrder } from '../wikitext/interwiki.js'
+import { languageLinks, rewriteLanguageLinks, type LinkOrder } from '../wikitext/interwiki.js'
 import { commandContext } from './context.js'
 import { interlanguageCodes, linkOrder } from '../sinks/wiki-codes.js'
 
@@ -18,7 +18,7 @@ export function registerRelink(program: Command): void {
       const text = await readStdin()
       const wanted = options.links.split(',').map((c) => c.trim().toLowerCase()).filter(Boolean)
       const codes = interlanguageCodes(config, wanted)
-      const existing = findLanguageLinks(text, codes)
+      const existing = languageLinks(text, codes, { self: options.wiki })
       let title = options.title
       if (!title) {
         const counts = new Map<string, number>()
@@ -28,7 +28,7 @@ export function registerRelink(program: Command): void {
       if (!title && wanted.length > 0) throw new MbwaError('MBWA_BAD_REQUEST', 'the page has no language links to take the title from: give --title')
       const desired = new Map(wanted.map((c) => [c, existing.find((l) => l.code === c)?.title ?? title!]))
       const order: LinkOrder = linkOrder(config, options.wiki)
-      process.stdout.write(rewriteLanguageLinks(text, desired, codes, order).text)
+      process.stdout.write(rewriteLanguageLinks(text, desired, codes, order, { self: options.wiki }).text)
     })
 }
 

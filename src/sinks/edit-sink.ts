@@ -422,7 +422,7 @@ export class EditSink {
       this.readings.delete(key)
       return undefined
     }
-    const now: LivePage = { ...page, text, links, writtenLinks: links, blank: isBlank(text, this.options.codes), revision, timestamp, readAt: timestamp }
+    const now: LivePage = { ...page, text, links, writtenLinks: links, blank: isBlank(text, this.options.codes, { self: c.wiki }), revision, timestamp, readAt: timestamp }
     this.readings.get(key)?.v.pages.set(c.wiki, now)
     return now
   }
@@ -478,7 +478,7 @@ export class EditSink {
       for (const code of verdict.add) desired.set(code, titleKey(c.title))
       let rewritten
       try {
-        rewritten = rewriteLanguageLinks(text, desired, this.options.codes, this.options.order(c.wiki))
+        rewritten = rewriteLanguageLinks(text, desired, this.options.codes, this.options.order(c.wiki), { self: c.wiki })
       } catch (err) {
         // Never retried: the title, or the page's text, is what is wrong; a person has to look.
         if (isMbwaError(err, 'MBWA_BAD_TITLE')) await this.skip(key, c, 'bad-title')

@@ -2,7 +2,7 @@ import type { LanguageLink, PageObserved } from '../events/types.js'
 import { normaliseTitle } from '../events/titles.js'
 import type { MediaWikiClient } from '../mediawiki/client.js'
 import type { PageState } from '../domain/page-state.js'
-import { findLanguageLinks, isBlank, surelyNotBlank } from '../wikitext/interwiki.js'
+import { isBlank, languageLinks, surelyNotBlank } from '../wikitext/language-links.js'
 
 // The old bot's hunter, batched as Wikimedia's API etiquette asks: the titles of many commands are read together,
 // per wiki, many titles per request (50, or 500 with apihighlimits), one request at a time. A title is read on its
@@ -124,11 +124,11 @@ function livePage(wiki: string, page: ApiPage | undefined, readAt: string | unde
     wiki,
     exists: true,
     redirect: page.redirect === true,
-    blank: text !== undefined ? isBlank(text, o.codes) : surelyNotBlank(page.length, links) ? false : null,
+    blank: text !== undefined ? isBlank(text, o.codes, { self: wiki }) : surelyNotBlank(page.length, links) ? false : null,
     revision: rev?.revid ?? page.lastrevid ?? null,
     pageId: page.pageid ?? null,
     links,
-    writtenLinks: text !== undefined ? findLanguageLinks(text, o.codes).map((l) => ({ code: l.code, title: l.title })) : null,
+    writtenLinks: text !== undefined ? languageLinks(text, o.codes, { self: wiki }) : null,
     text,
     timestamp: rev?.timestamp,
     readAt,

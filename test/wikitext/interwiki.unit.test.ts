@@ -2,13 +2,13 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { botsDenied } from '../../src/wikitext/bots.js'
 import { isLegalTitle, normaliseTitle } from '../../src/events/titles.js'
-import { findLanguageLinks, isBlank, removeLanguageLinks, rewriteLanguageLinks } from '../../src/wikitext/interwiki.js'
+import { findLanguageLinks, isBlank, languageLinks, removeLanguageLinks, rewriteLanguageLinks } from '../../src/wikitext/interwiki.js'
 
 const CODES = new Set(['en', 'fr', 'de', 'nl', 'pl', 'mg', 'zh-min-nan'])
 const map = (o: Record<string, string>) => new Map(Object.entries(o))
 
 describe('language links in wikitext (unit)', () => {
-  it('finds the page\'s own links, not those in nowiki, pre, comments, noinclude/includeonly or templates', () => {
+  it('finds the page\'s own links, not those in nowiki, pre, comments, includeonly or templates (noinclude content is the page\'s)', () => {
     const text = `chat
 <nowiki>[[fr:nowiki]]</nowiki> <pre>[[de:pre]]</pre> <!-- [[nl:comment]] -->
 <noinclude>[[pl:noinclude]]</noinclude><includeonly>[[pl:inc]]</includeonly>
@@ -16,7 +16,28 @@ describe('language links in wikitext (unit)', () => {
 [[fr:chat]]
 [[zh-min-nan:niau]] [[de:Katze]]
 `
-    expect(findLanguageLinks(text, CODES).map((l) => `${l.code}:${l.title}`)).toEqual(['fr:chat', 'zh-min-nan:niau', 'de:Katze'])
+    expect(findLanguageLinks(text, CODES).map((l) => `${l.code}:${l.title}`)).toEqual(['pl:noinclude', 'fr:chat', 'zh-min-nan:niau', 'de:Katze'])
+  })
+
+  it('reads piped links, keeps the first link per language (T26502), and refuses what MediaWiki refuses', () => {
+    const text = '[[fr:chat]] x [[fr:Chat]]\n[[de:Katze|die Katze]] [[ NL _: kat ]] [[:pl:kot]] [[en:cat]] [[en:mg:saka]] [[mg:a<b]] [[mg:a\tb]]'
+    const found = findLanguageLinks(text, CODES, { self: 'en' })
+    expect(found.map((l) => `${l.code}:${l.title}${l.duplicate ? ' (duplicate)' : ''}`)).toEqual(['fr:chat', 'fr:Chat (duplicate)', 'de:Katze', 'nl:kat', 'mg:saka'])
+    expect(languageLinks(text, CODES, { self: 'en' })).toEqual([{ code: 'fr', title: 'chat' }, { code: 'de', title: 'Katze' }, { code: 'nl', title: 'kat' }, { code: 'mg', title: 'saka' }])
+    expect(languageLinks('[[fr:a%20b]] [[de:x&amp;y]] [[nl:t#Noun_1]] [[pl::z]] [[mg:~~~x]] [[zh-min-nan:../x]]', CODES)).toEqual([{ code: 'fr', title: 'a b' }, { code: 'de', title: 'x&y' }, { code: 'nl', title: 't#Noun 1' }, { code: 'pl', title: 'z' }])
+    // Unclosed <nowiki> is plain text; an unclosed template call hides nothing.
+    expect(languageLinks('<nowiki>[[fr:a]] {{x [[de:b]]', CODES)).toEqual([{ code: 'fr', title: 'a' }, { code: 'de', title: 'b' }])
+    // A piped link's text may run over lines; a later [[ ends it.
+    expect(languageLinks('[[fr:a|x\ny]] [[de:b|[[c]]]]', CODES)).toEqual([{ code: 'fr', title: 'a' }])
+  })
+
+  it('a page with only piped or duplicate links is blank; a rewrite keeps the first of two links, never the last', () => {
+    expect(isBlank('[[fr:Chat|x]]\n[[fr:chat]]', CODES)).toBe(true)
+    const r = rewriteLanguageLinks('Text.\n[[fr:chat]]\n[[fr:Chat]]\n[[de:Katze|k]]', map({ fr: 'chat', de: 'Katze', nl: 'kat' }), CODES)
+    expect(r.text).toBe('Text.\n\n[[de:Katze]]\n[[fr:chat]]\n[[nl:kat]]')
+    expect(r.before).toEqual([{ code: 'fr', title: 'chat' }, { code: 'de', title: 'Katze' }])
+    // A kept link with a fragment can be written again.
+    expect(rewriteLanguageLinks('[[fr:chat#Nom]]', map({ fr: 'chat#Nom', de: 'Katze' }), CODES).text).toBe('[[de:Katze]]\n[[fr:chat#Nom]]')
   })
 
   it('adds, removes and orders the block at the end, after categories, leaving the rest alone', () => {
