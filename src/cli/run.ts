@@ -7,6 +7,7 @@ import { SchemaRegistry } from '../events/registry.js'
 import { openLog } from '../log/open-log.js'
 import { commandContext, exitAfterStop, untilSignal } from './context.js'
 import { missingNodeFlags } from '../node-flags.js'
+import { preflight } from '../app/preflight.js'
 
 export function registerRun(program: Command): void {
   program
@@ -18,11 +19,33 @@ export function registerRun(program: Command): void {
       logger.info({ config: file ?? '(defaults)' }, 'mbwa starting')
       const missing = missingNodeFlags()
       if (missing.length > 0) logger.info({ missing }, 'node was started without %s: mbwa works, with more CPU and memory spent on garbage (npm start and the mbwa command pass these flags)', missing.join(' '))
-      const { log, topics } = await openLog(config, logger)
-      const events = new EventStore(log, SchemaRegistry.load())
-      const sources = await Sources.start(config, events, topics, logger)
-      const sink = config.sink.enabled ? await SinkService.start(config, events, topics, logger) : undefined
-      const projection = await ProjectionService.start(config, events, topics, logger, { sink: sink ? () => sink.status() : undefined, sources: () => sources.status() })
+      // Everything that can be checked is checked before anything starts: a failed start leaves nothing running.
+      await preflight(config)
+      const started: { stop(): Promise<void> }[] = []
+      let log, topics, sources: Sources, sink: SinkService | undefined, projection: ProjectionService
+      try {
+        ;({ log, topics } = await openLog(config, logger))
+        const opened = log
+        started.push({ stop: () => opened.close() })
+        const events = new EventStore(log, SchemaRegistry.load())
+        // The sink and the projection (the query endpoint) start before the sources read any wiki.
+        const s = config.sink.enabled ? await SinkService.start(config, events, topics, logger) : undefined
+        sink = s
+        if (s) started.push(s)
+        let sourcesStatus: () => unknown = () => ({})
+        const p = await ProjectionService.start(config, events, topics, logger, { sink: s ? () => s.status() : undefined, sources: () => sourcesStatus() })
+        projection = p
+        started.push(p)
+        sources = await Sources.start(config, events, topics, logger)
+        const src = sources
+        sourcesStatus = () => src.status()
+      } catch (err) {
+        logger.error({ err: (err as Error).message }, 'mbwa could not start; stopping what had started')
+        for (const part of started.reverse()) await part.stop().catch(() => undefined)
+        logger.flush()
+        exitAfterStop(logger, 1000)
+        throw err
+      }
       const ends = await log.endOffsets(topics.events)
       logger.info(
         { log: log.kind, topics, events: ends.reduce((a, b) => a + b, 0), wikis: Object.keys(config.wikis).length },

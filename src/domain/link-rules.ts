@@ -77,19 +77,38 @@ export function cognateFold(title: string): string {
   return title.replace(/[\u02BC\u2019]/g, "'").replace(/\u2026/g, '...').normalize('NFC')
 }
 
+/**
+ * On a first-letter wiki the page this title names is `Chat`, kept under the key `Chat`, not `chat`: this title's
+ * record cannot tell whether it exists, so a link to it is never removed for want of it.
+ */
+function keptUnderAnotherKey(title: string, targetCase: TitleCase | undefined): boolean {
+  return targetCase === 'first-letter' && ucfirst(title) !== title
+}
+
 function participates(title: string, page: PageState | undefined, rules: WikiRules | undefined, ctx: EvaluationContext): boolean {
   if (!page || !rules) return false
   if (rules.closed || rules.locked) return false
   const mainPage = rules.mainPage ?? ctx.mainPage?.(rules.code)
   if (mainPage !== undefined && normaliseTitle(mainPage) === normaliseTitle(title)) return false
-  if (page.redirect && !rules.linkRedirects) return false
+  if (page.redirect) return false // a redirect carries no links and is never edited; it may be linked to (below)
   if (page.blank === true) return false
   return true
+}
+
+/**
+ * A redirect of the title that wikis with `linkRedirects` link to (the seed's `flws[home].redirs`: the setting is
+ * the linking wiki's, "this wiki links to redirects on the others"): open, not the main page.
+ */
+function linkableRedirect(title: string, page: PageState | undefined, rules: WikiRules | undefined, ctx: EvaluationContext): boolean {
+  if (!page?.redirect || !rules || rules.closed || rules.locked) return false
+  const mainPage = rules.mainPage ?? ctx.mainPage?.(rules.code)
+  return mainPage === undefined || normaliseTitle(mainPage) !== normaliseTitle(title)
 }
 
 export function evaluateTitle(title: string, pages: ReadonlyMap<string, PageState>, rules: RulesByWiki, ctx: EvaluationContext): TitleVerdict {
   const linkSet = [...pages.keys()].filter((w) => participates(title, pages.get(w), rules.get(w), ctx)).sort()
   const inSet = new Set(linkSet)
+  const redirects = new Set([...pages.keys()].filter((w) => linkableRedirect(title, pages.get(w), rules.get(w), ctx)))
   const incomplete: string[] = []
   for (const [code, r] of rules) {
     if (r.closed) continue
@@ -107,7 +126,7 @@ export function evaluateTitle(title: string, pages: ReadonlyMap<string, PageStat
     if (!r) continue
     const part = inSet.has(code)
     const editable = part && r.edit && !r.closed && !r.locked
-    const at: PageContext = { title, code, page, r, inSet, rules, complete, part, editable, titleCase: ctx.titleCase, known: (w) => ctx.snapshotted.has(w), present: (w) => pages.has(w) }
+    const at: PageContext = { title, code, page, r, inSet, redirects, rules, complete, part, editable, titleCase: ctx.titleCase, known: (w) => ctx.snapshotted.has(w), present: (w) => pages.has(w) }
     verdicts.push(r.linkMode === 'manual' ? manual(at) : cognate(at))
   }
   return { title, linkSet, complete, incomplete, pages: verdicts }
@@ -126,6 +145,8 @@ interface PageContext {
   page: PageState
   r: WikiRules
   inSet: ReadonlySet<string>
+  /** Wikis where the title is a redirect that may be linked to (by wikis with linkRedirects). */
+  redirects: ReadonlySet<string>
   rules: RulesByWiki
   complete: boolean
   part: boolean
@@ -137,10 +158,12 @@ interface PageContext {
   present: (wiki: string) => boolean
 }
 
-function manual({ title, code, page, r, inSet, rules, complete, part, editable, titleCase }: PageContext): PageVerdict {
+function manual({ title, code, page, r, inSet, redirects, rules, complete, part, editable, titleCase }: PageContext): PageVerdict {
   const names = (l: LanguageLink) => sameTitle(l.title, title, rules.get(l.code)?.titleCase ?? titleCase?.(l.code))
+  const elsewhere = (c: string) => keptUnderAnotherKey(title, rules.get(c)?.titleCase ?? titleCase?.(c))
   const desired: string[] = []
   for (const c of inSet) if (c !== code && !r.nolink.has(c)) desired.push(c)
+  if (r.linkRedirects) for (const c of redirects) if (c !== code && !r.nolink.has(c)) desired.push(c)
   desired.sort()
   if (page.links === null) return { wiki: code, mode: 'manual', participates: part, editable, reports: [], shouldCarry: desired, add: [], remove: [], unknown: 'links-unknown' }
   if (!part) return { wiki: code, mode: 'manual', participates: part, editable, reports: [], shouldCarry: [], add: [], remove: [] }
@@ -159,7 +182,7 @@ function manual({ title, code, page, r, inSet, rules, complete, part, editable, 
   for (const l of links) {
     if (l.code === code) continue // a link to the wiki itself is an ordinary link, not a language link
     // A link to a different title on a wiki that has this title is replaced by the same-title link.
-    if (!names(l) && inSet.has(l.code) && add.includes(l.code)) drop(l.code)
+    if (!names(l) && add.includes(l.code)) drop(l.code)
     if (isInvalid(l.code, r, rules)) {
       drop(l.code) // codes no longer valid go whatever else is known
       continue
@@ -168,7 +191,7 @@ function manual({ title, code, page, r, inSet, rules, complete, part, editable, 
     const target = rules.get(l.code)
     if (!target) continue // a wiki mbwa does not know: not its business
     if (target.closed || target.locked || r.nolink.has(l.code)) drop(l.code)
-    else if (names(l) && !inSet.has(l.code)) drop(l.code)
+    else if (names(l) && !inSet.has(l.code) && !redirects.has(l.code) && !elsewhere(l.code)) drop(l.code) // a link to a redirect is tolerated
   }
   return { wiki: code, mode: 'manual', participates: part, editable, reports: [], shouldCarry: desired, add, remove: remove ? remove.sort() : [] }
 }
@@ -199,6 +222,8 @@ function cognate({ title, code, page, r, inSet, rules, complete, part, editable,
     if (sameTitle(cognateFold(l.title), folded, rules.get(l.code)?.titleCase ?? titleCase?.(l.code))) {
       if (inSet.has(l.code)) {
         if (fromText) reports.push({ code: l.code, title: l.title, kind: 'redundant' }) // a langlink here may be Cognate's own
+      } else if (keptUnderAnotherKey(title, rules.get(l.code)?.titleCase ?? titleCase?.(l.code))) {
+        // The target is kept under another key (a first-letter wiki): its absence here says nothing.
       } else if (fromText ? complete || known(l.code) || present(l.code) : known(l.code) && !present(l.code)) {
         // From langlinks only where the target surely lacks the title: Cognate also links blank pages.
         reports.push({ code: l.code, title: l.title, kind: 'stale-missing' })

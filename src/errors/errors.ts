@@ -27,6 +27,7 @@ export const ERRORS = {
     retriable: false,
     summary: 'The embedded log has one consumer per group; a second one joined',
   },
+  MBWA_PORT_UNAVAILABLE: { retriable: false, summary: "The query endpoint's address (http.host, http.port) cannot be bound: mbwa run starts nothing" },
   MBWA_KAFKA_UNAVAILABLE: { retriable: true, summary: 'The Kafka brokers could not be reached' },
   MBWA_SOURCE_FAILED: { retriable: false, summary: 'A source failed again and again after restarts; mbwa run stops' },
   MBWA_MEDIAWIKI_API: { retriable: false, summary: "A wiki's Action API answered with an error (apiCode, info)" },

@@ -62,6 +62,10 @@ describe('link rules (unit)', () => {
     // Configured case wins over what siteinfo said.
     const configured = rulesFor({ en: {}, fr: { case: 'first-letter' }, de: {}, nl: {} })
     expect(of(evaluateTitle('Chat', new Map([['en', page(['fr:chat'], {}, 'Chat')], ['fr', page(['en:Chat'], {}, 'Chat')]]), configured, { snapshotted: new Set(['en', 'fr']) }), 'en')).toMatchObject({ add: [], remove: [] })
+    // A case-sensitive en beside a first-letter fr: en:chat's [[fr:chat]] names fr:Chat, whose record is "Chat",
+    // not this one: it is never removed for want of fr here.
+    const mixed = evaluateTitle('chat', new Map([['en', page(['fr:chat'], {}, 'chat')], ['de', page(['en'], {}, 'chat')]]), configured, { snapshotted: ALL })
+    expect(of(mixed, 'en')).toMatchObject({ add: ['de'], remove: [] })
   })
 
   it('manual mode: every page should carry the whole link set; what is missing is added', () => {
@@ -73,12 +77,20 @@ describe('link rules (unit)', () => {
     expect(of(v, 'de')).toMatchObject({ add: ['en', 'fr'], remove: [] })
   })
 
-  it('rule 2: a redirect takes no part unless its wiki links redirects', () => {
-    const pages = { en: page(['fr']), fr: page([], { redirect: true }) }
-    expect(evaluate(pages).linkSet).toEqual(['en'])
-    expect(of(evaluate(pages), 'en').remove).toEqual(['fr'])
-    const lenient = rulesFor({ en: {}, fr: { linkRedirects: true }, de: {}, nl: {} })
-    expect(evaluate(pages, lenient).linkSet).toEqual(['en', 'fr'])
+  it('rule 2: a redirect is never edited nor asked to carry links; a wiki with linkRedirects links to redirects on the others; a link to a redirect is tolerated', () => {
+    const pages = { en: page(['fr']), fr: page([], { redirect: true }), de: page([]) }
+    const v = evaluate(pages)
+    expect(v.linkSet).toEqual(['de', 'en'])
+    expect(of(v, 'en')).toMatchObject({ add: ['de'], remove: [] }) // en's link to the redirect stays
+    expect(of(v, 'de')).toMatchObject({ add: ['en'], remove: [] }) // de does not link redirects: nothing added
+    expect(of(v, 'fr')).toMatchObject({ participates: false, editable: false, add: [], remove: [] })
+    // The setting is the linking wiki's, not the redirect's.
+    const frLinks = evaluate(pages, rulesFor({ en: {}, fr: { linkRedirects: true }, de: {}, nl: {} }))
+    expect(of(frLinks, 'de').add).toEqual(['en'])
+    expect(of(frLinks, 'fr')).toMatchObject({ editable: false, add: [] })
+    const deLinks = evaluate(pages, rulesFor({ en: {}, fr: {}, de: { linkRedirects: true }, nl: {} }))
+    expect(of(deLinks, 'de')).toMatchObject({ shouldCarry: ['en', 'fr'], add: ['en', 'fr'] })
+    expect(of(deLinks, 'fr')).toMatchObject({ editable: false, add: [] })
   })
 
   it('rule 2: a blank page takes no part and is not edited', () => {

@@ -1,0 +1,48 @@
+import { createServer } from 'node:net'
+import type { Config } from '../config/schema.js'
+import { readSecret } from '../config/secrets.js'
+import { MbwaError } from '../errors/errors.js'
+import { wikiRules } from '../domain/wiki-rules.js'
+
+// What `mbwa run` checks before anything starts: everything that can fail at once and would otherwise fail after
+// the sources had begun reading the wikis (a half-started process that systemd still sees as active). The
+// configuration itself was validated when it was loaded.
+
+/** The editable wikis' credentials and every secret a run reads, read now (values are not kept). */
+export function checkSecrets(config: Config): void {
+  if (config.http.token) readSecret(config.http.token, 'http.token')
+  if (!config.sink.enabled || !config.sink.apply) return
+  const rules = wikiRules(config)
+  for (const [code, w] of Object.entries(config.wikis)) {
+    const r = rules.get(code)!
+    if (r.closed || r.locked || !r.edit) continue
+    const cred = w.credentials
+    if (cred?.oauthToken) {
+      readSecret(cred.oauthToken, `wikis.${code}.credentials.oauthToken`)
+      continue
+    }
+    if (!(cred?.username && cred.password)) {
+      throw new MbwaError('MBWA_CONFIG_INVALID', `config key wikis.${code}.credentials: an editable wiki needs username and password, or oauthToken`, { wiki: code, key: `wikis.${code}.credentials` })
+    }
+    readSecret(cred.password, `wikis.${code}.credentials.password`)
+  }
+}
+
+/** The query endpoint's address can be bound (nothing else listens there). */
+export async function checkPort(host: string, port: number): Promise<void> {
+  if (port === 0) return
+  await new Promise<void>((resolve, reject) => {
+    const probe = createServer()
+    probe.once('error', (err: NodeJS.ErrnoException) => {
+      const why = err.code === 'EADDRINUSE' ? 'is in use (another mbwa, or another program)' : err.code === 'EACCES' ? 'may not be bound by this user' : `cannot be bound (${err.code ?? err.message})`
+      reject(new MbwaError('MBWA_PORT_UNAVAILABLE', `config key http.port: ${host}:${port} ${why}`, { key: 'http.port' }))
+    })
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()))
+  })
+}
+
+/** Both checks, in the order a user fixes them. */
+export async function preflight(config: Config): Promise<void> {
+  checkSecrets(config)
+  await checkPort(config.http.host, config.http.port)
+}
