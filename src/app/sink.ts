@@ -29,7 +29,8 @@ export interface SinkStatus {
   verifyBatches: number
 }
 
-// The sink side of `mbwa run`: readers for every configured wiki, writers (logged in) for those mbwa may edit,
+// The sink side of `mbwa run`: readers for every configured wiki (and for discovered ones, as the edits topic
+// announces them), writers (logged in) for those mbwa may edit,
 // the queue, the throttle. Secrets are read here, from the environment or files, and go nowhere but the login.
 
 export class SinkService {
@@ -84,6 +85,9 @@ export class SinkService {
       queue,
       throttle,
       rules,
+      rulesWith: (discovered) => wikiRules(config, discovered),
+      // Discovered wikis are read (never written); a configured wiki keeps its own client, or none when closed.
+      readerFor: (w) => (config.wikis[w.code] ? undefined : new MediaWikiClient({ api: w.api, contact: config.userAgent.contact, logger, connections: 2 })),
       clients: readers,
       editors,
       codes: interlanguageCodes(config),

@@ -29,6 +29,7 @@ export interface SupervisionOptions {
   eventStreams?: Partial<EventStreamsOptions>
 }
 
+const ANNOUNCED_EDITS_KEY = 'discovery:announced:edits'
 const ANNOUNCED_KEY = 'discovery:announced'
 
 export class Sources {
@@ -160,9 +161,15 @@ export class Sources {
   private async announce(found: DiscoveredWiki[]): Promise<void> {
     const wikis = found.map((w) => ({ code: w.code, dbname: w.dbname, api: w.api, closed: w.closed }))
     const digest = createHash('sha256').update(JSON.stringify(wikis)).digest('hex').slice(0, 16)
-    if ((await this.checkpoints.get<string>(ANNOUNCED_KEY)) === digest) return
     const family = this.config.discovery.sitematrix.family
     const observedAt = Date.now()
+    // The same list on the edits topic, for the sink: its rules are the projection's (the configuration and
+    // these facts), and its commands come in the same topic, after the list they were judged with.
+    if ((await this.checkpoints.get<string>(ANNOUNCED_EDITS_KEY)) !== digest) {
+      await this.events.appendToEveryPartition(this.topics.edits, 'WikisDiscovered', (partition) => ({ id: `discovery:${family}:${digest}:edits:${partition}`, source: 'discovery', observedAt, partition, family, wikis }))
+      await this.checkpoints.putAll([[ANNOUNCED_EDITS_KEY, digest]])
+    }
+    if ((await this.checkpoints.get<string>(ANNOUNCED_KEY)) === digest) return
     const markers = await this.events.appendToEveryPartition(this.topics.events, 'WikisDiscovered', (partition) => ({ id: `discovery:${family}:${digest}:${partition}`, source: 'discovery', observedAt, partition, family, wikis }))
     this.meters.discovery.appended(markers.length, observedAt)
     await this.checkpoints.putAll([[ANNOUNCED_KEY, digest], this.meters.discovery.entry()])

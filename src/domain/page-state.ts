@@ -31,6 +31,10 @@ export function applyToPage(prev: PageState | undefined, e: MbwaEvent, key: stri
   switch (e.type) {
     case 'PageObserved': {
       const v = e.value
+      // A reading (the sink's verify) says what the page was when it was read; a fact observed after that, which
+      // the log holds before the reading, is newer and stays (a creation is not undone, nor a deletion).
+      // A reading of the same or a newer revision is not older in what it says of the page's content.
+      if (v.source === 'verify' && prev && prev.observedAt > v.observedAt && !(v.exists && v.revision !== null && (prev.revision === null || v.revision >= prev.revision))) return prev
       if (!v.exists) return null
       if (prev && isOlder(v.revision, prev.revision)) {
         // An older read: keep the newer facts, but remember the snapshot saw the page (it must not be swept).

@@ -11,6 +11,11 @@ import { TimeSlice } from '../time-slice.js'
 // edit commands for pages that have settled. Each write carries the partition's next offset, so state and
 // position commit together; a sweep that is interrupted is simply done again (it is idempotent).
 
+/** The sink's reading of a page (verify): what the page was when it was read, appended some time later. */
+function isReading(e: MbwaEvent): e is Extract<MbwaEvent, { type: 'PageObserved' }> {
+  return e.type === 'PageObserved' && e.value.source === 'verify'
+}
+
 export interface ApplierOptions {
   /** The configured wikis' rules. */
   rules: RulesByWiki
@@ -172,6 +177,8 @@ export class PartitionApplier {
       work.set(t, { title: t, pages: { ...(rec?.pages ?? {}) }, before: rec?.pages ?? {}, disc: rec?.disc ?? [], holdable: true, changed: true })
     })
     const answered: Answer[] = []
+    const goneOps: Op[] = []
+    const gone = await this.tombstones(events)
     for (const { key, event } of events) {
       if (key === null) continue
       const w = work.get(key)
@@ -179,14 +186,26 @@ export class PartitionApplier {
       if (w.holdable && !this.holdable(event)) w.holdable = false
       const wiki = pageWiki(event)
       if (wiki !== undefined) {
-        const next = applyToPage(w.pages[wiki], event, key)
-        if (next === null) delete w.pages[wiki]
-        else if (next !== undefined) w.pages[wiki] = next
+        const prev = w.pages[wiki]
+        const tomb = keys.gone(p, wiki, key)
+        // A reading of a page that a fact observed after the read deleted does not bring it back.
+        if (!prev && isReading(event) && event.value.exists && (gone.get(tomb) ?? -Infinity) > event.value.observedAt) continue
+        const next = applyToPage(prev, event, key)
+        if (next === null) {
+          delete w.pages[wiki]
+          if (prev) {
+            gone.set(tomb, event.value.observedAt)
+            goneOps.push({ type: 'put', key: tomb, value: String(event.value.observedAt) })
+          }
+        } else if (next !== undefined) {
+          w.pages[wiki] = next
+          if (!prev && gone.delete(tomb)) goneOps.push({ type: 'del', key: tomb })
+        }
       }
       if (event.type === 'EditApplied' || event.type === 'EditSkipped') answered.push({ title: key, wiki: event.value.wiki, commandId: event.value.commandId, done: true })
       if (event.type === 'EditFailed') answered.push({ title: key, wiki: event.value.wiki, commandId: event.value.commandId, done: !event.value.retriable })
     }
-    const ops: Op[] = []
+    const ops: Op[] = goneOps
     this.countTitles([...work.values()], ops)
     // A title that only a wiki's first snapshot changed waits for the pass over every title, which comes when
     // the last open wiki has its first snapshot: judging it now would be judging it again there (a bootstrap
@@ -206,6 +225,23 @@ export class PartitionApplier {
     stats.evaluated += evaluated
     ops.push({ type: 'put', key: keys.offset(p), value: String(nextOffset) })
     await this.store.write(ops, this.options.sync)
+  }
+
+  /**
+   * When the pages the segment's readings are about were last deleted (tombstones): only readings race with
+   * deletions (a read, a deletion, then the reading's append), so only they are looked up.
+   */
+  private async tombstones(events: DecodedEvent[]): Promise<Map<string, number>> {
+    const wanted = new Set<string>()
+    for (const { key, event } of events) if (key !== null && isReading(event) && event.value.exists) wanted.add(keys.gone(this.partition, event.value.wiki, key))
+    const out = new Map<string, number>()
+    if (wanted.size === 0) return out
+    const list = [...wanted]
+    const values = await this.store.db.getMany(list)
+    list.forEach((k, i) => {
+      if (values[i] !== undefined) out.set(k, Number(values[i]))
+    })
+    return out
   }
 
   /**
@@ -315,6 +351,14 @@ export class PartitionApplier {
         (pv) => pv.editable && (pv.add.length > 0 || pv.remove.length > 0 || pv.unknown !== undefined || (pages[pv.wiki]!.blank === null && !pages[pv.wiki]!.redirect)),
       )
       const answers = answered.filter((a) => a.title === title)
+      // The settle schedule is state, kept whether commands are sent or not: a store rebuilt without sending
+      // (mbwa rebuild) still asks for the pages that were settling when it was built.
+      if (!this.options.emitCommands) {
+        for (const pv of actionable) {
+          const due = pages[pv.wiki]!.changedAt + this.options.settleMs
+          if (due > now) ops.push({ type: 'put', key: keys.deferred(p, due, title), value: '' })
+        }
+      }
       // Pending commands matter when commands are sent (live), or when an answer to one arrives.
       if (answers.length > 0 || (this.options.emitCommands && (actionable.length > 0 || item.disc.length > 0))) needPending.push({ item, actionable, answers })
     }
@@ -352,6 +396,8 @@ export class PartitionApplier {
 
   /** Looks again at titles whose pages have settled since they were last evaluated. */
   async settleDue(): Promise<number> {
+    // Without commands to send (a rebuild) the schedule is kept for the store's next live run.
+    if (!this.options.emitCommands) return 0
     if (!this.loaded) await this.load()
     const due = await this.store.due(this.partition, this.options.now())
     if (due.length === 0) return 0
@@ -466,6 +512,9 @@ export class PartitionApplier {
         this.marks[wiki] = m
         ops.push({ type: 'put', key: keys.snapshot(p, wiki), value: JSON.stringify(m) })
         if (failedBefore) ops.push({ type: 'del', key: keys.snapshotFailures(p, wiki) })
+        // Tombstones older than the snapshot: it read the wiki after them, and its sweep decides from here.
+        const prefix = keys.gonePrefix(p, wiki)
+        for await (const [k, v] of this.store.db.iterator({ gte: prefix, lt: keys.end(prefix) })) if (Number(v) < mark.startedAt) ops.push({ type: 'del', key: k })
         ops.push({ type: 'put', key: keys.offset(p), value: String(nextOffset) })
       }
       await this.store.write(ops, this.options.sync)

@@ -83,6 +83,12 @@ export const keys = {
   deferredPrefix: (p: number) => `d${S}${hex(p)}${S}`,
   deferredUntil: (p: number, due: number) => `d${S}${hex(p)}${S}${dueHex(due)}\x01`,
   snapshot: (p: number, wiki: string) => `s${S}${hex(p)}${S}${wiki}`,
+  /**
+   * When a page was deleted (or moved away without a redirect), kept until the wiki's next snapshot: a reading
+   * made before the deletion and appended after it must not bring the page back.
+   */
+  gone: (p: number, wiki: string, title: string) => `g${S}${hex(p)}${S}${wiki}${S}${title}`,
+  gonePrefix: (p: number, wiki: string) => `g${S}${hex(p)}${S}${wiki}${S}`,
   /** The discovered wiki list as this partition's log last said (WikisDiscovered). */
   discovered: (p: number) => `w${S}${hex(p)}`,
   snapshotPrefix: (p: number) => `s${S}${hex(p)}${S}`,

@@ -68,13 +68,19 @@ export class DumpWorker {
     this.pid = options.pid ?? process.pid
   }
 
-  /** The dumps state as the log has it, up to now. */
+  /** The dumps topic folded so far, and where each partition's fold stopped. */
+  private readonly folded: DumpState = new Map()
+  private readonly positions: number[] = []
+
+  /**
+   * The dumps state as the log has it, up to now: folded incrementally from where the last call stopped, so a claim
+   * costs the events since the last one, not the whole history (which grows with every heartbeat).
+   */
   async state(): Promise<DumpState> {
     const { events, topic, registry } = this.options
-    const state: DumpState = new Map()
     const ends = await events.log.endOffsets(topic)
     for (let p = 0; p < ends.length; p++) {
-      for (let offset = 0; offset < ends[p]!; ) {
+      for (let offset = this.positions[p] ?? 0; offset < ends[p]!; ) {
         const batch = await events.log.read(topic, p, offset, 5000)
         if (batch.length === 0) break
         for (const m of batch) {
@@ -84,12 +90,13 @@ export class DumpWorker {
           } catch {
             continue
           }
-          foldDumpEvent(state, e)
+          foldDumpEvent(this.folded, e)
         }
         offset = batch[batch.length - 1]!.offset + 1
+        this.positions[p] = offset
       }
     }
-    return state
+    return this.folded
   }
 
   /**

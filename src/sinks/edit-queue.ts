@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs'
 import { ClassicLevel } from 'classic-level'
 import type { EditRequested } from '../events/types.js'
+import type { KnownWiki } from '../domain/wiki-rules.js'
 
 // The sink's own store (dataDir/sink): commands taken from the edits topic wait here per wiki, by priority, until
 // they have an outcome; the topic offsets are written in the same batch as the commands they brought, and the ids
@@ -12,6 +13,7 @@ import type { EditRequested } from '../events/types.js'
 //   c wiki title              → time              last edit of the page (cool-down)
 //   l wiki                    → time              last edit on the wiki (the throttle's memory across restarts)
 //   b wiki                    → PauseInfo         wiki paused (read-only, blocked, rights lost)
+//   w                         → DiscoveredList    the wiki list the edits topic last announced (WikisDiscovered)
 //
 // How many commands wait per wiki is counted once at open and kept up to date, so choosing the next command never
 // scans the queue.
@@ -32,6 +34,11 @@ export interface QueuedCommand extends EditRequested {
 export interface Waiting {
   key: string
   command: QueuedCommand
+}
+
+export interface DiscoveredList {
+  observedAt: number
+  wikis: KnownWiki[]
 }
 
 export interface PauseInfo {
@@ -72,7 +79,17 @@ export class EditQueue {
   }
 
   /** Queues the commands not yet done, and moves the partition's offset, in one batch. */
-  async enqueue(commands: EditRequested[], partition: number, nextOffset: number): Promise<number> {
+  /** The discovered wiki list, as the edits topic last announced it (none before any announcement). */
+  async discovered(): Promise<DiscoveredList | undefined> {
+    const v = await this.db.get(`w${S}`)
+    return v === undefined ? undefined : (JSON.parse(v) as DiscoveredList)
+  }
+
+  /**
+   * Stores a batch's commands with the partition's next offset; and, when the batch announced one, the discovered
+   * wiki list in the same write (the sink's rules and its position in the topic agree after a crash).
+   */
+  async enqueue(commands: EditRequested[], partition: number, nextOffset: number, discovered?: DiscoveredList): Promise<number> {
     const keys = commands.map((c) => waitingKey(c.wiki, c.priority, c.commandId))
     const [done, present] = await Promise.all([this.db.getMany(commands.map((c) => `d${S}${c.commandId}`)), this.db.getMany(keys)])
     const batch = this.db.batch()
@@ -85,6 +102,7 @@ export class EditQueue {
       added.set(c.wiki, (added.get(c.wiki) ?? 0) + 1)
     })
     batch.put(`o${S}${partition}`, String(nextOffset))
+    if (discovered) batch.put(`w${S}`, JSON.stringify(discovered))
     await batch.write({ sync: true })
     for (const [wiki, n] of added) this.counts.set(wiki, (this.counts.get(wiki) ?? 0) + n)
     return fresh.size

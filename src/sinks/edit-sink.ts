@@ -10,11 +10,11 @@ import type { TopicNames } from '../log/topics.js'
 import type { Subscription } from '../log/types.js'
 import { MediaWikiApiError, type MediaWikiClient } from '../mediawiki/client.js'
 import { evaluateTitle, type TitleCase } from '../domain/link-rules.js'
-import type { RulesByWiki } from '../domain/wiki-rules.js'
+import type { KnownWiki, RulesByWiki } from '../domain/wiki-rules.js'
 import { botsDenied } from '../wikitext/bots.js'
 import { isMbwaError } from '../errors/errors.js'
 import { isBlank, rewriteLanguageLinks, type LinkOrder } from '../wikitext/interwiki.js'
-import type { EditQueue, QueuedCommand, Waiting } from './edit-queue.js'
+import type { DiscoveredList, EditQueue, QueuedCommand, Waiting } from './edit-queue.js'
 import type { Throttle } from './throttle.js'
 import { asPageState, observation, verifyTitles, type LivePage, type Verification, type VerifyItem } from './verify.js'
 import type { WikiEditor } from './wiki-editor.js'
@@ -44,7 +44,15 @@ export interface EditSinkOptions {
   groupId: string
   queue: EditQueue
   throttle: Throttle
+  /** The configured wikis' rules, until the edits topic announces discovered wikis. */
   rules: RulesByWiki
+  /**
+   * The rules with the discovered wikis (a WikisDiscovered on the edits topic), as the projection makes them from
+   * the same facts on the events topic: one set of rules for both.
+   */
+  rulesWith?: (discovered: readonly KnownWiki[]) => RulesByWiki
+  /** A reader for a discovered wiki (never a writer: mbwa edits only wikis its configuration names). */
+  readerFor?: (wiki: KnownWiki) => MediaWikiClient | undefined
   /** Readers for every configured wiki (verify reads them all as needed). */
   clients: ReadonlyMap<string, MediaWikiClient>
   /** Writers for the wikis mbwa may edit. Only these are ever written, whatever a command says. */
@@ -53,7 +61,7 @@ export interface EditSinkOptions {
   order: (wiki: string) => LinkOrder
   /** Edit for real; otherwise print a unified diff per page and leave the command queued. */
   apply: boolean
-  /** Name the page's {{bots}} templates are checked against. */
+  /** Name the page's {{bots}} templates are checked against where the wiki does not say the account's name (dry run). */
   botName: string
   cooldownMs: number
   /** Titles per read request on a wiki (default: 500 where the editing account has apihighlimits, else 50). */
@@ -116,6 +124,8 @@ interface Reading {
 }
 
 interface WikiFacts {
+  /** The editing account's name there (userinfo), for {{bots|deny=…}}. */
+  userName?: string
   perRequest: number
   titleCase: TitleCase | undefined
   mainPage: string | undefined
@@ -139,6 +149,12 @@ export class EditSink {
   private readonly readings = new Map<string, Reading>()
   private readonly facts = new Map<string, WikiFacts>()
   private lastEnqueueAt = 0
+  private rules: RulesByWiki
+  private readonly clients: Map<string, MediaWikiClient>
+  /** Readers made for discovered wikis (closed by stop()). */
+  private readonly discoveredReaders = new Map<string, MediaWikiClient>()
+  private readonly codes: Set<string>
+  private discoveredAt = -1
   private readonly retry: RetryOptions
   private readonly logger: Logger
   private readonly now: () => number
@@ -147,12 +163,35 @@ export class EditSink {
     this.logger = options.logger ?? silentLogger
     this.now = options.now ?? Date.now
     this.retry = { ...DEFAULT_RETRY, ...options.retry }
+    this.rules = options.rules
+    this.clients = new Map(options.clients)
+    this.codes = new Set(options.codes)
+  }
+
+  /** Takes a discovered wiki list into the rules, with a reader for each open wiki not configured. */
+  private discover(list: DiscoveredList): void {
+    if (list.observedAt < this.discoveredAt || !this.options.rulesWith) return
+    this.discoveredAt = list.observedAt
+    this.rules = this.options.rulesWith(list.wikis)
+    for (const w of list.wikis) {
+      this.codes.add(w.code)
+      if (w.closed || this.options.clients.has(w.code)) continue
+      const known = this.discoveredReaders.get(w.code)
+      if (known && known.api.href === new URL(w.api).href) continue
+      const reader = this.options.readerFor?.(w)
+      if (!reader) continue
+      if (known) void known.close()
+      this.discoveredReaders.set(w.code, reader)
+      this.clients.set(w.code, reader)
+    }
   }
 
   async start(): Promise<void> {
     const { events, topics, queue } = this.options
     // The pace holds across restarts: the throttle starts from the last edits recorded.
     for (const [wiki, at] of await queue.lastEdits()) this.options.throttle.record(wiki, at)
+    const discovered = await queue.discovered()
+    if (discovered) this.discover(discovered)
     this.subscription = await events.consume({
       groupId: `${this.options.groupId}.sink`,
       topics: [topics.edits],
@@ -161,7 +200,15 @@ export class EditSink {
       onAssign: async (assigned) => new Map(await Promise.all(assigned.map(async (tp) => [`${tp.topic}:${tp.partition}`, await queue.offset(tp.partition)] as [string, number]))),
       eachBatch: async (batch) => {
         const commands = batch.events.flatMap((e) => (e.event.type === 'EditRequested' ? [e.event.value] : []))
-        if ((await queue.enqueue(commands, batch.partition, batch.lastOffset + 1)) > 0) this.lastEnqueueAt = this.now()
+        // The discovered list this partition announced last, stored with the batch's offset and taken into the
+        // rules before its commands run (they were judged with it).
+        let list: DiscoveredList | undefined
+        for (const e of batch.events) {
+          if (e.event.type === 'WikisDiscovered' && e.event.value.partition === batch.partition) list = { observedAt: e.event.value.observedAt, wikis: e.event.value.wikis.map((w) => ({ code: w.code, api: w.api, closed: w.closed })) }
+        }
+        if (list && list.observedAt < this.discoveredAt) list = undefined
+        if ((await queue.enqueue(commands, batch.partition, batch.lastOffset + 1, list)) > 0) this.lastEnqueueAt = this.now()
+        if (list) this.discover(list)
         for (const c of commands) this.notBefore.delete(c.wiki)
       },
     })
@@ -177,6 +224,7 @@ export class EditSink {
     this.stopping.abort()
     await this.subscription?.stop()
     await this.worker
+    await Promise.allSettled([...this.discoveredReaders.values()].map((c) => c.close()))
   }
 
   /** Waiting commands per wiki, paused wikis left out. */
@@ -326,9 +374,9 @@ export class EditSink {
     try {
       if (editor) {
         const f = await editor.facts()
-        facts = { perRequest: f.rights.includes('apihighlimits') ? 500 : 50, titleCase: asTitleCase(f.titleCase), mainPage: f.mainPage }
+        facts = { perRequest: f.rights.includes('apihighlimits') ? 500 : 50, titleCase: asTitleCase(f.titleCase), mainPage: f.mainPage, userName: f.userName }
       } else {
-        const res = await this.options.clients.get(wiki)?.get({ action: 'query', meta: 'siteinfo', siprop: 'general' })
+        const res = await this.clients.get(wiki)?.get({ action: 'query', meta: 'siteinfo', siprop: 'general' })
         const general = (res?.query as { general?: { case?: string; mainpage?: string } } | undefined)?.general
         facts = { perRequest: 50, titleCase: asTitleCase(general?.case), mainPage: general?.mainpage }
       }
@@ -392,9 +440,11 @@ export class EditSink {
         add(w.command)
       }
     }
-    const readings = await verifyTitles([...items.values()], { clients: this.options.clients, codes: this.options.codes, titlesPerRequest: (w) => this.titlesPerRequest(w), concurrency: this.options.concurrency })
-    const at = this.now()
-    for (const [title, r] of this.readings) if (at - r.at > (this.options.verifyMaxAgeMs ?? 300_000)) this.readings.delete(title)
+    // A reading is as old as its batch's start: a command newer than that is verified again.
+    const batchStart = this.now()
+    const readings = await verifyTitles([...items.values()], { clients: this.clients, codes: this.codes, titlesPerRequest: (w) => this.titlesPerRequest(w), concurrency: this.options.concurrency })
+    const at = batchStart
+    for (const [title, r] of this.readings) if (this.now() - r.at > (this.options.verifyMaxAgeMs ?? 300_000)) this.readings.delete(title)
     const seen: EventToAppend[] = []
     for (const [title, v] of readings) {
       this.readings.delete(title) // re-inserted last: the map stays in reading order
@@ -418,18 +468,19 @@ export class EditSink {
    */
   private edited(c: EditRequested, page: LivePage, text: string, links: { code: string; title: string }[], revision: number, timestamp: string | undefined): LivePage | undefined {
     const key = titleKey(c.title)
-    if (this.options.rules.get(c.wiki)?.linkMode !== 'manual') {
+    if (this.rules.get(c.wiki)?.linkMode !== 'manual') {
       this.readings.delete(key)
       return undefined
     }
-    const now: LivePage = { ...page, text, links, writtenLinks: links, blank: isBlank(text, this.options.codes, { self: c.wiki }), revision, timestamp, readAt: timestamp }
+    const now: LivePage = { ...page, text, links, writtenLinks: links, blank: isBlank(text, this.codes, { self: c.wiki }), revision, timestamp, readAt: timestamp }
     this.readings.get(key)?.v.pages.set(c.wiki, now)
     return now
   }
 
   /** Runs one command to an outcome. */
   async run(key: string, c: QueuedCommand): Promise<void> {
-    const { queue, rules, editors } = this.options
+    const { queue, editors } = this.options
+    const rules = this.rules
     if (await queue.isDone(c.commandId)) {
       await queue.finish(key, c.commandId, 'done-before')
       return
@@ -469,7 +520,9 @@ export class EditSink {
         return
       }
       const text = page.text ?? ''
-      if (botsDenied(text, this.options.botName)) {
+      // The page may name the account (as the wiki knows it) or the tool.
+      const userName = this.facts.get(c.wiki)?.userName
+      if (botsDenied(text, [...new Set([...(userName ? [userName] : []), this.options.botName, 'mbwa'])])) {
         await this.skip(key, c, 'nobots')
         return
       }
@@ -478,7 +531,7 @@ export class EditSink {
       for (const code of verdict.add) desired.set(code, titleKey(c.title))
       let rewritten
       try {
-        rewritten = rewriteLanguageLinks(text, desired, this.options.codes, this.options.order(c.wiki), { self: c.wiki })
+        rewritten = rewriteLanguageLinks(text, desired, this.codes, this.options.order(c.wiki), { self: c.wiki })
       } catch (err) {
         // Never retried: the title, or the page's text, is what is wrong; a person has to look.
         if (isMbwaError(err, 'MBWA_BAD_TITLE')) await this.skip(key, c, 'bad-title')

@@ -28,6 +28,12 @@ export interface LivePage {
   timestamp: string | undefined
   /** When the read happened, by the wiki's clock (starttimestamp for the edit). */
   readAt: string | undefined
+  /**
+   * When the request that read it was sent, by this host's clock: what the page was at that moment is all the
+   * reading says, so it is the reading's time in the log (facts observed after it win; the sources stamp theirs
+   * with the same clock: they run beside the sink).
+   */
+  readStartedAt?: number
 }
 
 export interface Verification {
@@ -86,6 +92,7 @@ async function readChunk(client: MediaWikiClient, wiki: string, chunk: string[],
   const byApiTitle = new Map<string, ApiPage>()
   const renamed = new Map<string, string>()
   let readAt: string | undefined
+  const startedAt = Date.now()
   const params = {
     action: 'query',
     titles: chunk,
@@ -109,7 +116,7 @@ async function readChunk(client: MediaWikiClient, wiki: string, chunk: string[],
   }
   for (const title of chunk) {
     const page = byApiTitle.get(renamed.get(title) ?? title)
-    out.set(normaliseTitle(title), livePage(wiki, page, readAt, o))
+    out.set(normaliseTitle(title), { ...livePage(wiki, page, readAt, o), readStartedAt: startedAt })
   }
 }
 
@@ -220,7 +227,8 @@ export function observation(p: LivePage, title: string, now: number): PageObserv
   return {
     id: `${p.wiki}:verify:${title}:${p.revision ?? 'missing'}:${p.readAt ?? now}`,
     source: 'verify',
-    observedAt: now,
+    // Never a time after the read: a fact observed between the read and this event's append must win over it.
+    observedAt: Math.min(now, p.readStartedAt ?? now),
     wiki: p.wiki,
     title,
     pageId: p.pageId,

@@ -30,11 +30,12 @@ export class WikiEditor {
   }
 
   /** The account's rights, how the wiki compares titles and its main page (logs in first; one request). */
-  async facts(): Promise<{ rights: string[]; titleCase: string | undefined; mainPage: string | undefined }> {
+  async facts(): Promise<{ rights: string[]; titleCase: string | undefined; mainPage: string | undefined; userName: string | undefined }> {
     await this.session()
     const res = await this.client.get({ action: 'query', meta: 'userinfo|siteinfo', uiprop: 'rights', siprop: 'general' })
-    const q = res.query as { userinfo: { rights?: string[] }; general?: { case?: string; mainpage?: string } }
-    return { rights: q.userinfo.rights ?? [], titleCase: q.general?.case, mainPage: q.general?.mainpage }
+    const q = res.query as { userinfo: { name?: string; anon?: boolean; rights?: string[] }; general?: { case?: string; mainpage?: string } }
+    // The account's name as the wiki knows it (an OAuth token or a bot password names no account in the config).
+    return { rights: q.userinfo.rights ?? [], titleCase: q.general?.case, mainPage: q.general?.mainpage, userName: q.userinfo.anon ? undefined : q.userinfo.name }
   }
 
   /**

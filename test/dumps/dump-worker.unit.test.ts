@@ -32,6 +32,32 @@ function worker(name: string, extra: Partial<ConstructorParameters<typeof DumpWo
 }
 
 describe('dump workers (unit, embedded log)', () => {
+  it('folds the dumps history incrementally: a claim reads the events since the last one, not the whole history (issue 28)', async () => {
+    h = await harness()
+    // A long history: another wiki's job with 3,000 heartbeats.
+    const old = Array.from({ length: 3000 }, (_, i) => ({ type: 'DumpHeartbeat' as const, key: 'fr', value: { id: `fr:hb:${i}`, source: 'dump', observedAt: i, wiki: 'fr', jobId: 'fr:job', host: 'x', pid: 1, titlesWritten: i, titlesTotal: null } }))
+    await h.events.append(h.topics.dumps, old)
+    const w = worker('a')
+    let read = 0
+    const log = h.events.log
+    const plain = log.read.bind(log)
+    log.read = async (...args) => {
+      const batch = await plain(...args)
+      read += batch.length
+      return batch
+    }
+    const first = await w.claim('en')
+    expect(first).toBeDefined()
+    expect(read).toBe(3001) // the history once, then the claim just appended
+    read = 0
+    const second = await w.claim('nl')
+    expect(second).toBeDefined()
+    expect(read).toBe(1) // only its own claim
+    expect(await w.holds(first!)).toBe(true)
+    expect(read).toBe(1)
+    log.read = plain
+  })
+
   it('two workers claiming the same wiki at the same moment: exactly one holds it', async () => {
     h = await harness()
     for (let round = 0; round < 5; round++) {

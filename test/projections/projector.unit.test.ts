@@ -80,6 +80,40 @@ describe('title-links projection (unit, embedded log)', () => {
     expect(chien!.fr).toMatchObject({ revision: 7, links: null, byBot: false })
   })
 
+  it('a reading of the sink never undoes a fact observed after the read, in either direction (issue 28)', async () => {
+    h = await harness(PARTITIONS)
+    const T = 1_700_000_000_000
+    const reading = (wiki: string, title: string, exists: boolean, at: number): EventToAppend => {
+      const e = observed(wiki, title, [], { at, revision: exists ? 100 : undefined })
+      return { ...e, value: { ...(e.value as object), source: 'verify', exists, ...(exists ? {} : { revision: null, links: [], writtenLinks: null, blank: null }) } } as unknown as EventToAppend
+    }
+    const del = (wiki: string, title: string, at: number): EventToAppend => {
+      const e = deleted(wiki, title)
+      return { ...e, value: { ...(e.value as object), observedAt: at } } as EventToAppend
+    }
+    await h.events.append(h.topics.events, [
+      // fr:chat read as missing at T+5; created at T+10; the reading appended after the creation.
+      observed('en', 'chat', [], { at: T }),
+      created('fr', 'chat', 7, false, T + 10),
+      reading('fr', 'chat', false, T + 5),
+      // fr:moon read as existing at T+5; deleted at T+10; the reading appended after the deletion.
+      observed('fr', 'moon', [], { at: T }),
+      del('fr', 'moon', T + 10),
+      reading('fr', 'moon', true, T + 5),
+      // A reading after the deletion is newer: it stands (the page was undeleted or created again).
+      observed('de', 'star', [], { at: T }),
+      del('de', 'star', T + 10),
+      reading('de', 'star', true, T + 20),
+    ])
+    const { store, projector } = await project('race')
+    await caughtUp(projector)
+    await projector.stop()
+    const at = (t: string) => store.title(partitionForKey(t, PARTITIONS), t)
+    expect(Object.keys((await at('chat'))!).sort()).toEqual(['en', 'fr'])
+    expect(await at('moon')).toBeUndefined()
+    expect(Object.keys((await at('star'))!)).toEqual(['de'])
+  })
+
   it('gives the same digest whatever the batch sizes and restarts', async () => {
     h = await harness(PARTITIONS)
     await h.events.append(h.topics.events, story())
@@ -221,5 +255,34 @@ describe('title-links projection (unit, embedded log)', () => {
     await b.projector.stop()
     const ids = (await readEvents(h.log, h.topics.edits)).map((e) => (e.event.value as { commandId: string }).commandId)
     expect(new Set(ids)).toEqual(new Set([commands[0]!.commandId]))
+  })
+
+  it('a store rebuilt without sending commands keeps the settle schedule: its next live run sends the command when due (issue 28)', async () => {
+    h = await harness(PARTITIONS)
+    let now = 1_700_000_000_000
+    await h.events.append(h.topics.events, [
+      ...['en', 'fr', 'de', 'nl'].flatMap((w) => snapshotDone(w, `s-${w}`, PARTITIONS, now - 100_000, now - 90_000)),
+      observed('en', 'chat', ['fr'], { at: now }),
+      observed('fr', 'chat', ['en', 'de'], { at: now }),
+      observed('de', 'chat', ['en', 'fr'], { at: now }),
+    ])
+    const store = await TitleStore.open(join(h.dir, 'rebuilt'))
+    stores.push(store)
+    // The rebuild: no commands; its settle timer comes round after the page settled, and must keep the entry.
+    const rebuild = new Projector({ store, events: h.events, topics: h.topics, groupId: 'g-rebuild', rules, settleMs: 3_600_000, emitCommands: false, now: () => now })
+    await rebuild.start()
+    await caughtUp(rebuild)
+    now += 3_600_001
+    await rebuild.settleAll()
+    await rebuild.stop()
+    expect(await readEvents(h.log, h.topics.edits)).toEqual([])
+    // Swapped in: the live run sends the command once the page has settled.
+    const live = new Projector({ store, events: h.events, topics: h.topics, groupId: 'g-rebuild', rules, settleMs: 3_600_000, now: () => now })
+    await live.start()
+    await caughtUp(live)
+    await live.settleAll()
+    await live.stop()
+    const commands = (await readEvents(h.log, h.topics.edits)).map((e) => e.event.value as { wiki: string; add: string[] })
+    expect(commands.map((c) => [c.wiki, c.add])).toEqual([['en', ['de']]])
   })
 })

@@ -133,7 +133,7 @@ sources:
 
     const final = {
       chat: Object.fromEntries(LANGS.map((l) => [l, others(l, 'chat')])),
-      redir: { en: ['de:redir'], de: ['en:redir'] },
+      redir: { en: ['de:redir', 'fr:redir'], de: ['en:redir'] }, // en's link to the redirect is tolerated
       blank: { en: [] as string[] },
       nobots: { en: ['fr:nobots', 'nl:nobots'], fr: ['en:nobots', 'nl:nobots'] },
       gone: { en: ['fr:gone'], fr: ['en:gone'] },

@@ -32,7 +32,7 @@ describe('edit sink (int, real MediaWiki)', () => {
     await h.close()
   })
 
-  async function sink(apply: boolean, name: string) {
+  async function sink(apply: boolean, name: string, botName?: string) {
     const farm = readFarm()
     const wikis = Object.fromEntries(['en', 'fr'].map((l) => [l, { api: farmWiki(l).api, edit: true, linkMode: 'manual' }]))
     const config = loadConfig({ env: {}, searchPaths: [], flags: { wikis } }).config
@@ -59,7 +59,7 @@ describe('edit sink (int, real MediaWiki)', () => {
       codes: new Set(['en', 'fr', 'de', 'nl']),
       order: () => ({ kind: 'code' }),
       apply,
-      botName: farm.bot.user,
+      botName: botName ?? farm.bot.user,
       cooldownMs: 0,
       pauseCheck: { baseDelayMs: 200, maxDelayMs: 1000 },
       out: new Writable({
@@ -92,6 +92,25 @@ describe('edit sink (int, real MediaWiki)', () => {
     const res = await clients[0]!.get({ action: 'query', titles: title, prop: 'revisions', rvprop: 'ids', rvlimit: 'max' })
     expect((res.query as { pages: { revisions: unknown[] }[] }).pages[0]!.revisions.length).toBe(1)
     expect(queue.backlog().get('en')).toBe(1)
+    await queue.close()
+  })
+
+  it('checks {{bots|deny=…}} against the account the wiki names (userinfo), not only the configured name', async () => {
+    const title = uniqueTitle('deny')
+    await admin.edit(title, `{{bots|deny=${readFarm().bot.user}}}\nA page whose bot is refused by name.`)
+    const fr = await FarmEditor.open('fr')
+    await fr.edit(title, 'une page')
+    await fr.close()
+    // As with an OAuth token: the configuration names no account, the sink knows itself only as "mbwa".
+    const { s, queue } = await sink(true, 'deny', 'mbwa')
+    const cmd = command('en', title, ['fr'])
+    await h.events.append(h.topics.edits, [{ type: 'EditRequested', key: 'en', value: cmd }])
+    await s.start()
+    await waitFor(async () => (await readEvents(h.log, h.topics.events)).some((e) => e.event.type === 'EditSkipped' && e.event.value.commandId === cmd.commandId), 30_000, 'the command to end')
+    await s.stop()
+    const outcome = (await readEvents(h.log, h.topics.events)).find((e) => e.event.type === 'EditSkipped' && e.event.value.commandId === cmd.commandId)
+    expect((outcome!.event.value as EditSkipped).reason).toBe('nobots')
+    expect(await links('en', title)).toEqual([])
     await queue.close()
   })
 

@@ -80,6 +80,10 @@ describe('language links in wikitext (unit)', () => {
     expect(botsDenied('{{bots|allow=OtherBot}}', 'InterwikiBot')).toBe(true)
     expect(botsDenied('{{bots|allow=InterwikiBot}}', 'InterwikiBot')).toBe(false)
     expect(botsDenied('plain page', 'InterwikiBot')).toBe(false)
+    // Several names (the account the wiki names, and the tool): a deny of either denies, an allow of either allows.
+    expect(botsDenied('{{bots|deny=mbwa}}', ['InterwikiBot', 'mbwa'])).toBe(true)
+    expect(botsDenied('{{bots|deny=InterwikiBot}}', ['InterwikiBot', 'mbwa'])).toBe(true)
+    expect(botsDenied('{{bots|allow=InterwikiBot}}', ['InterwikiBot', 'mbwa'])).toBe(false)
   })
 })
 
