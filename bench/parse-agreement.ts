@@ -27,7 +27,7 @@ await Promise.all(judges.map((j) => j.close()))
 for (const d of figures.disagreements.slice(0, 20)) console.log(JSON.stringify(d))
 const body = `## Language links against MediaWiki's parse
 
-Command: \`npm run bench:parse-agreement -- --cases ${N} --seed ${seed}\` on ${machine()}, MediaWiki ${readFarm().wikis.length} farm wikis (1.39).
+Command: \`npm run bench:parse-agreement -- --cases ${N} --seed ${seed}\` on ${machine()}, ${readFarm().wikis.length} farm wikis (MediaWiki 1.39).
 
 | figure | value |
 | --- | ---: |

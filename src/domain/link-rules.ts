@@ -72,6 +72,11 @@ export function sameTitle(target: string, title: string, titleCase: TitleCase | 
   return a === b || (titleCase === 'first-letter' && ucfirst(a) === ucfirst(b))
 }
 
+/** Whether a title has spellings that Cognate folds together (another record may hold the same word). */
+function hasFoldedSpellings(title: string, target: string): boolean {
+  return /['\u02BC\u2019\u2026]|\.\.\./.test(title) || /['\u02BC\u2019\u2026]|\.\.\./.test(target)
+}
+
 /** Cognate's title folding: U+02BC and U+2019 to ', … to ..., then NFC. */
 export function cognateFold(title: string): string {
   return title.replace(/[\u02BC\u2019]/g, "'").replace(/\u2026/g, '...').normalize('NFC')
@@ -198,11 +203,12 @@ function manual({ title, code, page, r, inSet, redirects, rules, complete, part,
 
 /**
  * Rule 9. Cognate adds a link to the parser output only for a language the text does not already link, and only
- * to the title the other wiki has under the same folded key; its links reach `langlinks` like written ones. So,
- * from the langlinks and which titles exist, without the text: a link to a title the target wiki lacks is
- * written (stale-missing), and a link to another title is written (stale-other-title when the target wiki has
- * this title; a legitimate override otherwise). Only whether a same-title link is written (redundant) needs the
- * text. A report about a missing target needs that wiki's snapshot (its absence known), not every page's state.
+ * to the title the other wiki has under the same folded key; its links reach `langlinks` like written ones, as of
+ * the page's last links update (notes/cognate-behaviour.md). So, from the langlinks and which titles exist,
+ * without the text, only a link to another title is surely written (stale-other-title when the target wiki has
+ * this title; a legitimate override otherwise). Whether a same-title link is written (stale-missing, redundant)
+ * needs the text: a stale Cognate row looks the same. A report about a missing target needs that wiki's snapshot
+ * (its absence known), not every page's state, and is not made where another spelling of the word may exist.
  */
 function cognate({ title, code, page, r, inSet, rules, complete, part, editable, titleCase, known, present }: PageContext): PageVerdict {
   const base = { wiki: code, mode: 'cognate' as const, participates: part, editable, shouldCarry: [] as string[], add: [] as string[] }
@@ -222,10 +228,12 @@ function cognate({ title, code, page, r, inSet, rules, complete, part, editable,
     if (sameTitle(cognateFold(l.title), folded, rules.get(l.code)?.titleCase ?? titleCase?.(l.code))) {
       if (inSet.has(l.code)) {
         if (fromText) reports.push({ code: l.code, title: l.title, kind: 'redundant' }) // a langlink here may be Cognate's own
-      } else if (keptUnderAnotherKey(title, rules.get(l.code)?.titleCase ?? titleCase?.(l.code))) {
-        // The target is kept under another key (a first-letter wiki): its absence here says nothing.
-      } else if (fromText ? complete || known(l.code) || present(l.code) : known(l.code) && !present(l.code)) {
-        // From langlinks only where the target surely lacks the title: Cognate also links blank pages.
+      } else if (keptUnderAnotherKey(title, rules.get(l.code)?.titleCase ?? titleCase?.(l.code)) || hasFoldedSpellings(title, l.title)) {
+        // The target may be kept under another key (a first-letter wiki's `Chat`, Cognate's other spelling
+        // `l’eau` of `l'eau`): its absence from this record says nothing.
+      } else if (fromText && (complete || known(l.code) || present(l.code))) {
+        // Only from the text: through the API a stale Cognate row (the target deleted or moved after this page's
+        // last links update) is the same as a written link to a missing page (notes/cognate-behaviour.md).
         reports.push({ code: l.code, title: l.title, kind: 'stale-missing' })
       }
     } else if (inSet.has(l.code)) {
