@@ -168,8 +168,16 @@ export class EditQueue {
   }
 
   /** Notes an edit on a wiki whatever its outcome record says (an edit whose answer came back as nochange). */
-  async noteEdit(wiki: string, at: number): Promise<void> {
-    await this.db.put(`l${S}${wiki}`, String(at), { sync: true })
+  async noteEdit(wiki: string, at: number, title?: string): Promise<void> {
+    const batch = this.db.batch().put(`l${S}${wiki}`, String(at))
+    if (title !== undefined) batch.put(`c${S}${wiki}${S}${title}`, String(at))
+    await batch.write({ sync: true })
+  }
+
+  /** Puts a page's cool-down back as it was (an edit the wiki refused wrote nothing). */
+  async restoreCooldown(wiki: string, title: string, at: number | undefined): Promise<void> {
+    if (at === undefined) await this.db.del(`c${S}${wiki}${S}${title}`, { sync: true })
+    else await this.db.put(`c${S}${wiki}${S}${title}`, String(at), { sync: true })
   }
 
   /** Pauses writing to a wiki (its commands stay queued) until a check finds it writable again. */

@@ -556,8 +556,9 @@ export class EditSink {
         await queue.later(key, c, last + this.options.cooldownMs, false)
         return
       }
-      // Noted before sending too: a crash while the edit is in flight still leaves the pace on record.
-      await queue.noteEdit(c.wiki, this.now())
+      // Noted before sending too: a crash while the edit is in flight (or before its outcome is stored) still
+      // leaves the pace and the page's cool-down on record, so a person's revert is not undone within the hour.
+      await queue.noteEdit(c.wiki, this.now(), c.title)
       try {
         const res = await editor.edit({ title: c.title, text: rewritten.text, summary, basetimestamp: page.timestamp, starttimestamp: page.readAt })
         this.options.throttle.record(c.wiki) // on disk: noted before sending, and again with the outcome (finish)
@@ -577,6 +578,8 @@ export class EditSink {
         return
       } catch (err) {
         if (err instanceof MediaWikiApiError) {
+          // The wiki answered with an error: nothing was written, the page's cool-down is as it was.
+          await queue.restoreCooldown(c.wiki, c.title, last)
           if (err.apiCode === 'editconflict') {
             this.readings.delete(titleKey(c.title)) // someone edited meanwhile: verify again
             continue
