@@ -42,6 +42,16 @@ async function caughtUp(projector: Projector): Promise<void> {
 
 const all = [0, 1, 2, 3]
 
+/** Every wiki snapshotted; "chat" on en, fr and de, observed at `now`, en lacking its link to de. */
+function chatLackingDe(now: number): EventToAppend[] {
+  return [
+    ...['en', 'fr', 'de', 'nl'].flatMap((w) => snapshotDone(w, `s-${w}`, PARTITIONS, now - 100_000, now - 90_000)),
+    observed('en', 'chat', ['fr'], { at: now }),
+    observed('fr', 'chat', ['en', 'de'], { at: now }),
+    observed('de', 'chat', ['en', 'fr'], { at: now }),
+  ]
+}
+
 function story(): EventToAppend[] {
   return [
     observed('en', 'chat', ['fr']),
@@ -232,12 +242,7 @@ describe('title-links projection (unit, embedded log)', () => {
   it('sends an edit command per discrepancy once pages settled, with a deterministic id, and not again on replay', async () => {
     h = await harness(PARTITIONS)
     let now = 1_700_000_000_000
-    await h.events.append(h.topics.events, [
-      ...['en', 'fr', 'de', 'nl'].flatMap((w) => snapshotDone(w, `s-${w}`, PARTITIONS, now - 100_000, now - 90_000)),
-      observed('en', 'chat', ['fr'], { at: now }),
-      observed('fr', 'chat', ['en', 'de'], { at: now }),
-      observed('de', 'chat', ['en', 'fr'], { at: now }),
-    ])
+    await h.events.append(h.topics.events, chatLackingDe(now))
     const a = await project('cmd', { settleMs: 3_600_000, now: () => now, maxBatchSize: 2 })
     await caughtUp(a.projector)
     expect(await readEvents(h.log, h.topics.edits)).toEqual([]) // not settled yet
@@ -260,12 +265,7 @@ describe('title-links projection (unit, embedded log)', () => {
   it('a store rebuilt without sending commands keeps the settle schedule: its next live run sends the command when due (issue 28)', async () => {
     h = await harness(PARTITIONS)
     let now = 1_700_000_000_000
-    await h.events.append(h.topics.events, [
-      ...['en', 'fr', 'de', 'nl'].flatMap((w) => snapshotDone(w, `s-${w}`, PARTITIONS, now - 100_000, now - 90_000)),
-      observed('en', 'chat', ['fr'], { at: now }),
-      observed('fr', 'chat', ['en', 'de'], { at: now }),
-      observed('de', 'chat', ['en', 'fr'], { at: now }),
-    ])
+    await h.events.append(h.topics.events, chatLackingDe(now))
     const store = await TitleStore.open(join(h.dir, 'rebuilt'))
     stores.push(store)
     // The rebuild: no commands; its settle timer comes round after the page settled, and must keep the entry.

@@ -92,7 +92,7 @@ export class GeneratedWikis {
   /**
    * What mbwa should say of page (t, w) in manual mode once every wiki is snapshotted: the codes to add and to
    * remove. A blank page cannot be told from a short one by a snapshot (its text is not read), so it still takes
-   * part until its text is read; a redirect takes no part.
+   * part until its text is read; a redirect takes no part, and a link to it stays.
    */
   expected(t: number, w: number): { add: string[]; remove: string[] } {
     const ls = new Set(this.links(t, w))
@@ -100,7 +100,8 @@ export class GeneratedWikis {
     const part = (o: number) => this.has(t, o) && !this.redirect(t, o)
     const takesPart = this.participates(t, w) || this.blank(t, w)
     const add = takesPart ? this.codes.filter((_, o) => o !== w && part(o) && !ls.has(o)).sort() : []
-    const remove = takesPart && complete ? [...ls].filter((o) => !part(o)).map((o) => this.codes[o]!).sort() : []
+    // A link to a redirect is tolerated (no generated wiki links to redirects, none removes a link to one).
+    const remove = takesPart && complete ? [...ls].filter((o) => !part(o) && !this.redirect(t, o)).map((o) => this.codes[o]!).sort() : []
     return { add, remove }
   }
 
