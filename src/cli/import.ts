@@ -1,4 +1,5 @@
 import type { Command } from 'commander'
+import { MbwaError } from '../errors/errors.js'
 import { EventStore, type EventToAppend } from '../events/event-log.js'
 import { SchemaRegistry } from '../events/registry.js'
 import { titleKey } from '../events/titles.js'
@@ -18,12 +19,20 @@ export function registerImport(program: Command): void {
       const verified = verifyDump(file)
       const wiki = verified.header.wiki
       const { config, logger } = commandContext(command)
+      // A dump of a wiki mbwa does not follow would become facts no rule reads (and a typo'd file stays unnoticed).
+      if (!config.wikis[wiki] && !config.discovery.sitematrix.enabled) {
+        throw new MbwaError('MBWA_WIKI_NOT_CONFIGURED', `the dump is of ${JSON.stringify(wiki)}, which is not in the configuration (and no sitematrix discovers wikis)`, { wiki })
+      }
       const { log, topics } = await openLog(config, logger)
       try {
         const events = new EventStore(log, SchemaRegistry.load())
         const snapshotId = `import:${wiki}:${verified.sha256.slice(0, 16)}`
-        const startedAt = Date.now()
+        // The pages are as the dump saw them when it was written: that is the snapshot's start, so a page observed
+        // after it (by this deployment's own sources) is neither swept nor overruled.
+        const written = Date.parse(verified.header.createdAt)
+        const startedAt = Number.isFinite(written) ? Math.min(written, Date.now()) : Date.now()
         await events.append(topics.events, [{ type: 'SnapshotStarted', key: `snapshot:${wiki}`, value: { id: `${snapshotId}:started`, source: 'import', observedAt: startedAt, wiki, snapshotId } }])
+        const began = Date.now()
         let batch: EventToAppend[] = []
         let n = 0
         const progress = new Progress({ label: `import ${wiki}`, unit: 'titles', total: verified.count, logger, bar: options.progress && process.stderr.isTTY === true })
@@ -68,7 +77,7 @@ export function registerImport(program: Command): void {
         progress.update(n)
         progress.stop()
         await events.appendToEveryPartition(topics.events, 'SnapshotCompleted', (partition) => ({ id: `${snapshotId}:completed:${partition}`, source: 'import', observedAt: Date.now(), wiki, snapshotId, partition, startedAt, pages: n }))
-        const seconds = Math.max(0.001, (Date.now() - startedAt) / 1000)
+        const seconds = Math.max(0.001, (Date.now() - began) / 1000)
         process.stdout.write(`imported ${n} titles of ${wiki} from ${file} (${Math.round(n / seconds)} titles/s)\n`)
       } finally {
         await log.close()

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -39,6 +39,14 @@ describe('dump and import (embedded log, mbwa processes)', () => {
     const found = JSON.parse((await mbwa(source, 'dump', 'lookup', file, 'word 1')).stdout) as { title: string; revision: number }
     expect(found.title).toBe('word 1')
     expect((await mbwa(source, 'dump', 'lookup', file, 'no such word')).status).toBe(1)
+
+    // A dump of a wiki the configuration does not follow is refused, naming the wiki.
+    const elsewhere = join(work, 'elsewhere')
+    mkdirSync(elsewhere)
+    writeFileSync(join(elsewhere, 'mbwa.yaml'), 'wikis: {fr: {api: "http://127.0.0.1:9/api.php"}}\n')
+    const refused = await mbwa(elsewhere, 'import', file)
+    expect(refused.status).toBe(1)
+    expect(refused.stderr).toContain('MBWA_WIKI_NOT_CONFIGURED')
 
     const target = join(work, 'target')
     mkdirSync(target)
