@@ -36,6 +36,11 @@ const WikiSettings = z
     edit: z.boolean().optional(),
     /** On a cognate wiki: remove stale and redundant written links, not just report them. */
     removeOverrides: z.boolean().optional(),
+    /**
+     * On a cognate wiki: also report written same-title links Cognate would make by itself (redundant), reading the
+     * texts of pages whose langlinks may hold one (default: on where removeOverrides is).
+     */
+    reportRedundant: z.boolean().optional(),
     /** Order of links in the interwiki block. */
     order: z.enum(['code', 'name', 'put-first']).optional(),
     putFirst: listOf(wikiCodeIn).optional(),

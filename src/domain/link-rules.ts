@@ -1,5 +1,5 @@
 import type { LanguageLink } from '../events/types.js'
-import { normaliseTitle } from '../events/titles.js'
+import { cognateKey, normaliseTitle } from '../events/titles.js'
 import type { PageState } from './page-state.js'
 import type { RulesByWiki, WikiRules } from './wiki-rules.js'
 
@@ -7,13 +7,19 @@ import type { RulesByWiki, WikiRules } from './wiki-rules.js'
 // for each page what it should carry, what to add and remove, and (on cognate wikis) which written links are
 // stale or redundant. Nothing here reads a clock or a store, so every rule is tested on its own.
 
-export type ReportKind = 'stale-missing' | 'stale-other-title' | 'redundant' | 'invalid-code'
+export type ReportKind = 'stale-missing' | 'stale-other-title' | 'redundant' | 'invalid-code' | 'langlinks-outdated'
 export type DiscrepancyKind = 'missing' | 'remove' | ReportKind
 
 export interface WrittenLinkReport {
   code: string
   title: string
   kind: ReportKind
+  /**
+   * langlinks-outdated only: `stale` when the page's langlinks hold a row a links update would drop (Cognate's row
+   * from before the target was deleted or moved), `missing` when they lack one it would add (the target created
+   * since the page's last links update). Not a text fix: a purge with forcelinkupdate clears it.
+   */
+  outdated?: 'stale' | 'missing'
 }
 
 export interface PageVerdict {
@@ -31,6 +37,11 @@ export interface PageVerdict {
   reports: WrittenLinkReport[]
   /** Why nothing could be computed for this page, if so. */
   unknown?: 'links-unknown' | 'written-links-unknown'
+  /**
+   * Cognate mode: the page's langlinks hold candidates for a written-link report and its text is not read (at
+   * this revision): only the text says whether those links are written.
+   */
+  wantsText?: boolean
 }
 
 export interface TitleVerdict {
@@ -52,6 +63,11 @@ export interface EvaluationContext {
   titleCase?: (wiki: string) => TitleCase | undefined
   /** A wiki's main page as the wiki says (siteinfo `mainpage`), where the configuration names none. */
   mainPage?: (wiki: string) => string | undefined
+  /**
+   * The pages of the other titles with this title's Cognate key (`l’eau` for `l'eau`), by title: Cognate takes
+   * them for the same word, so cognate mode judges a target's presence under that key.
+   */
+  spellings?: ReadonlyMap<string, ReadonlyMap<string, PageState>>
 }
 
 export type TitleCase = 'first-letter' | 'case-sensitive'
@@ -72,15 +88,8 @@ export function sameTitle(target: string, title: string, titleCase: TitleCase | 
   return a === b || (titleCase === 'first-letter' && ucfirst(a) === ucfirst(b))
 }
 
-/** Whether a title has spellings that Cognate folds together (another record may hold the same word). */
-function hasFoldedSpellings(title: string, target: string): boolean {
-  return /['\u02BC\u2019\u2026]|\.\.\./.test(title) || /['\u02BC\u2019\u2026]|\.\.\./.test(target)
-}
-
-/** Cognate's title folding: U+02BC and U+2019 to ', … to ..., then NFC. */
-export function cognateFold(title: string): string {
-  return title.replace(/[\u02BC\u2019]/g, "'").replace(/\u2026/g, '...').normalize('NFC')
-}
+/** Cognate's title folding (its key for a title): see cognateKey. */
+export const cognateFold = cognateKey
 
 /**
  * On a first-letter wiki the page this title names is `Chat`, kept under the key `Chat`, not `chat`: this title's
@@ -131,7 +140,7 @@ export function evaluateTitle(title: string, pages: ReadonlyMap<string, PageStat
     if (!r) continue
     const part = inSet.has(code)
     const editable = part && r.edit && !r.closed && !r.locked
-    const at: PageContext = { title, code, page, r, inSet, redirects, rules, complete, part, editable, titleCase: ctx.titleCase, known: (w) => ctx.snapshotted.has(w), present: (w) => pages.has(w) }
+    const at: PageContext = { title, code, page, r, inSet, redirects, rules, complete, part, editable, titleCase: ctx.titleCase, known: (w) => ctx.snapshotted.has(w), pages, spellings: ctx.spellings }
     verdicts.push(r.linkMode === 'manual' ? manual(at) : cognate(at))
   }
   return { title, linkSet, complete, incomplete, pages: verdicts }
@@ -159,8 +168,9 @@ interface PageContext {
   titleCase: EvaluationContext['titleCase']
   /** Whether a wiki's absence of this title is known (its snapshot completed in this partition). */
   known: (wiki: string) => boolean
-  /** Whether a wiki has a page of this title (participating or not: a redirect, a blank page). */
-  present: (wiki: string) => boolean
+  /** The title's pages (participating or not: redirects, blank pages). */
+  pages: ReadonlyMap<string, PageState>
+  spellings: EvaluationContext['spellings']
 }
 
 function manual({ title, code, page, r, inSet, redirects, rules, complete, part, editable, titleCase }: PageContext): PageVerdict {
@@ -201,55 +211,116 @@ function manual({ title, code, page, r, inSet, redirects, rules, complete, part,
   return { wiki: code, mode: 'manual', participates: part, editable, reports: [], shouldCarry: desired, add, remove: remove ? remove.sort() : [] }
 }
 
+/** Whether Cognate's store holds the word on a wiki: surely, surely not, or mbwa cannot tell. */
+type Presence = 'yes' | 'no' | 'unknown'
+
 /**
- * Rule 9. Cognate adds a link to the parser output only for a language the text does not already link, and only
- * to the title the other wiki has under the same folded key; its links reach `langlinks` like written ones, as of
- * the page's last links update (notes/cognate-behaviour.md). So, from the langlinks and which titles exist,
- * without the text, only a link to another title is surely written (stale-other-title when the target wiki has
- * this title; a legitimate override otherwise). Whether a same-title link is written (stale-missing, redundant)
- * needs the text: a stale Cognate row looks the same. A report about a missing target needs that wiki's snapshot
- * (its absence known), not every page's state, and is not made where another spelling of the word may exist.
+ * The word's presence on `wiki` as Cognate's store has it: a page under the title's Cognate key, any spelling,
+ * blank pages included. A redirect leaves it open: Cognate holds a redirect saved as one but not the one a move
+ * leaves behind, and a snapshot cannot tell the two apart. Absence is known once the wiki's snapshot has
+ * completed here (or the title's verdict is complete); a first-letter wiki keeps `Chat` under another key.
  */
-function cognate({ title, code, page, r, inSet, rules, complete, part, editable, titleCase, known, present }: PageContext): PageVerdict {
+function presence(at: PageContext, wiki: string): Presence {
+  let redirect = false
+  const onWiki = [at.pages.get(wiki), ...[...(at.spellings?.values() ?? [])].map((p) => p.get(wiki))]
+  for (const page of onWiki) {
+    if (!page) continue
+    if (!page.redirect) return 'yes'
+    redirect = true
+  }
+  if (redirect) return 'unknown'
+  if (keptUnderAnotherKey(at.title, at.rules.get(wiki)?.titleCase ?? at.titleCase?.(wiki))) return 'unknown'
+  return at.complete || at.known(wiki) ? 'no' : 'unknown'
+}
+
+/**
+ * Rule 9, as real Cognate behaves (notes/cognate-behaviour.md). Cognate adds, at parse time, a link to every other
+ * Wiktionary holding the title under its key, for each language the text does not link; those links reach
+ * `langlinks` like written ones, as of the page's last links update. So a langlinks row is only a candidate: a
+ * report that a link is written (stale-missing, stale-other-title, redundant) is made from the page's text, read
+ * as MediaWiki reads it (first link per language), and waits for it (wantsText). Where the langlinks differ from
+ * what a links update would store now (a row nothing explains, a Cognate link not there yet), the report is
+ * langlinks-outdated: a purge fixes that, not an edit. Presence is judged under Cognate's key (presence above).
+ */
+function cognate(at: PageContext): PageVerdict {
+  const { title, code, page, r, rules, part, editable, titleCase } = at
   const base = { wiki: code, mode: 'cognate' as const, participates: part, editable, shouldCarry: [] as string[], add: [] as string[] }
-  const fromText = page.writtenLinks !== null
-  const links = page.writtenLinks ?? page.links
-  if (links === null) return { ...base, remove: [], reports: [], unknown: 'written-links-unknown' }
-  const folded = cognateFold(title)
+  // A redirect carries no links of its own and is never edited: nothing to report on it.
+  if (page.redirect) return { ...base, remove: [], reports: [] }
+  const written = page.writtenLinks
+  const rows = page.links
+  if (written === null && rows === null) return { ...base, remove: [], reports: [], unknown: 'written-links-unknown' }
+  const key = cognateKey(title)
+  const caseOf = (c: string) => rules.get(c)?.titleCase ?? titleCase?.(c)
+  const sameWord = (l: LanguageLink) => sameTitle(cognateKey(l.title), key, caseOf(l.code))
+  /** A wiki Cognate links (open, cognate mode), other than this one. */
+  const cognateWiki = (c: string) => c !== code && rules.get(c)?.linkMode === 'cognate' && !rules.get(c)!.closed
+  const seen = new Map<string, Presence>()
+  const presentOn = (c: string): Presence => {
+    let v = seen.get(c)
+    if (v === undefined) seen.set(c, (v = presence(at, c)))
+    return v
+  }
   const reports: WrittenLinkReport[] = []
-  for (const l of links) {
+  let wantsText = false
+  // Written links: from the text; without it, the rows that may be written links wait for it.
+  for (const l of written ?? rows ?? []) {
     if (l.code === code) continue
     if (isInvalid(l.code, r, rules)) {
       // From langlinks too: Cognate never links a code that is not a wiki it knows.
       reports.push({ code: l.code, title: l.title, kind: 'invalid-code' })
       continue
     }
-    if (!rules.has(l.code)) continue
-    if (sameTitle(cognateFold(l.title), folded, rules.get(l.code)?.titleCase ?? titleCase?.(l.code))) {
-      if (inSet.has(l.code)) {
-        if (fromText) reports.push({ code: l.code, title: l.title, kind: 'redundant' }) // a langlink here may be Cognate's own
-      } else if (keptUnderAnotherKey(title, rules.get(l.code)?.titleCase ?? titleCase?.(l.code)) || hasFoldedSpellings(title, l.title)) {
-        // The target may be kept under another key (a first-letter wiki's `Chat`, Cognate's other spelling
-        // `l’eau` of `l'eau`): its absence from this record says nothing.
-      } else if (fromText && (complete || known(l.code) || present(l.code))) {
-        // Only from the text: through the API a stale Cognate row (the target deleted or moved after this page's
-        // last links update) is the same as a written link to a missing page (notes/cognate-behaviour.md).
-        reports.push({ code: l.code, title: l.title, kind: 'stale-missing' })
-      }
-    } else if (inSet.has(l.code)) {
-      // The other wiki has this very title: the written link to another title blocks the automatic one.
-      reports.push({ code: l.code, title: l.title, kind: 'stale-other-title' })
+    const target = rules.get(l.code)
+    if (!target || target.closed) continue
+    const there = presentOn(l.code)
+    let kind: ReportKind | undefined
+    if (sameWord(l)) {
+      if (there === 'no') kind = 'stale-missing'
+      else if (there === 'yes' && cognateWiki(l.code) && r.reportRedundant) kind = 'redundant'
+    } else if (there === 'yes' && cognateWiki(l.code)) kind = 'stale-other-title' // blocks Cognate's own link
+    if (kind === undefined) continue
+    if (written === null) wantsText = true
+    else reports.push({ code: l.code, title: l.title, kind })
+  }
+  // The langlinks against what a links update would store now: the written links, and Cognate's for the rest.
+  if (rows !== null) {
+    const writtenCodes = written === null ? null : new Set(written.map((l) => l.code))
+    const rowCodes = new Set(rows.map((l) => l.code))
+    for (const l of rows) {
+      if (!cognateWiki(l.code) || !sameWord(l) || presentOn(l.code) !== 'no') continue
+      // A same-word row to a wiki without the word: Cognate's row from before it went, unless the text writes it.
+      if (writtenCodes !== null && !writtenCodes.has(l.code)) reports.push({ code: l.code, title: l.title, kind: 'langlinks-outdated', outdated: 'stale' })
+    }
+    for (const c of [...rules.keys()].sort()) {
+      // Every link the text writes is in the langlinks after the links update that followed the writing: a row
+      // absent for a wiki holding the word is Cognate's link, not stored yet.
+      if (!cognateWiki(c) || rowCodes.has(c) || presentOn(c) !== 'yes') continue
+      if (isInvalid(c, r, rules)) continue // Cognate links what it links whatever nolink says
+      reports.push({ code: c, title: spellingOn(at, c) ?? title, kind: 'langlinks-outdated', outdated: 'missing' })
     }
   }
-  if (!fromText) {
-    // Nothing is removed on what langlinks say: a removal reads the text first (the sink verifies), and so does
-    // a redundancy report, where removing overrides is asked for.
-    const wantsText = r.removeOverrides && editable
-    return { ...base, remove: [], reports, ...(wantsText ? { unknown: 'written-links-unknown' as const } : {}) }
+  const fromText = reports.filter((x) => x.kind !== 'langlinks-outdated')
+  if (written === null) {
+    // Nothing is removed on what langlinks say: a removal reads the text first (the sink verifies).
+    const wantsVerify = r.removeOverrides && editable && wantsText
+    return { ...base, remove: [], reports, ...(wantsText ? { wantsText } : {}), ...(wantsVerify ? { unknown: 'written-links-unknown' as const } : {}) }
   }
-  const removable = r.removeOverrides && editable && (complete || reports.every((x) => x.kind === 'invalid-code' || x.kind === 'redundant'))
-  const remove = removable ? [...new Set(reports.map((x) => x.code))].sort() : []
+  // Removal of overrides acts on text-confirmed reports only; a missing target only once its absence is sure.
+  const removable = r.removeOverrides && editable
+  const remove = removable ? [...new Set(fromText.map((x) => x.code))].sort() : []
   return { ...base, remove, reports }
+}
+
+/** The title a wiki holds the word under (this title first, else the first other spelling that is not a redirect). */
+function spellingOn(at: PageContext, wiki: string): string | undefined {
+  const own = at.pages.get(wiki)
+  if (own && !own.redirect) return at.title
+  for (const [t, pages] of at.spellings ?? []) {
+    const p = pages.get(wiki)
+    if (p && !p.redirect) return t
+  }
+  return undefined
 }
 
 /** The discrepancy kinds a verdict shows, for the discrepancy index. */

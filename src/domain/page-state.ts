@@ -1,4 +1,4 @@
-import type { LanguageLink, MbwaEvent } from '../events/types.js'
+import { isReadingSource, type LanguageLink, type MbwaEvent } from '../events/types.js'
 import { titleKey } from '../events/titles.js'
 
 // What the projection knows about one page (one title on one wiki), and how each event changes it. Applying an
@@ -34,7 +34,7 @@ export function applyToPage(prev: PageState | undefined, e: MbwaEvent, key: stri
       // A reading (the sink's verify) says what the page was when it was read; a fact observed after that, which
       // the log holds before the reading, is newer and stays (a creation is not undone, nor a deletion).
       // A reading of the same or a newer revision is not older in what it says of the page's content.
-      if (v.source === 'verify' && prev && prev.observedAt > v.observedAt && !(v.exists && v.revision !== null && (prev.revision === null || v.revision >= prev.revision))) return prev
+      if (isReadingSource(v.source) && prev && prev.observedAt > v.observedAt && !(v.exists && v.revision !== null && (prev.revision === null || v.revision >= prev.revision))) return prev
       if (!v.exists) return null
       if (prev && isOlder(v.revision, prev.revision)) {
         // An older read: keep the newer facts, but remember the snapshot saw the page (it must not be swept).

@@ -12,6 +12,8 @@ export interface WikiRules {
   invalidCodes: ReadonlySet<string>
   edit: boolean
   removeOverrides: boolean
+  /** Cognate mode: report written links Cognate would make itself (their texts are read for it). */
+  reportRedundant: boolean
   mainPage: string | undefined
   /** How the wiki compares titles, when configured; otherwise what its siteinfo said (EvaluationContext). */
   titleCase: 'first-letter' | 'case-sensitive' | undefined
@@ -49,6 +51,7 @@ function rulesOf(code: string, w: Settings, d: Settings, api: string | undefined
     invalidCodes: new Set([...(d.invalidCodes ?? []), ...(w.invalidCodes ?? [])]),
     edit: w.edit ?? d.edit ?? false,
     removeOverrides: w.removeOverrides ?? d.removeOverrides ?? false,
+    reportRedundant: w.reportRedundant ?? d.reportRedundant ?? w.removeOverrides ?? d.removeOverrides ?? false,
     mainPage: w.mainPage ?? d.mainPage,
     titleCase: w.case ?? d.case,
   }

@@ -17,6 +17,19 @@ export function titleKey(title: string): string {
   return normaliseTitle(title)
 }
 
+/**
+ * Cognate's key for a title (notes/cognate-behaviour.md): ’ (U+2019) and ʼ (U+02BC) are ', … is ..., in NFC; no
+ * case folding. Cognate links `l'eau` to `fr:l’eau`: titles with one key are one word to it.
+ */
+export function cognateKey(title: string): string {
+  return title.replace(/[\u02BC\u2019]/g, "'").replace(/\u2026/g, '...').normalize('NFC')
+}
+
+/** Whether another title may share this title's Cognate key (it has a character the folding touches). */
+export function hasSpellings(title: string): boolean {
+  return /['\u02BC\u2019\u2026]|\.\.\./.test(title)
+}
+
 // Characters MediaWiki never allows in a title, and control characters (and U+FFFD, what invalid UTF-8 became).
 // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
 export const ILLEGAL_TITLE_CHARS = /[#<>[\]|{}\u0000-\u001f\u007f\ufffd]/u

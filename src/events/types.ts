@@ -1,7 +1,15 @@
 // TypeScript shapes of the Avro records in schemas/ (kept in step by test/events/schemas.unit.test.ts, which
 // round-trips a sample of every type through its schema).
 
-export type Source = 'stream' | 'rc' | 'snapshot' | 'verify' | 'sink' | 'dump' | 'import' | 'projection' | 'cli'
+export type Source = 'stream' | 'rc' | 'snapshot' | 'verify' | 'text' | 'sink' | 'dump' | 'import' | 'projection' | 'cli'
+
+/**
+ * A reading: what a page was when a request read it, appended some time later (the sink's verify; the text
+ * reader's reads for cognate reports). A fact observed after the read, which the log holds before it, stays.
+ */
+export function isReadingSource(source: string): boolean {
+  return source === 'verify' || source === 'text'
+}
 
 interface Fact {
   /** Deterministic id of the fact, for dedupe across replays and resumed feeds. */

@@ -1,19 +1,20 @@
 import type { DecodedEvent } from '../events/event-log.js'
-import type { EditRequested, MbwaEvent } from '../events/types.js'
+import { isReadingSource, type EditRequested, type MbwaEvent } from '../events/types.js'
 import { editRequested, commandId } from './edit-commands.js'
 import { discrepancies, evaluateTitle, type PageVerdict, type TitleVerdict } from '../domain/link-rules.js'
 import { applyToPage, pageWiki } from '../domain/page-state.js'
-import { keys, type Op, type SnapshotMark, type SweepStamp, type TitlePages, type TitleRecord, type TitleStore } from './title-store.js'
+import { keys, TEXT_WANTED, type Op, type SnapshotMark, type SweepStamp, type TitlePages, type TitleRecord, type TitleStore } from './title-store.js'
 import type { KnownWiki, RulesByWiki } from '../domain/wiki-rules.js'
 import { TimeSlice } from '../time-slice.js'
+import { cognateKey, hasSpellings } from '../events/titles.js'
 
 // Applies one partition's events to the store: page facts in order, snapshot sweeps, the discrepancy index, and
 // edit commands for pages that have settled. Each write carries the partition's next offset, so state and
 // position commit together; a sweep that is interrupted is simply done again (it is idempotent).
 
-/** The sink's reading of a page (verify): what the page was when it was read, appended some time later. */
+/** A reading of a page (verify, text reads): what the page was when it was read, appended some time later. */
 function isReading(e: MbwaEvent): e is Extract<MbwaEvent, { type: 'PageObserved' }> {
-  return e.type === 'PageObserved' && e.value.source === 'verify'
+  return e.type === 'PageObserved' && isReadingSource(e.value.source)
 }
 
 export interface ApplierOptions {
@@ -127,8 +128,44 @@ export class PartitionApplier {
     return this.unsnapshotted().every((w) => this.failures.has(w))
   }
 
-  verdict(title: string, pages: TitlePages): TitleVerdict {
-    return evaluateTitle(title, new Map(Object.entries(pages)), this.current, { snapshotted: this.snapshotted, titleCase: this.titleCase, mainPage: this.mainPage })
+  verdict(title: string, pages: TitlePages, spellings?: ReadonlyMap<string, TitlePages>): TitleVerdict {
+    const others = spellings && spellings.size > 0 ? new Map([...spellings].map(([t, pgs]) => [t, new Map(Object.entries(pgs))])) : undefined
+    return evaluateTitle(title, new Map(Object.entries(pages)), this.current, { snapshotted: this.snapshotted, titleCase: this.titleCase, mainPage: this.mainPage, spellings: others })
+  }
+
+  /**
+   * The other spellings of each title that has some (`l’eau` for `l'eau`: one word to Cognate), with their pages:
+   * from `fresh` (this batch's work) where there, else from the store. Titles without a character Cognate's
+   * folding touches have none, and cost nothing.
+   */
+  async spellingsOf(titles: readonly string[], fresh?: ReadonlyMap<string, { pages: TitlePages }>): Promise<Map<string, Map<string, TitlePages>>> {
+    const out = new Map<string, Map<string, TitlePages>>()
+    const byKey = new Map<string, string[]>()
+    for (const t of titles) if (hasSpellings(t)) byKey.set(cognateKey(t), [...(byKey.get(cognateKey(t)) ?? []), t])
+    if (byKey.size === 0) return out
+    const groups = new Map<string, string[]>()
+    const load = new Set<string>()
+    for (const key of byKey.keys()) {
+      const listed = new Set([...(await this.store.spellings(this.partition, key)), ...byKey.get(key)!])
+      for (const [t] of fresh ?? []) if (hasSpellings(t) && cognateKey(t) === key) listed.add(t)
+      groups.set(key, [...listed])
+      for (const t of listed) if (!fresh?.has(t)) load.add(t)
+    }
+    const list = [...load]
+    const records = await this.store.records(this.partition, list)
+    const stored = new Map(list.map((t, i) => [t, records[i]?.pages]))
+    for (const [key, members] of groups) {
+      for (const t of byKey.get(key)!) {
+        const others = new Map<string, TitlePages>()
+        for (const m of members) {
+          if (m === t) continue
+          const pages = fresh?.get(m)?.pages ?? stored.get(m)
+          if (pages && Object.keys(pages).length > 0) others.set(m, pages)
+        }
+        out.set(t, others)
+      }
+    }
+    return out
   }
 
   /** Applies decoded events (in offset order) and stores the partition's next offset with them. */
@@ -220,7 +257,18 @@ export class PartitionApplier {
       this.held = true
       ops.push({ type: 'put', key: keys.held(p), value: '1' })
     }
-    const { commands, evaluated } = await this.evaluate(now, ops, answered)
+    // A title's other spellings are judged with it (Cognate links them as one word): a change to one is looked at
+    // from the others too.
+    const others = new Set<string>()
+    for (const t of work.keys()) if (hasSpellings(t)) for (const o of await this.store.spellings(p, cognateKey(t))) if (!work.has(o)) others.add(o)
+    if (others.size > 0) {
+      const list = [...others]
+      const recs = await this.store.records(p, list)
+      list.forEach((t, i) => {
+        if (recs[i]) now.push(toWork(t, recs[i]!))
+      })
+    }
+    const { commands, evaluated } = await this.evaluate(now, ops, answered, work)
     stats.commands += commands
     stats.evaluated += evaluated
     ops.push({ type: 'put', key: keys.offset(p), value: String(nextOffset) })
@@ -264,6 +312,11 @@ export class PartitionApplier {
       this.flagIndex = false
     }
     for (const { title, pages, before } of items) {
+      if (hasSpellings(title)) {
+        const had = Object.keys(before).length > 0
+        const has = Object.keys(pages).length > 0
+        if (had !== has) ops.push(has ? { type: 'put', key: keys.spelling(p, cognateKey(title), title), value: '' } : { type: 'del', key: keys.spelling(p, cognateKey(title), title) })
+      }
       for (const w in pages) {
         const page = pages[w]!
         if (!(w in before)) {
@@ -314,9 +367,10 @@ export class PartitionApplier {
    * Re-evaluates titles and writes their records: pages, discrepancy index entries (replacing the old ones), and
    * for pages mbwa should edit, a command once they have settled (or a look scheduled for when they will have).
    */
-  async evaluate(items: Work[], ops: Op[], answered: Answer[] = []): Promise<{ commands: number; evaluated: number }> {
+  async evaluate(items: Work[], ops: Op[], answered: Answer[] = [], fresh?: ReadonlyMap<string, Work>): Promise<{ commands: number; evaluated: number }> {
     const p = this.partition
     const now = this.options.now()
+    const spellings = await this.spellingsOf(items.map((i) => i.title), fresh ?? new Map(items.map((i) => [i.title, i])))
     let evaluated = 0
     const needPending: { item: Work; actionable: PageVerdict[]; answers: Answer[] }[] = []
     const slice = new TimeSlice()
@@ -329,13 +383,17 @@ export class PartitionApplier {
         if (item.disc.length > 0 || answered.some((a) => a.title === title)) ops.push({ type: 'del', key: keys.pending(p, title) })
         continue
       }
-      const v = this.verdict(title, pages)
+      const v = this.verdict(title, pages, spellings.get(title))
       evaluated++
       const entries: [string, string][] = []
       for (const pv of v.pages) {
         for (const d of discrepancies(pv)) {
           entries.push([pv.wiki, d.kind])
           ops.push({ type: 'put', key: keys.disc(p, pv.wiki, d.kind, title), value: JSON.stringify(d.codes) })
+        }
+        if (pv.wantsText) {
+          entries.push([pv.wiki, TEXT_WANTED])
+          ops.push({ type: 'put', key: keys.disc(p, pv.wiki, TEXT_WANTED, title), value: String(pages[pv.wiki]!.revision ?? '') })
         }
       }
       if (item.disc.length > 0) {

@@ -43,7 +43,7 @@ export interface QueryServerOptions {
 }
 
 const MAX_TITLE_BYTES = 255
-const KINDS = ['missing', 'remove', 'stale-missing', 'stale-other-title', 'redundant', 'invalid-code'] as const
+const KINDS = ['missing', 'remove', 'stale-missing', 'stale-other-title', 'redundant', 'invalid-code', 'langlinks-outdated'] as const
 const FORWARDED = 'x-mbwa-forwarded'
 
 /** Bytes of the files in a directory (a LevelDB store: a flat folder). */

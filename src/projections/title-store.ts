@@ -34,15 +34,26 @@ import { TimeSlice } from '../time-slice.js'
 //                                                   partition
 //   k P wiki             → failures               the wiki's snapshots failed since the last one completed here (if
 //                                                   none ever did, the pass over every title does not wait for it)
+//   q P wiki title       → revision               cognate mode: pages whose reports wait for their text (the text
+//                                                   reader reads them); kept in the title record's entries like x
+//   v P key title        → ''                     titles that share a Cognate key with others (`l'eau`, `l’eau`):
+//                                                   only titles with a character the folding touches are listed
+//   g P wiki title       → time                   tombstones (below)
 
 /**
- * The store's format: 4 = title records in Avro, a link to the record's own title without it, sources and snapshot
+ * The store's format: 5 = 4 with the index of titles sharing a Cognate key (titles are partitioned by that key); 4 = title records in Avro, a link to the record's own title without it, sources and snapshot
  * ids as numbers of the string table (3 kept the strings, 2 every link's title; 1, unmarked, was JSON). Another
  * format is rebuilt from the log.
  */
-export const STORE_FORMAT = '4'
+export const STORE_FORMAT = '5'
 
 export type TitlePages = Record<string, PageState>
+
+/**
+ * The entry kind of a page whose cognate reports wait for its text. Kept in a title record's entries with the
+ * discrepancy kinds (so it is replaced the same way), but indexed under its own prefix (q), never shown as one.
+ */
+export const TEXT_WANTED = 'text-wanted'
 
 export interface TitleRecord {
   pages: TitlePages
@@ -76,7 +87,10 @@ export const keys = {
   end,
   title: (p: number, title: string) => `t${S}${hex(p)}${S}${title}`,
   titlePrefix: (p: number) => `t${S}${hex(p)}${S}`,
-  disc: (p: number, wiki: string, kind: string, title: string) => `x${S}${hex(p)}${S}${wiki}${S}${kind}${S}${title}`,
+  disc: (p: number, wiki: string, kind: string, title: string) => (kind === TEXT_WANTED ? `q${S}${hex(p)}${S}${wiki}${S}${title}` : `x${S}${hex(p)}${S}${wiki}${S}${kind}${S}${title}`),
+  textWantedPrefix: (p: number, wiki?: string) => `q${S}${hex(p)}${S}${wiki === undefined ? '' : wiki + S}`,
+  spelling: (p: number, key: string, title: string) => `v${S}${hex(p)}${S}${key}${S}${title}`,
+  spellingPrefix: (p: number, key: string) => `v${S}${hex(p)}${S}${key}${S}`,
   discPrefix: (p: number, wiki: string, kind?: string) => `x${S}${hex(p)}${S}${wiki}${S}${kind === undefined ? '' : kind + S}`,
   pending: (p: number, title: string) => `e${S}${hex(p)}${S}${title}`,
   deferred: (p: number, due: number, title: string) => `d${S}${hex(p)}${S}${dueHex(due)}${S}${title}`,
@@ -314,6 +328,38 @@ export class TitleStore {
     return out
   }
 
+  /** The other titles listed under a Cognate key in a partition. */
+  async spellings(p: number, key: string): Promise<string[]> {
+    const prefix = keys.spellingPrefix(p, key)
+    const out: string[] = []
+    for await (const k of this.db.keys({ gte: prefix, lt: end(prefix) })) out.push(k.slice(prefix.length))
+    return out
+  }
+
+  /** Pages of a wiki whose cognate reports wait for their text: title and the revision known when it was listed. */
+  async textWanted(p: number, wiki: string, limit: number): Promise<{ title: string; revision: string }[]> {
+    const prefix = keys.textWantedPrefix(p, wiki)
+    const out: { title: string; revision: string }[] = []
+    for await (const [k, v] of this.db.iterator({ gte: prefix, lt: end(prefix), limit })) out.push({ title: k.slice(prefix.length), revision: v })
+    return out
+  }
+
+  /** The wikis with pages waiting for their text in a partition. */
+  async textWantedWikis(p: number): Promise<string[]> {
+    const prefix = keys.textWantedPrefix(p)
+    const out: string[] = []
+    let from = prefix
+    // A skip scan: one seek per wiki, not one step per page.
+    for (;;) {
+      let found: string | undefined
+      for await (const k of this.db.keys({ gte: from, lt: end(prefix), limit: 1 })) found = k
+      if (found === undefined) return out
+      const wiki = found.slice(prefix.length, found.indexOf(S, prefix.length))
+      out.push(wiki)
+      from = prefix + wiki + '\x01'
+    }
+  }
+
   /** Titles whose re-evaluation is due by `now`. */
   async due(p: number, now: number, limit = 10_000): Promise<{ key: string; title: string }[]> {
     const prefix = keys.deferredPrefix(p)
@@ -345,7 +391,7 @@ export class TitleStore {
 
   /** Removes everything of a partition (its state is rebuilt from the log). */
   async dropPartition(p: number): Promise<void> {
-    for (const tag of ['t', 'x', 'e', 'd', 's', 'n', 'y', 'k']) await this.db.clear({ gte: `${tag}${S}${hex(p)}${S}`, lt: `${tag}${S}${hex(p)}\x01` })
+    for (const tag of ['t', 'x', 'e', 'd', 's', 'n', 'y', 'k', 'g', 'q', 'v']) await this.db.clear({ gte: `${tag}${S}${hex(p)}${S}`, lt: `${tag}${S}${hex(p)}\x01` })
     await this.db.batch([keys.offset(p), keys.indexed(p), keys.discovered(p), keys.held(p), keys.released(p)].map((key) => ({ type: 'del' as const, key })))
   }
 

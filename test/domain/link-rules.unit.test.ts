@@ -164,78 +164,94 @@ describe('link rules (unit)', () => {
     expect(of(v, 'en')).toMatchObject({ add: [], remove: [] })
   })
 
-  it('rule 9, cognate mode: nothing is added; stale and redundant written links are reported with their kind', () => {
+  describe('rule 9, cognate mode, as real Cognate behaves (notes/cognate-behaviour.md)', () => {
     const rules = rulesFor({ en: {}, fr: {}, de: {}, nl: {} }, { linkMode: 'cognate' })
-    const v = evaluate(
-      {
-        en: page(['fr', 'de:Katze', 'nl']), // fr: same title exists → redundant; de: other title while de has "chat" → stale-other-title; nl: no such page → stale-missing
-        fr: page([]),
-        de: page([]),
-      },
-      rules,
-    )
-    const en = of(v, 'en')
-    expect(en.add).toEqual([])
-    expect(en.reports).toEqual([
-      { code: 'fr', title: 'chat', kind: 'redundant' },
-      { code: 'de', title: 'Katze', kind: 'stale-other-title' },
-      { code: 'nl', title: 'chat', kind: 'stale-missing' },
-    ])
-    expect(en.remove).toEqual([]) // report-only unless configured
-    const removing = rulesFor({ en: { removeOverrides: true }, fr: {}, de: {}, nl: {} }, { linkMode: 'cognate' })
-    expect(of(evaluate({ en: page(['fr', 'de:Katze', 'nl']), fr: page([]), de: page([]) }, removing), 'en').remove).toEqual(['de', 'fr', 'nl'])
-  })
+    const redundantToo = rulesFor({ en: { reportRedundant: true }, fr: {}, de: {}, nl: {} }, { linkMode: 'cognate' })
+    /** A page whose langlinks are `rows` and whose text writes `written` (null: the text not read). */
+    const cpage = (rows: string[], written: string[] | null, title: string, over: Partial<PageState> = {}): PageState => ({
+      ...page([], over, title),
+      links: rows.map((x) => link(x, title)),
+      writtenLinks: written === null ? null : written.map((x) => link(x, title)),
+      ...over,
+    })
+    const judge = (title: string, pages: Record<string, PageState>, r = rules, spellings: Record<string, Record<string, PageState>> = {}, snapshotted: ReadonlySet<string> = ALL) =>
+      of(evaluateTitle(title, new Map(Object.entries(pages)), r, { snapshotted, spellings: new Map(Object.entries(spellings).map(([t, p]) => [t, new Map(Object.entries(p))])) }), 'en')
 
-  it('rule 9: Cognate folds apostrophes and the ellipsis, then NFC', () => {
-    expect(cognateFold('rock\u2019n\u2019roll')).toBe("rock'n'roll")
-    expect(cognateFold('wait\u2026')).toBe('wait...')
-    expect(cognateFold('ca\u0301fe\u02BC')).toBe("c\u00e1fe'")
-    const rules = rulesFor({ en: {}, fr: {} }, { linkMode: 'cognate' })
-    const v = evaluate({ en: page(["fr:aujourd\u2019hui"], {}, "aujourd'hui"), fr: page([], {}, "aujourd'hui") }, rules, "aujourd'hui", new Set(['en', 'fr']))
-    expect(of(v, 'en').reports).toEqual([{ code: 'fr', title: 'aujourd\u2019hui', kind: 'redundant' }])
-  })
+    it('nothing is added, and a report that a link is written waits for the text', () => {
+      // en:house writes [[fr:house]]; fr has no house. Through the API this is the same as Cognate's row from
+      // before fr:house was deleted: only the text tells.
+      expect(judge('house', { en: cpage(['fr'], null, 'house') })).toMatchObject({ add: [], reports: [], wantsText: true })
+      expect(judge('house', { en: cpage(['fr'], ['fr'], 'house') })).toMatchObject({ reports: [{ code: 'fr', title: 'house', kind: 'stale-missing' }] })
+      // The same row, not written: Cognate's stale row, a purge's business, never a written link.
+      expect(judge('tree', { en: cpage(['fr'], [], 'tree') }).reports).toEqual([{ code: 'fr', title: 'tree', kind: 'langlinks-outdated', outdated: 'stale' }])
+    })
 
-  it('rule 9: a stale-missing report needs the target wiki\'s snapshot, not every page\'s state', () => {
-    const rules = rulesFor({ en: {}, fr: {}, de: {}, nl: {} }, { linkMode: 'cognate' })
-    // fr's links are unknown (the title is incomplete), but nl's snapshot says it lacks the title.
-    const v = evaluate({ en: page(['nl']), fr: page(null) }, rules)
-    expect(of(v, 'en').reports).toEqual([{ code: 'nl', title: 'chat', kind: 'stale-missing' }])
-    expect(of(v, 'fr')).toMatchObject({ unknown: 'written-links-unknown', reports: [] })
-    // nl not snapshotted yet: its absence is not known, nothing is said.
-    expect(of(evaluate({ en: page(['nl']), fr: page(null) }, rules, 'chat', new Set(['en', 'fr', 'de'])), 'en').reports).toEqual([])
-  })
+    it('a written link to another title while the other wiki has this one blocks Cognate: stale-other-title, from the text', () => {
+      expect(judge('cat', { en: cpage(['fr:chatte'], null, 'cat'), fr: cpage([], [], 'cat') })).toMatchObject({ reports: [], wantsText: true })
+      expect(judge('cat', { en: cpage(['fr:chatte'], ['fr:chatte'], 'cat'), fr: cpage(['en'], [], 'cat') }).reports).toEqual([{ code: 'fr', title: 'chatte', kind: 'stale-other-title' }])
+      // fr has no kitten: a legitimate override, nothing to read.
+      const kitten = judge('kitten', { en: cpage(['fr:chaton'], null, 'kitten') })
+      expect(kitten.reports).toEqual([])
+      expect(kitten.wantsText).toBeUndefined()
+    })
 
-  it('rule 9: reports from langlinks without the text (written links unknown), all but redundant', () => {
-    const rules = rulesFor({ en: {}, fr: {}, de: {}, nl: {}, es: {} }, { linkMode: 'cognate' })
-    const langlinksOnly = (links: string[]) => ({ ...page(links), writtenLinks: null })
-    const v = evaluate(
-      {
-        // fr: same title, fr lacks it → a written stale link, or Cognate's row from before fr deleted it: only the
-        // text tells, nothing is said. de: another title while de has this one → stale-other-title. nl: another title, nl lacks this one → a
-        // legitimate override. es: same title, es has it → Cognate's own or written: only the text tells.
-        en: langlinksOnly(['fr', 'de:Katze', 'nl:kat', 'es']),
-        de: page([]),
-        es: page([]),
-      },
-      rules,
-      'chat',
-      new Set(['en', 'fr', 'de', 'nl', 'es']),
-    )
-    expect(of(v, 'en').reports).toEqual([{ code: 'de', title: 'Katze', kind: 'stale-other-title' }])
-    // From the text, the same-title link to a missing page is written: stale-missing. Not where the word has
-    // another spelling Cognate folds together (fr may hold l’eau under another key).
-    const written = evaluate({ en: page(['fr']) }, rules, 'chat', new Set(['en', 'fr', 'de', 'nl', 'es']))
-    expect(of(written, 'en').reports).toEqual([{ code: 'fr', title: 'chat', kind: 'stale-missing' }])
-    const folded = evaluate({ en: page(['fr:l\u2019eau'], {}, "l'eau") }, rules, "l'eau", new Set(['en', 'fr', 'de', 'nl', 'es']))
-    expect(of(folded, 'en').reports).toEqual([])
-    expect(of(v, 'en')).toMatchObject({ remove: [], add: [] })
-    expect(of(v, 'en').unknown).toBeUndefined() // nothing to read unless removing overrides is asked for
-    // A blank page on the target: Cognate links it too, so a same-title langlink to it says nothing.
-    const blank = evaluate({ en: langlinksOnly(['fr']), fr: page([], { blank: true }) }, rules, 'chat', new Set(['en', 'fr', 'de', 'nl', 'es']))
-    expect(of(blank, 'en').reports).toEqual([])
-    // Removing overrides is asked for: the text is read first (the sink verifies), nothing removed on langlinks.
-    const removing = rulesFor({ en: { removeOverrides: true }, fr: {}, de: {}, nl: {}, es: {} }, { linkMode: 'cognate' })
-    const r = of(evaluate({ en: langlinksOnly(['fr']) }, removing, 'chat', new Set(['en', 'fr', 'de', 'nl', 'es'])), 'en')
-    expect(r).toMatchObject({ remove: [], unknown: 'written-links-unknown' })
+    it('redundant written links are reported where asked (reportRedundant), blank targets included', () => {
+      const dog = { en: cpage(['fr'], ['fr'], 'dog'), fr: cpage(['en'], [], 'dog') }
+      expect(judge('dog', dog).reports).toEqual([])
+      expect(judge('dog', dog, redundantToo).reports).toEqual([{ code: 'fr', title: 'dog', kind: 'redundant' }])
+      expect(judge('dog', { ...dog, en: cpage(['fr'], null, 'dog') }, redundantToo)).toMatchObject({ reports: [], wantsText: true })
+      expect(judge('dog', { ...dog, en: cpage(['fr'], null, 'dog') }).wantsText).toBeUndefined() // not asked: nothing to read
+      const voidPages = { en: cpage(['fr'], ['fr'], 'void'), fr: cpage([], [], 'void', { blank: true }) }
+      expect(judge('void', voidPages, redundantToo).reports).toEqual([{ code: 'fr', title: 'void', kind: 'redundant' }])
+      expect(rulesFor({ en: { removeOverrides: true } }, { linkMode: 'cognate' }).get('en')!.reportRedundant).toBe(true)
+    })
+
+    it('langlinks-outdated: a Cognate link not stored yet (the title created elsewhere since the last links update)', () => {
+      const v = judge('water', { en: cpage([], null, 'water'), fr: cpage([], [], 'water') })
+      expect(v.reports).toEqual([{ code: 'fr', title: 'water', kind: 'langlinks-outdated', outdated: 'missing' }])
+      expect(v.wantsText).toBeUndefined() // a written link would be in the langlinks: no text needed
+      // No case folding: fr:Maison is another word.
+      expect(judge('maison', { en: cpage([], [], 'maison') }).reports).toEqual([])
+    })
+
+    it('presence under Cognate\'s key: other spellings on the other wikis count', () => {
+      expect(cognateFold('rock\u2019n\u2019roll')).toBe("rock'n'roll")
+      expect(cognateFold('wait\u2026')).toBe('wait...')
+      expect(cognateFold('ca\u0301fe\u02BC')).toBe("c\u00e1fe'")
+      const spellings = { 'l\u2019eau': { fr: cpage([], [], 'l\u2019eau') }, 'l\u02BCeau': { de: cpage([], [], 'l\u02BCeau') } }
+      // Cognate's own links across spellings: nothing to say.
+      expect(judge("l'eau", { en: cpage(['fr:l\u2019eau', 'de:l\u02BCeau'], null, "l'eau") }, rules, spellings)).toMatchObject({ reports: [] })
+      expect(judge("l'eau", { en: cpage(['fr:l\u2019eau', 'de:l\u02BCeau'], null, "l'eau") }, rules, spellings).wantsText).toBeUndefined()
+      // A written link to the target's own spelling is not a link to a missing page; the row not yet there is outdated.
+      const v = judge("l'eau", { en: cpage(['fr:l\u2019eau'], ['fr:l\u2019eau'], "l'eau") }, redundantToo, spellings)
+      expect(v.reports).toEqual([
+        { code: 'fr', title: 'l\u2019eau', kind: 'redundant' },
+        { code: 'de', title: 'l\u02BCeau', kind: 'langlinks-outdated', outdated: 'missing' },
+      ])
+    })
+
+    it('redirects leave presence open (created as one: in Cognate\'s store; left by a move: not); unknown absence says nothing', () => {
+      expect(judge('bird', { en: cpage(['fr'], [], 'bird'), fr: cpage([], [], 'bird', { redirect: true }) }).reports).toEqual([])
+      expect(judge('bus', { en: cpage(['fr'], ['fr'], 'bus'), fr: cpage([], [], 'bus', { redirect: true }) }, redundantToo).reports).toEqual([])
+      // fr not snapshotted: its absence is not known.
+      expect(judge('house', { en: cpage(['fr'], ['fr'], 'house') }, rules, {}, new Set(['en', 'de', 'nl'])).reports).toEqual([])
+      // A redirect page itself is never judged.
+      expect(judge('car', { en: cpage(['fr'], null, 'car', { redirect: true }) })).toMatchObject({ reports: [] })
+    })
+
+    it('overrides are removed only where asked, only on what the text confirms; an outdated row is never removed', () => {
+      const removing = rulesFor({ en: { removeOverrides: true }, fr: {}, de: {}, nl: {} }, { linkMode: 'cognate' })
+      const pages = { en: cpage(['fr', 'de:Katze', 'nl'], ['fr', 'de:Katze'], 'chat'), fr: cpage([], [], 'chat'), de: cpage([], [], 'chat') }
+      const v = judge('chat', pages, removing)
+      expect(v.reports).toEqual([
+        { code: 'fr', title: 'chat', kind: 'redundant' },
+        { code: 'de', title: 'Katze', kind: 'stale-other-title' },
+        { code: 'nl', title: 'chat', kind: 'langlinks-outdated', outdated: 'stale' },
+      ])
+      expect(v.remove).toEqual(['de', 'fr'])
+      expect(judge('chat', pages).remove).toEqual([])
+      // Without the text, nothing is removed: the sink reads it first.
+      expect(judge('chat', { ...pages, en: cpage(['fr', 'de:Katze'], null, 'chat') }, removing)).toMatchObject({ remove: [], unknown: 'written-links-unknown', wantsText: true })
+    })
   })
 })
