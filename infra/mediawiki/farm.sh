@@ -11,7 +11,9 @@
 #
 # Environment: MBWA_FARM_DIR (default ~/.local/state/mbwa/farm: one farm per machine, shared by every checkout,
 # so a second checkout, CI included, reuses the running farm instead of failing to bind), MBWA_FARM_PORT (first port, default 18081; wiki i
-# listens on PORT+i), MBWA_FARM_LANGS (default "en fr de nl"). The farm is described in $MBWA_FARM_DIR/farm.json
+# listens on PORT+i), MBWA_FARM_LANGS (default "en fr de nl"), MBWA_FARM_COGNATE=1 (the wikis share a store of
+# titles and link same titles by themselves, as Wikimedia's Wiktionaries do with Cognate: MbwaCognate/, mbwa's own
+# stand-in; give such a farm its own MBWA_FARM_DIR and MBWA_FARM_PORT). The farm is described in $MBWA_FARM_DIR/farm.json
 # (API URLs, bot and admin credentials) for the tests. Idempotent: a second start keeps content.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -83,6 +85,14 @@ require __DIR__ . '/LocalSettings.installer.php';
 \$mbwaWikiDir = __DIR__;
 require dirname( __DIR__ ) . '/FarmSettings.php';
 PHP
+  if [ "${MBWA_FARM_COGNATE:-0}" = 1 ]; then
+    {
+      echo "wfLoadExtension( 'MbwaCognate', dirname( __DIR__ ) . '/MbwaCognate/extension.json' );"
+      echo "\$wgMbwaCognateStore = dirname( __DIR__ ) . '/cognate.sqlite';"
+      local other
+      for other in "${LANGS[@]}"; do echo "\$wgMbwaCognateWikis['$other'] = dirname( __DIR__ ) . '/$other/data/${other//-/_}wiki.sqlite';"; done
+    } >> "$dir/LocalSettings.php"
+  fi
   # Every language of the farm is an interwiki prefix on every wiki (its own too, made local by FarmSettings).
   {
     local j=0 other
@@ -132,9 +142,10 @@ start_server() { # index lang
 write_farm_json() {
   local i=0 first=1 lang port
   {
-    printf '{\n  "mediawiki": "%s",\n  "capitalLinks": %s,\n  "farmDir": "%s",\n  "wikis": [\n' \
+    printf '{\n  "mediawiki": "%s",\n  "capitalLinks": %s,\n  "cognate": %s,\n  "farmDir": "%s",\n  "wikis": [\n' \
       "$(sed -n "s/.*MW_VERSION', '\([^']*\)'.*/\1/p" "$MW/includes/Defines.php" | head -1)" \
-      "$([ "${MBWA_FARM_CAPITAL_LINKS:-0}" = 1 ] && echo true || echo false)" "$FARM_DIR"
+      "$([ "${MBWA_FARM_CAPITAL_LINKS:-0}" = 1 ] && echo true || echo false)" \
+      "$([ "${MBWA_FARM_COGNATE:-0}" = 1 ] && echo true || echo false)" "$FARM_DIR"
     for lang in "${LANGS[@]}"; do
       port=$(port_of "$i")
       [ $first = 1 ] || printf ',\n'
@@ -156,6 +167,7 @@ start() {
   mkdir -p "$FARM_DIR"
   # The farm's own copy: running servers never depend on the checkout that started them.
   cp "$here/FarmSettings.php" "$FARM_DIR/FarmSettings.php"
+  if [ "${MBWA_FARM_COGNATE:-0}" = 1 ]; then rm -rf "$FARM_DIR/MbwaCognate"; cp -r "$here/MbwaCognate" "$FARM_DIR/MbwaCognate"; fi
   i=0
   for lang in "${LANGS[@]}"; do
     setup_wiki "$i" "$lang" & pids+=($!)

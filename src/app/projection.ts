@@ -12,6 +12,9 @@ import { TitleStore } from '../projections/title-store.js'
 import { guardStore } from '../projections/store-check.js'
 import { wikiRules } from '../domain/wiki-rules.js'
 import { collectProcessMetrics } from '../metrics.js'
+import { MediaWikiClient } from '../mediawiki/client.js'
+import { TextReader } from '../streams/text-reader.js'
+import { interlanguageCodes } from '../sinks/wiki-codes.js'
 
 // The projection side of `mbwa run`: the title store, the projector feeding it from the events topic, and the
 // query server. The server listens first (it answers /healthz and a 503 /readyz while partitions restore), so
@@ -24,6 +27,8 @@ export class ProjectionService {
     readonly server: QueryServer,
     readonly url: string,
     readonly dumps: DumpMonitor | undefined,
+    readonly texts: TextReader | undefined,
+    private readonly readers: Map<string, MediaWikiClient>,
   ) {}
 
   static async start(config: Config, events: EventStore, topics: TopicNames, logger: Logger, parts: { sink?: () => Promise<unknown>; sources?: () => unknown } = {}): Promise<ProjectionService> {
@@ -60,16 +65,47 @@ export class ProjectionService {
     server.self = url
     await projector.start(url)
     await dumps?.start()
+    const readers = new Map<string, MediaWikiClient>()
+    const texts = config.projection.readTexts ? textReader(config, store, projector, events, topics, readers, logger) : undefined
+    texts?.start()
     logger.info({ url }, 'query endpoint listening')
-    return new ProjectionService(store, projector, server, url, dumps)
+    return new ProjectionService(store, projector, server, url, dumps, texts, readers)
   }
 
   async stop(): Promise<void> {
+    await this.texts?.stop()
+    await Promise.allSettled([...this.readers.values()].map((c) => c.close()))
     await this.dumps?.stop()
     await this.server.close()
     await this.projector.stop()
     await this.store.close()
   }
+}
+
+/** The reader of texts cognate reports wait for: a client per wiki (configured, or discovered as the log says). */
+function textReader(config: Config, store: TitleStore, projector: Projector, events: EventStore, topics: TopicNames, readers: Map<string, MediaWikiClient>, logger: Logger): TextReader {
+  let codes = interlanguageCodes(config)
+  const client = async (wiki: string): Promise<MediaWikiClient | undefined> => {
+    let c = readers.get(wiki)
+    if (c) return c
+    let api = config.wikis[wiki]?.api
+    if (api === undefined) {
+      for (const p of projector.owned.keys()) {
+        const listed = (await store.discovered(p)) ?? []
+        const found = listed.find((w) => w.code === wiki)
+        if (found) {
+          api = found.api
+          codes = interlanguageCodes(config, [...codes, ...listed.map((w) => w.code)])
+          break
+        }
+      }
+    }
+    if (api === undefined) return undefined
+    c = new MediaWikiClient({ api, contact: config.userAgent.contact, logger, connections: 1 })
+    readers.set(wiki, c)
+    return c
+  }
+  return new TextReader({ store, events, topics, partitions: () => projector.owned.keys(), client, codes: () => codes, logger })
 }
 
 function isLoopback(host: string): boolean {

@@ -125,6 +125,11 @@ export const ConfigObject = z
         /** Send edit commands to the edits topic. */
         editCommands: z.boolean().default(true),
         /**
+         * Cognate mode: read the texts of pages whose reports wait for them (50 titles a request, one request at a
+         * time per wiki, no account), so a report that a link is written is made from the text.
+         */
+        readTexts: z.boolean().default(true),
+        /**
          * Events per batch a partition applies. 1,000, not 5,000: a batch's decoded events and records outlive
          * several scavenges, so smaller batches mean shorter pauses for queries during a bootstrap (1 M-page bench:
          * query p99 73–88 → 42–45 ms, time to consistent the same; replay speed the same; BENCHMARKS.md).

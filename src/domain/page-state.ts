@@ -46,7 +46,8 @@ export function applyToPage(prev: PageState | undefined, e: MbwaEvent, key: stri
         blank: v.blank ?? (same ? prev.blank : null),
         revision: v.revision ?? prev?.revision ?? null,
         pageId: v.pageId ?? prev?.pageId ?? null,
-        links: sortLinks(v.links),
+        // A text reading did not read the langlinks: those known at this revision stay (unknown at another).
+        links: v.source === 'text' ? (same ? prev.links : null) : sortLinks(v.links),
         writtenLinks: v.writtenLinks ? sortLinks(v.writtenLinks) : same ? prev.writtenLinks : null,
         createdAt: prev?.createdAt ?? null,
         byBot: prev?.byBot ?? null,

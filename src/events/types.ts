@@ -43,6 +43,10 @@ export interface PageEdited extends OnPage {
   byBot: boolean
 }
 
+/**
+ * What a read of the page saw. A text reading (source `text`) reads the text, not the langlinks: its `links` are
+ * empty and say nothing (the page keeps the langlinks known at that revision).
+ */
 export interface PageObserved extends OnPage {
   pageId: number | null
   exists: boolean

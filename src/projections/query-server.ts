@@ -154,7 +154,7 @@ export class QueryServer {
       const owned = projector.owned.get(partition)!
       if (owned.restoring) fail('MBWA_RESTORING', `partition ${partition} is being restored`, { partition })
       const { pages, pending } = await store.titleWithPending(partition, key)
-      const verdict = owned.applier.verdict(key, pages)
+      const verdict = owned.applier.verdict(key, pages, (await owned.applier.spellingsOf([key])).get(key))
       return {
         title: key,
         partition,

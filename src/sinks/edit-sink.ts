@@ -515,6 +515,9 @@ export class EditSink {
         await this.skip(key, c, 'not-editable')
         return
       }
+      // Cognate mode judges a target under Cognate's key, over every spelling of the word, which a reading of this
+      // one title does not see: the live reading may veto a removal the projection asked for, never add one.
+      if (verdict.mode === 'cognate') verdict.remove = verdict.remove.filter((x) => c.remove.includes(x))
       if (verdict.add.length === 0 && verdict.remove.length === 0) {
         await this.skip(key, c, 'already-correct')
         return

@@ -75,7 +75,7 @@ interface ApiPage {
  * Reads titles on one wiki, `perRequest` at a time, following continuation (langlinks and revisions of one
  * batch may come in several answers; they are merged by page). Returns the pages by normalised title.
  */
-export async function readTitles(client: MediaWikiClient, wiki: string, titles: readonly string[], o: { text: boolean; perRequest: number; codes: ReadonlySet<string>; concurrency?: number }): Promise<Map<string, LivePage>> {
+export async function readTitles(client: MediaWikiClient, wiki: string, titles: readonly string[], o: ReadOptions & { perRequest: number; concurrency?: number }): Promise<Map<string, LivePage>> {
   const out = new Map<string, LivePage>()
   const chunks: string[][] = []
   for (let i = 0; i < titles.length; i += o.perRequest) chunks.push(titles.slice(i, i + o.perRequest))
@@ -88,7 +88,14 @@ export async function readTitles(client: MediaWikiClient, wiki: string, titles: 
   return out
 }
 
-async function readChunk(client: MediaWikiClient, wiki: string, chunk: string[], o: { text: boolean; codes: ReadonlySet<string> }, out: Map<string, LivePage>): Promise<void> {
+interface ReadOptions {
+  text: boolean
+  codes: ReadonlySet<string>
+  /** Read the langlinks too (default); without them a page's `links` come back empty (not read). */
+  langlinks?: boolean
+}
+
+async function readChunk(client: MediaWikiClient, wiki: string, chunk: string[], o: ReadOptions, out: Map<string, LivePage>): Promise<void> {
   const byApiTitle = new Map<string, ApiPage>()
   const renamed = new Map<string, string>()
   let readAt: string | undefined
@@ -96,8 +103,8 @@ async function readChunk(client: MediaWikiClient, wiki: string, chunk: string[],
   const params = {
     action: 'query',
     titles: chunk,
-    prop: o.text ? 'info|langlinks|revisions' : 'info|langlinks',
-    lllimit: 'max',
+    prop: [...['info'], ...(o.langlinks === false ? [] : ['langlinks']), ...(o.text ? ['revisions'] : [])].join('|'),
+    ...(o.langlinks === false ? {} : { lllimit: 'max' }),
     curtimestamp: true,
     ...(o.text ? { rvprop: 'content|timestamp|ids', rvslots: 'main' } : {}),
   }
