@@ -15,7 +15,7 @@ export function checkSecrets(config: Config): void {
   const rules = wikiRules(config)
   for (const [code, w] of Object.entries(config.wikis)) {
     const r = rules.get(code)!
-    if (r.closed || r.locked || !r.edit) continue
+    if (r.closed || r.locked || (!r.edit && !r.refreshLinks)) continue
     const cred = w.credentials
     if (cred?.oauthToken) {
       readSecret(cred.oauthToken, `wikis.${code}.credentials.oauthToken`)

@@ -52,7 +52,7 @@ export class SinkService {
       const r = rules.get(code)!
       if (r.closed) continue
       const connections = Math.max(2, concurrency(code))
-      if (!r.edit || r.locked || !config.sink.apply) {
+      if ((!r.edit && !r.refreshLinks) || r.locked || !config.sink.apply) {
         const reader = new MediaWikiClient({ api: w.api, contact: config.userAgent.contact, logger, connections })
         readers.set(code, reader)
         all.push(reader)
@@ -95,6 +95,7 @@ export class SinkService {
       apply: config.sink.apply,
       botName,
       cooldownMs: config.sink.cooldownMinutes * 60_000,
+      purgesPerMinute: config.sink.maxPurgesPerMinute,
       retry: { baseDelayMs: config.sink.retryAfterSeconds * 1000, maxAttempts: config.sink.maxAttempts },
       controlDir: sinkControlDir(config),
       concurrency,

@@ -41,6 +41,11 @@ const WikiSettings = z
      * texts of pages whose langlinks may hold one (default: on where removeOverrides is).
      */
     reportRedundant: z.boolean().optional(),
+    /**
+     * On a cognate wiki: send a purge with a links update (action=purge&forcelinkupdate=1) for pages whose langlinks
+     * are outdated (langlinks-outdated), verified just before; needs the account (credentials), edits nothing.
+     */
+    refreshLinks: z.boolean().optional(),
     /** Order of links in the interwiki block. */
     order: z.enum(['code', 'name', 'put-first']).optional(),
     putFirst: listOf(wikiCodeIn).optional(),
@@ -178,6 +183,8 @@ export const ConfigObject = z
         retryAfterSeconds: z.number().positive().default(60),
         /** Tries of a command before its final EditFailed. */
         maxAttempts: z.int().min(1).max(100).default(5),
+        /** Most purges (refreshLinks) per minute on one wiki: Wikimedia rate-limits purges. */
+        maxPurgesPerMinute: z.number().min(0).default(10),
       })
       .strict()
       .prefault({}),

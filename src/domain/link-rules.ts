@@ -42,6 +42,8 @@ export interface PageVerdict {
    * this revision): only the text says whether those links are written.
    */
   wantsText?: boolean
+  /** Cognate mode with refreshLinks: the page's langlinks are outdated and a purge (links update) is asked for. */
+  refresh?: boolean
 }
 
 export interface TitleVerdict {
@@ -301,15 +303,17 @@ function cognate(at: PageContext): PageVerdict {
     }
   }
   const fromText = reports.filter((x) => x.kind !== 'langlinks-outdated')
+  const refresh = r.refreshLinks && !r.closed && !r.locked && reports.some((x) => x.kind === 'langlinks-outdated') ? { refresh: true } : {}
   if (written === null) {
     // Nothing is removed on what langlinks say: a removal reads the text first (the sink verifies).
     const wantsVerify = r.removeOverrides && editable && wantsText
-    return { ...base, remove: [], reports, ...(wantsText ? { wantsText } : {}), ...(wantsVerify ? { unknown: 'written-links-unknown' as const } : {}) }
+    return { ...base, remove: [], reports, ...refresh, ...(wantsText ? { wantsText } : {}), ...(wantsVerify ? { unknown: 'written-links-unknown' as const } : {}) }
   }
   // Removal of overrides acts on text-confirmed reports only; a missing target only once its absence is sure.
   const removable = r.removeOverrides && editable
   const remove = removable ? [...new Set(fromText.map((x) => x.code))].sort() : []
-  return { ...base, remove, reports }
+  // An edit runs a links update itself: a purge is asked for only where nothing is removed.
+  return { ...base, remove, reports, ...(remove.length === 0 ? refresh : {}) }
 }
 
 /** The title a wiki holds the word under (this title first, else the first other spelling that is not a redirect). */

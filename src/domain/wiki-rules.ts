@@ -14,6 +14,8 @@ export interface WikiRules {
   removeOverrides: boolean
   /** Cognate mode: report written links Cognate would make itself (their texts are read for it). */
   reportRedundant: boolean
+  /** Cognate mode: purge (with a links update) pages whose langlinks are outdated. */
+  refreshLinks: boolean
   mainPage: string | undefined
   /** How the wiki compares titles, when configured; otherwise what its siteinfo said (EvaluationContext). */
   titleCase: 'first-letter' | 'case-sensitive' | undefined
@@ -52,6 +54,7 @@ function rulesOf(code: string, w: Settings, d: Settings, api: string | undefined
     edit: w.edit ?? d.edit ?? false,
     removeOverrides: w.removeOverrides ?? d.removeOverrides ?? false,
     reportRedundant: w.reportRedundant ?? d.reportRedundant ?? w.removeOverrides ?? d.removeOverrides ?? false,
+    refreshLinks: w.refreshLinks ?? d.refreshLinks ?? false,
     mainPage: w.mainPage ?? d.mainPage,
     titleCase: w.case ?? d.case,
   }
@@ -68,7 +71,7 @@ export function wikiRules(config: Config, discovered: readonly KnownWiki[] = [])
   for (const k of discovered) {
     if (config.wikis[k.code]) continue
     const r = rulesOf(k.code, {}, d, k.api)
-    out.set(k.code, { ...r, closed: r.closed || k.closed, edit: false })
+    out.set(k.code, { ...r, closed: r.closed || k.closed, edit: false, refreshLinks: false })
   }
   for (const [code, w] of Object.entries(config.wikis)) out.set(code, rulesOf(code, w, d, w.api))
   return new Map([...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))

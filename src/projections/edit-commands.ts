@@ -16,9 +16,12 @@ export interface PendingCommand {
   reason: string
 }
 
-export function commandId(wiki: string, title: string, revision: number | null, add: string[], remove: string[]): string {
+/** The reason of a command that asks for a purge with a links update (refreshLinks), not an edit. */
+export const REFRESH_LINKS = 'refresh-links'
+
+export function commandId(wiki: string, title: string, revision: number | null, add: string[], remove: string[], purge = false): string {
   return createHash('sha256')
-    .update(JSON.stringify([wiki, title, revision, [...add].sort(), [...remove].sort()]))
+    .update(JSON.stringify([wiki, title, revision, [...add].sort(), [...remove].sort(), ...(purge ? ['purge'] : [])]))
     .digest('base64url')
     .slice(0, 24)
 }
@@ -32,7 +35,13 @@ export function priority(page: PageState, now: number): number {
   return (page.byBot ? BOT_BAND : 0) + Math.max(0, Math.min(BOT_BAND - 1, minutes))
 }
 
+/** A purge, not an edit: langlinks to refresh and nothing to write (an edit runs a links update itself). */
+export function isPurge(v: PageVerdict): boolean {
+  return v.refresh === true && v.add.length === 0 && v.remove.length === 0 && !(v.editable && v.unknown !== undefined)
+}
+
 export function reasonOf(v: PageVerdict): string {
+  if (isPurge(v)) return REFRESH_LINKS
   if (v.add.length === 0 && v.remove.length === 0) return 'verify'
   if (v.mode === 'cognate') return [...new Set(v.reports.map((r) => r.kind))].sort().join(',') || 'override'
   if (v.add.length > 0 && v.remove.length > 0) return 'missing,remove'
@@ -41,8 +50,8 @@ export function reasonOf(v: PageVerdict): string {
 
 export function editRequested(title: string, page: PageState, v: PageVerdict, now: number, read: string[] = []): EditRequested {
   return {
-    id: commandId(v.wiki, title, page.revision, v.add, v.remove),
-    commandId: commandId(v.wiki, title, page.revision, v.add, v.remove),
+    id: commandId(v.wiki, title, page.revision, v.add, v.remove, isPurge(v)),
+    commandId: commandId(v.wiki, title, page.revision, v.add, v.remove, isPurge(v)),
     source: 'projection',
     observedAt: now,
     wiki: v.wiki,

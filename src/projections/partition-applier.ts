@@ -1,6 +1,6 @@
 import type { DecodedEvent } from '../events/event-log.js'
 import { isReadingSource, type EditRequested, type MbwaEvent } from '../events/types.js'
-import { editRequested, commandId } from './edit-commands.js'
+import { editRequested, commandId, isPurge } from './edit-commands.js'
 import { discrepancies, evaluateTitle, type PageVerdict, type TitleVerdict } from '../domain/link-rules.js'
 import { applyToPage, pageWiki } from '../domain/page-state.js'
 import { keys, TEXT_WANTED, type Op, type SnapshotMark, type SweepStamp, type TitlePages, type TitleRecord, type TitleStore } from './title-store.js'
@@ -406,7 +406,7 @@ export class PartitionApplier {
       // does not read the text) is to be verified:
       // the sink reads it and the wikis that have the title, records what it saw, and fixes it if needed.
       const actionable = v.pages.filter(
-        (pv) => pv.editable && (pv.add.length > 0 || pv.remove.length > 0 || pv.unknown !== undefined || (pages[pv.wiki]!.blank === null && !pages[pv.wiki]!.redirect)),
+        (pv) => (pv.editable && (pv.add.length > 0 || pv.remove.length > 0 || pv.unknown !== undefined || (pages[pv.wiki]!.blank === null && !pages[pv.wiki]!.redirect))) || isPurge(pv),
       )
       const answers = answered.filter((a) => a.title === title)
       // The settle schedule is state, kept whether commands are sent or not: a store rebuilt without sending
@@ -436,7 +436,7 @@ export class PartitionApplier {
             ops.push({ type: 'put', key: keys.deferred(p, due, title), value: '' })
             continue
           }
-          const id = commandId(pv.wiki, title, page.revision, pv.add, pv.remove)
+          const id = commandId(pv.wiki, title, page.revision, pv.add, pv.remove, isPurge(pv))
           if (pending[pv.wiki]?.commandId === id) continue
           const cmd = editRequested(title, page, pv, now, Object.keys(pages).sort())
           commands.push(cmd)

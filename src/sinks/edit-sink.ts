@@ -9,13 +9,15 @@ import { silentLogger, type Logger } from '../logging.js'
 import type { TopicNames } from '../log/topics.js'
 import type { Subscription } from '../log/types.js'
 import { MediaWikiApiError, type MediaWikiClient } from '../mediawiki/client.js'
-import { evaluateTitle, type TitleCase } from '../domain/link-rules.js'
+import { evaluateTitle, type PageVerdict, type TitleCase } from '../domain/link-rules.js'
+import { REFRESH_LINKS } from '../projections/edit-commands.js'
+import { readTitles } from './verify.js'
 import type { KnownWiki, RulesByWiki } from '../domain/wiki-rules.js'
 import { botsDenied } from '../wikitext/bots.js'
 import { isMbwaError } from '../errors/errors.js'
 import { isBlank, rewriteLanguageLinks, type LinkOrder } from '../wikitext/interwiki.js'
 import type { DiscoveredList, EditQueue, QueuedCommand, Waiting } from './edit-queue.js'
-import type { Throttle } from './throttle.js'
+import { PerMinute, type Throttle } from './throttle.js'
 import { asPageState, observation, verifyTitles, type LivePage, type Verification, type VerifyItem } from './verify.js'
 import type { WikiEditor } from './wiki-editor.js'
 import { doublingDelay } from '../backoff.js'
@@ -64,6 +66,8 @@ export interface EditSinkOptions {
   /** Name the page's {{bots}} templates are checked against where the wiki does not say the account's name (dry run). */
   botName: string
   cooldownMs: number
+  /** Purges (refreshLinks) a minute per wiki (default 10). */
+  purgesPerMinute?: number
   /** Titles per read request on a wiki (default: 500 where the editing account has apihighlimits, else 50). */
   titlesPerRequest?: (wiki: string) => Promise<number>
   /** Read requests a wiki may have in flight at once (default 1). */
@@ -95,6 +99,8 @@ export interface SinkStats {
   skipped: Record<string, number>
   failed: number
   shown: number
+  /** Purges with a links update sent (refreshLinks). */
+  purged: number
   /** Titles verified, and the batches they were read in. */
   verified: number
   batches: number
@@ -136,7 +142,8 @@ function asTitleCase(v: string | undefined): TitleCase | undefined {
 }
 
 export class EditSink {
-  readonly stats: SinkStats = { applied: 0, skipped: {}, failed: 0, shown: 0, verified: 0, batches: 0 }
+  readonly stats: SinkStats = { applied: 0, skipped: {}, failed: 0, shown: 0, verified: 0, batches: 0, purged: 0 }
+  private purges: PerMinute | undefined
   private subscription: Subscription | undefined
   private readonly stopping = new AbortController()
   private worker: Promise<void> | undefined
@@ -477,6 +484,62 @@ export class EditSink {
     return now
   }
 
+  /**
+   * refreshLinks: the page's langlinks, read just now, are still outdated (a links update would change them): a
+   * purge with a links update, on its own budget (sink.maxPurgesPerMinute a wiki), recorded like an edit (an
+   * EditApplied at the page's revision, adding and removing nothing), then the page read again.
+   */
+  private async purge(key: string, c: QueuedCommand, verdict: PageVerdict, revision: number | null, editor: WikiEditor | undefined): Promise<void> {
+    const outdated = verdict.reports.filter((x) => x.kind === 'langlinks-outdated')
+    if (outdated.length === 0 || !verdict.refresh) {
+      await this.skip(key, c, 'already-correct')
+      return
+    }
+    const what = outdated.map((x) => `${x.outdated === 'missing' ? '+' : '−'}${x.code}`).join(' ')
+    if (!this.options.apply || !editor) {
+      this.shown.add(key)
+      this.stats.shown++
+      this.options.out?.write(`purge ${c.wiki}:${c.title} (revision ${revision}): langlinks-outdated ${what}; --apply sends action=purge&forcelinkupdate=1\n`)
+      return
+    }
+    this.purges ??= new PerMinute(this.options.purgesPerMinute ?? 10, this.now)
+    const at = this.purges.nextAt(c.wiki)
+    if (at > this.now()) {
+      await this.options.queue.later(key, c, at, false)
+      return
+    }
+    this.purges.record(c.wiki)
+    try {
+      await editor.purge(c.title)
+    } catch (err) {
+      if (err instanceof MediaWikiApiError && err.apiCode === 'missingtitle') {
+        await this.skip(key, c, 'page-missing')
+        return
+      }
+      await this.tryLater(key, c, err instanceof MediaWikiApiError ? err.apiCode : 'MBWA_MEDIAWIKI_UNREACHABLE', (err as Error).message)
+      return
+    }
+    this.stats.purged++
+    this.readings.delete(titleKey(c.title))
+    const events: EventToAppend[] = [
+      { type: 'EditApplied', key: titleKey(c.title), value: { id: `${c.commandId}:applied`, source: 'sink', observedAt: this.now(), wiki: c.wiki, title: c.title, commandId: c.commandId, revision: revision ?? 0, added: [], removed: [] } },
+    ]
+    // The page as the links update left it (read again: what the purge did is the wiki's to say).
+    const client = this.clients.get(c.wiki)
+    if (client) {
+      try {
+        const again = await readTitles(client, c.wiki, [c.title], { text: true, perRequest: 1, codes: this.codes })
+        for (const [title, p] of again) events.push({ type: 'PageObserved', key: title, value: observation(p, title, this.now()) })
+      } catch (err) {
+        this.logger.warn({ wiki: c.wiki, title: c.title, err: (err as Error).message }, 'sink: the page could not be read again after its purge')
+      }
+    }
+    await this.outcome(events)
+    // Not an edit: no cool-down for the page, no edit counted on the wiki's pace.
+    await this.options.queue.finish(key, c.commandId, 'purged')
+    this.logger.info({ wiki: c.wiki, title: c.title, outdated: what }, 'sink: purged (links update)')
+  }
+
   /** Runs one command to an outcome. */
   async run(key: string, c: QueuedCommand): Promise<void> {
     const { queue, editors } = this.options
@@ -487,7 +550,9 @@ export class EditSink {
     }
     const r = rules.get(c.wiki)
     const editor = editors.get(c.wiki)
-    if (!r || !r.edit || r.closed || r.locked || (this.options.apply && !editor)) {
+    // A purge (refreshLinks) writes nothing; it needs the wiki to ask for it, and the account where it is sent.
+    const purge = c.reason === REFRESH_LINKS
+    if (!r || !(purge ? r.refreshLinks : r.edit) || r.closed || r.locked || (this.options.apply && !editor)) {
       // Only configured, editable wikis are ever written, whatever a command says.
       await this.skip(key, c, 'not-configured')
       return
@@ -511,6 +576,10 @@ export class EditSink {
       const snapshotted = new Set([...rules.keys()].filter((w) => !v.failed.has(w)))
       const states = new Map([...v.pages].filter(([, p]) => p.exists).map(([w, p]) => [w, asPageState(p, now)]))
       const verdict = evaluateTitle(titleKey(c.title), states, rules, { snapshotted, titleCase: (w) => this.facts.get(w)?.titleCase, mainPage: (w) => this.facts.get(w)?.mainPage }).pages.find((pv) => pv.wiki === c.wiki)
+      if (purge && verdict) {
+        await this.purge(key, c, verdict, page.revision, editor)
+        return
+      }
       if (!verdict || !verdict.editable) {
         await this.skip(key, c, 'not-editable')
         return

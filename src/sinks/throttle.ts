@@ -14,6 +14,29 @@ export interface ThrottleOptions {
   now?: () => number
 }
 
+/** At most `perMinute` actions a minute on each wiki (0: none at all), over a sliding minute. */
+export class PerMinute {
+  private readonly recent = new Map<string, number[]>()
+
+  constructor(
+    private readonly perMinute: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** When the next action on `wiki` may go (now, if it may). */
+  nextAt(wiki: string): number {
+    if (this.perMinute <= 0) return Infinity
+    const since = this.now() - 60_000
+    const times = (this.recent.get(wiki) ?? []).filter((t) => t > since)
+    this.recent.set(wiki, times)
+    return times.length < this.perMinute ? this.now() : times[0]! + 60_000
+  }
+
+  record(wiki: string): void {
+    this.recent.set(wiki, [...(this.recent.get(wiki) ?? []), this.now()])
+  }
+}
+
 export class Throttle {
   private readonly last = new Map<string, number>()
   private recent: number[] = []

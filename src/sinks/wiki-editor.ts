@@ -60,6 +60,18 @@ export class WikiEditor {
     }
   }
 
+  /**
+   * A purge with a links update (refreshLinks): the page's langlinks are stored again from a fresh parse, its text
+   * untouched. A POST, as MediaWiki requires.
+   */
+  async purge(title: string): Promise<void> {
+    await this.session()
+    const res = await this.client.post({ action: 'purge', titles: title, forcelinkupdate: true })
+    const page = (res.purge as { title: string; purged?: boolean; missing?: boolean; invalid?: boolean }[] | undefined)?.[0]
+    if (!page || page.missing || page.invalid) throw new MediaWikiApiError('missingtitle', `purge of ${title}: the page is missing`, this.wiki)
+    if (!page.purged) throw new MediaWikiApiError('purge-failed', `purge of ${title}: not purged`, this.wiki)
+  }
+
   async edit(args: { title: string; text: string; summary: string; basetimestamp?: string; starttimestamp?: string }): Promise<EditResult> {
     await this.session()
     for (let attempt = 0; ; attempt++) {

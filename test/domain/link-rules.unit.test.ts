@@ -239,6 +239,18 @@ describe('link rules (unit)', () => {
       expect(judge('car', { en: cpage(['fr'], null, 'car', { redirect: true }) })).toMatchObject({ reports: [] })
     })
 
+    it('refreshLinks asks for a purge where the langlinks are outdated and nothing is removed (an edit runs a links update itself)', () => {
+      const refreshing = rulesFor({ en: { refreshLinks: true, edit: false }, fr: {} }, { linkMode: 'cognate' })
+      expect(judge('water', { en: cpage([], null, 'water'), fr: cpage([], [], 'water') }, refreshing).refresh).toBe(true)
+      expect(judge('water', { en: cpage(['fr'], null, 'water'), fr: cpage([], [], 'water') }, refreshing).refresh).toBeUndefined()
+      expect(judge('water', { en: cpage([], null, 'water'), fr: cpage([], [], 'water') }).refresh).toBeUndefined()
+      const both = rulesFor({ en: { refreshLinks: true, removeOverrides: true }, fr: {}, de: {} }, { linkMode: 'cognate' })
+      // A removal to make, and a missing row: the edit's own links update stores the row too.
+      const v = judge('chat', { en: cpage(['de'], ['de'], 'chat'), fr: cpage([], [], 'chat') }, both)
+      expect(v).toMatchObject({ remove: ['de'] })
+      expect(v.refresh).toBeUndefined()
+    })
+
     it('overrides are removed only where asked, only on what the text confirms; an outdated row is never removed', () => {
       const removing = rulesFor({ en: { removeOverrides: true }, fr: {}, de: {}, nl: {} }, { linkMode: 'cognate' })
       const pages = { en: cpage(['fr', 'de:Katze', 'nl'], ['fr', 'de:Katze'], 'chat'), fr: cpage([], [], 'chat'), de: cpage([], [], 'chat') }

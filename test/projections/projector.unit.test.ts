@@ -286,3 +286,41 @@ describe('title-links projection (unit, embedded log)', () => {
     expect(commands.map((c) => [c.wiki, c.add])).toEqual([['en', ['de']]])
   })
 })
+
+describe('cognate mode in the projection (unit)', () => {
+  const cognateRules = wikiRules(
+    loadConfig({ env: {}, searchPaths: [], flags: { wikiDefaults: { linkMode: 'cognate' }, wikis: Object.fromEntries(['en', 'fr'].map((c) => [c, { api: `http://127.0.0.1/${c}/api.php` }])) } }).config,
+  )
+
+  it("judges a title's spellings together: a change to one is looked at from the others; the text is asked for where reports wait for it", async () => {
+    h = await harness(PARTITIONS)
+    const t0 = 1_700_000_000_000
+    // One partition for every spelling Cognate takes for one word.
+    expect(new Set(["l'eau", 'l\u2019eau', 'l\u02BCeau'].map((t) => partitionForKey(t, PARTITIONS))).size).toBe(1)
+    await h.events.append(h.topics.events, [...['en', 'fr'].flatMap((w) => snapshotDone(w, `s-${w}`, PARTITIONS, t0 - 100_000, t0 - 90_000)), observed('en', "l'eau", [], { at: t0, written: [] }), observed('en', 'house', ['fr'], { at: t0, written: null })])
+    const store = await TitleStore.open(join(h.dir, 'cognate'))
+    stores.push(store)
+    const projector = new Projector({ store, events: h.events, topics: h.topics, groupId: 'g-cognate', rules: cognateRules, settleMs: 0 })
+    await projector.start()
+    await caughtUp(projector)
+    const p = partitionForKey("l'eau", PARTITIONS)
+    expect(await store.discrepancies(p, 'en', undefined, undefined, 10)).toEqual([])
+    // en:house's fr row may be written or Cognate's stale one: its text is wanted, nothing is reported yet.
+    const ph = partitionForKey('house', PARTITIONS)
+    expect(await store.textWanted(ph, 'en', 10)).toEqual([{ title: 'house', revision: '100' }])
+    expect(await store.discrepancies(ph, 'en', undefined, undefined, 10)).toEqual([])
+    // fr:l’eau appears: en:l'eau's langlinks lack Cognate's link to it.
+    await h.events.append(h.topics.events, [observed('fr', 'l\u2019eau', [], { at: t0 + 1, written: [] })])
+    await caughtUp(projector)
+    expect(await store.discrepancies(p, 'en', undefined, undefined, 10)).toEqual([{ kind: 'langlinks-outdated', title: "l'eau", codes: ['fr'] }])
+    // The text read: written, so a stale-missing; the entry is gone.
+    const reading = observed('en', 'house', [], { at: t0 + 2, written: ['fr'] })
+    await h.events.append(h.topics.events, [{ ...reading, value: { ...(reading.value as object), source: 'text' } } as EventToAppend])
+    await caughtUp(projector)
+    expect(await store.textWanted(ph, 'en', 10)).toEqual([])
+    expect(await store.discrepancies(ph, 'en', undefined, undefined, 10)).toEqual([{ kind: 'stale-missing', title: 'house', codes: ['fr'] }])
+    // The text reading did not read langlinks: the known ones stay (same revision).
+    expect((await store.records(ph, ['house']))[0]!.pages.en!.links).toEqual([{ code: 'fr', title: 'house' }])
+    await projector.stop()
+  })
+})
