@@ -48,8 +48,25 @@ export async function main(argv: string[]): Promise<number> {
     }
     const code = (err as { code?: string }).code
     if (code?.startsWith('commander.')) return (err as { exitCode?: number }).exitCode ?? 1
+    // What the system or a request said (a missing file, a refused connection, a bad URL): one line, no trace.
+    const ordinary = ordinaryError(err)
+    if (ordinary) {
+      process.stderr.write(`mbwa: ${ordinary}\n`)
+      return 1
+    }
     process.stderr.write(`mbwa: ${(err as Error).stack ?? String(err)}\n`)
     return 1
   }
 }
 
+
+/** Errors a user can act on from their message alone: their code and message, or undefined for a bug. */
+function ordinaryError(err: unknown): string | undefined {
+  if (!(err instanceof Error)) return undefined
+  const code = (err as { code?: string }).code
+  // Node's system errors (ENOENT, EACCES, ECONNREFUSED, ETIMEDOUT…), invalid URLs, undici's request errors.
+  if (code !== undefined && (/^E[A-Z]+$/.test(code) || code === 'ERR_INVALID_URL' || code.startsWith('UND_ERR'))) return err.message.startsWith(code) ? err.message : `${code}: ${err.message}`
+  if (err instanceof TypeError && /Invalid URL/i.test(err.message)) return `ERR_INVALID_URL: ${err.message}`
+  const cause = (err as { cause?: unknown }).cause
+  return cause ? ordinaryError(cause) : undefined
+}

@@ -146,8 +146,9 @@ export class QueryServer {
       return reply.header('content-type', metricsRegistry.contentType).send(await metricsRegistry.metrics())
     })
 
-    app.get<{ Params: { title: string } }>('/v1/titles/:title', async (req, reply) => {
-      const title = this.validTitle(req.params.title)
+    // The rest of the path is the title, slashes and all (`and/or`: many Wiktionary titles have one; %2F works too).
+    app.get<{ Params: { '*': string } }>('/v1/titles/*', async (req, reply) => {
+      const title = this.validTitle(req.params['*'])
       const key = titleKey(title)
       const partition = partitionForKey(key, this.options.partitions)
       if (!this.isLocal(partition)) return this.forward(req, reply, partition)

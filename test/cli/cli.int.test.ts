@@ -37,6 +37,24 @@ describe('mbwa CLI (processes)', () => {
     expect(env.stderr).toContain('MBWA_HTTP__PORT')
   })
 
+  it('says an ordinary error in one line (a missing file, a bad URL, a refused connection), no stack trace; a closed pipe is no error', async () => {
+    const cases: [string[], RegExp][] = [
+      [['import', join(dir, 'nothere.gz')], /^mbwa: ENOENT: no such file or directory/],
+      [['dump', 'verify', join(dir, 'nothere.gz')], /^mbwa: ENOENT: no such file or directory/],
+      [['status', '--url', 'notaurl'], /^mbwa: ERR_INVALID_URL: Invalid URL/],
+      [['digest', '--url', 'http://127.0.0.1:9'], /^mbwa: ECONNREFUSED/],
+    ]
+    for (const [args, line] of cases) {
+      const res = await mbwa(args)
+      expect({ args, status: res.status }).toEqual({ args, status: 1 })
+      expect(res.stderr.trim().split('\n').at(-1)).toMatch(line)
+      expect(res.stderr).not.toMatch(/\n\s+at /)
+    }
+    const { spawnSync } = await import('node:child_process')
+    const piped = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${CLI}" config | head -c 1 >/dev/null`], { cwd: dir, encoding: 'utf8' })
+    expect({ status: piped.status, stderr: piped.stderr }).toEqual({ status: 0, stderr: '' })
+  })
+
   it('rejects an unknown command', async () => {
     const res = await mbwa(['frobnicate'])
     expect(res.status).not.toBe(0)

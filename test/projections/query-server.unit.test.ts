@@ -86,6 +86,11 @@ describe('query endpoint (unit, embedded log)', () => {
     const { status, body } = await get('/v1/titles/nowhere')
     expect(status).toBe(200)
     expect(body).toMatchObject({ wikis: {}, linkSet: [] })
+    // A title with slashes, as written or encoded.
+    for (const path of ['/v1/titles/and/or', '/v1/titles/and%2For']) {
+      const res = await get(path)
+      expect([path, res.status, res.body.title]).toEqual([path, 200, 'and/or'])
+    }
   })
 
   it('rejects bad titles and parameters with a 4xx and a JSON error', async () => {
