@@ -13,7 +13,7 @@ export function registerOffsets(program: Command): void {
     .option('--topic <name>', 'topic (default: the events topic)')
     .action(async (options: { group?: string; topic?: string }, command: Command) => {
       const { config, logger } = commandContext(command)
-      const { log, topics } = await openLog(config, logger)
+      const { log, topics } = await openLog(config, logger, { existing: true })
       try {
         const group = options.group ?? config.log.groupId
         const topic = options.topic ?? topics.events

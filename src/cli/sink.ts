@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { Command } from 'commander'
 import { request } from 'undici'
@@ -14,8 +14,10 @@ import { commandContext, endpointHeaders, endpointUrl } from './context.js'
 // endpoint, and resume leaves a request the running sink takes within seconds.
 
 async function openQueue(config: Config): Promise<EditQueue | undefined> {
+  const dir = join(resolve(config.dataDir), 'sink')
+  if (!existsSync(dir)) throw new MbwaError('MBWA_NO_STORE', `no sink store at ${dir}: no sink ever ran there (is dataDir, or --data-dir, right?)`, { path: dir })
   try {
-    return await EditQueue.open(join(resolve(config.dataDir), 'sink'))
+    return await EditQueue.open(dir)
   } catch {
     return undefined // in use by mbwa run
   }

@@ -38,6 +38,7 @@ export const ERRORS = {
   MBWA_UNSAFE_TEXT: { retriable: false, summary: "A page's text would hide or alter links written at its end (an unclosed comment or tag): it is not edited" },
   MBWA_DUMP_INVALID: { retriable: false, summary: 'A dump file is truncated, altered or not a dump' },
   MBWA_WIKI_NOT_CONFIGURED: { retriable: false, summary: 'The wiki is not in the configuration' },
+  MBWA_NO_STORE: { retriable: false, summary: 'A command that only reads found no log or store where the configuration says (dataDir): it creates none' },
   MBWA_BAD_REQUEST: { status: 400, retriable: false, summary: 'The HTTP request is malformed' },
   MBWA_NOT_FOUND: { status: 404, retriable: false, summary: 'No such resource' },
   MBWA_UNAUTHORIZED: { status: 401, retriable: false, summary: 'The endpoint needs its bearer token (http.token)' },

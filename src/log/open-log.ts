@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { MbwaError } from '../errors/errors.js'
 import type { Config } from '../config/schema.js'
 import type { Logger } from '../logging.js'
 import { EmbeddedLog } from './embedded-log.js'
@@ -11,8 +13,11 @@ export interface OpenedLog {
   topics: TopicNames
 }
 
-/** The log the configuration asks for (Kafka when brokers are set, else embedded), with mbwa's topics created. */
-export async function openLog(config: Config, logger: Logger): Promise<OpenedLog> {
+/**
+ * The log the configuration asks for (Kafka when brokers are set, else embedded), with mbwa's topics created.
+ * `existing`: a command that only reads: an embedded log that is not there is an error (MBWA_NO_STORE), not made.
+ */
+export async function openLog(config: Config, logger: Logger, o: { existing?: boolean } = {}): Promise<OpenedLog> {
   const topics = topicNames(config.log.topicPrefix)
   let log: EventLog
   if (config.log.brokers.length > 0) {
@@ -27,6 +32,7 @@ export async function openLog(config: Config, logger: Logger): Promise<OpenedLog
     logger.info({ brokers: config.log.brokers }, 'log: Kafka')
   } else {
     const path = join(resolve(config.dataDir), 'log')
+    if (o.existing && !existsSync(path)) throw new MbwaError('MBWA_NO_STORE', `no log at ${path}: nothing was ever written there (is dataDir, or --data-dir, right?)`, { path })
     log = await EmbeddedLog.open({ path })
     logger.info({ path }, 'log: embedded')
   }

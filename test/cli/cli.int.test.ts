@@ -55,6 +55,17 @@ describe('mbwa CLI (processes)', () => {
     expect({ status: piped.status, stderr: piped.stderr }).toEqual({ status: 0, stderr: '' })
   })
 
+  it('read-only commands create no state: sink status and offsets in an empty folder say there is no store', async () => {
+    const empty = mkdtempSync(join(dir, 'empty-'))
+    for (const args of [['sink', 'status'], ['offsets']]) {
+      const res = await mbwa(args, {}, empty)
+      expect({ args, status: res.status }).toEqual({ args, status: 1 })
+      expect(res.stderr).toContain('MBWA_NO_STORE')
+      expect(res.stderr).toContain(join(empty, 'data'))
+    }
+    expect(existsSync(join(empty, 'data'))).toBe(false)
+  })
+
   it('rejects an unknown command', async () => {
     const res = await mbwa(['frobnicate'])
     expect(res.status).not.toBe(0)
