@@ -23,6 +23,10 @@ export interface SinkStatus {
   waiting: Record<string, number>
   paused: Record<string, PauseInfo>
   applied: number
+  /** Dry run: diffs (and purges) printed instead of sent. */
+  shown: number
+  /** Purges with a links update sent (refreshLinks). */
+  purged: number
   skipped: Record<string, number>
   failed: number
   verified: number
@@ -114,6 +118,8 @@ export class SinkService {
       waiting: Object.fromEntries(this.queue.backlog()),
       paused: Object.fromEntries(this.queue.pausedWikis()),
       applied: this.sink.stats.applied,
+      shown: this.sink.stats.shown,
+      purged: this.sink.stats.purged,
       skipped: this.sink.stats.skipped,
       failed: this.sink.stats.failed,
       verified: this.sink.stats.verified,

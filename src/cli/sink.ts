@@ -23,13 +23,13 @@ async function openQueue(config: Config): Promise<EditQueue | undefined> {
   }
 }
 
-function printStatus(s: { waiting: Record<string, number>; paused: Record<string, PauseInfo> }, from: string): void {
+function printStatus(s: { waiting: Record<string, number>; paused: Record<string, PauseInfo>; apply?: boolean }, from: string): void {
   const out: string[] = [`sink (${from})`]
   const wikis = [...new Set([...Object.keys(s.waiting), ...Object.keys(s.paused)])].sort()
   if (wikis.length === 0) out.push('  nothing waiting, no wiki paused')
   for (const w of wikis) {
     const p = s.paused[w]
-    const state = p ? `paused since ${new Date(p.since).toISOString()}: ${p.reason}; next check ${new Date(p.checkAt).toISOString()}` : 'writing'
+    const state = p ? `paused since ${new Date(p.since).toISOString()}: ${p.reason}; next check ${new Date(p.checkAt).toISOString()}` : s.apply === undefined ? 'waiting for mbwa run' : s.apply ? 'writing' : 'dry run (nothing is written)'
     out.push(`  ${w}\t${s.waiting[w] ?? 0} waiting\t${state}`)
   }
   process.stdout.write(`${out.join('\n')}\n`)

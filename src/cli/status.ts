@@ -99,7 +99,9 @@ export function renderStatus(stats: Stats, url: string, now = Date.now()): strin
   else {
     const s = stats.sink
     const skipped = Object.values(s.skipped).reduce((a, b) => a + b, 0)
-    out.push(`  ${s.apply ? 'editing' : 'dry run'}; ${n(s.applied)} ${s.apply ? 'edits' : 'diffs'}, ${n(skipped)} skipped, ${n(s.failed)} failed since start; ${n(s.verified)} pages verified`)
+    // A dry run prints diffs and edits nothing: its count is of the diffs shown, not of edits.
+    const done = s.apply ? `${n(s.applied)} edits${s.purged ? `, ${n(s.purged)} purges` : ''}` : `${n(s.shown ?? 0)} diffs shown (nothing edited)`
+    out.push(`  ${s.apply ? 'editing' : 'dry run'}; ${done}, ${n(skipped)} skipped, ${n(s.failed)} failed since start; ${n(s.verified)} pages verified`)
     const wikis = [...new Set([...Object.keys(s.waiting), ...Object.keys(s.paused)])].sort()
     if (wikis.length === 0) out.push('  nothing waiting')
     for (const w of wikis) {

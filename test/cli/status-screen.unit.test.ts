@@ -43,6 +43,12 @@ describe('mbwa status screen', () => {
     expect(out).not.toMatch(/en: snapshot failing/)
   })
 
+  it('counts a dry run as diffs shown, not edits', () => {
+    const sink = { apply: false, waiting: {}, paused: {}, applied: 0, shown: 4, purged: 0, skipped: { 'already-correct': 2 }, failed: 0, verified: 6, verifyBatches: 1 }
+    expect(renderStatus({ ...stats(), sink }, 'http://127.0.0.1:8642', now)).toContain('dry run; 4 diffs shown (nothing edited), 2 skipped')
+    expect(renderStatus({ ...stats(), sink: { ...sink, apply: true, applied: 3, purged: 1 } }, 'http://127.0.0.1:8642', now)).toContain('editing; 3 edits, 1 purges, 2 skipped')
+  })
+
   it('says nothing of failures when none is failing, or when an older mbwa does not report them', () => {
     for (const s of [stats({}), stats()]) expect(renderStatus(s, 'http://127.0.0.1:8642', now)).not.toMatch(/failing/)
   })
