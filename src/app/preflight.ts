@@ -41,8 +41,37 @@ export async function checkPort(host: string, port: number): Promise<void> {
   })
 }
 
-/** Both checks, in the order a user fixes them. */
-export async function preflight(config: Config): Promise<void> {
+const WIKIMEDIA = /(^|\.)(wikipedia|wiktionary|wikibooks|wikinews|wikiquote|wikisource|wikiversity|wikivoyage|wikimedia|wikidata|mediawiki|wikifunctions)\.org$/
+
+/** Whether an API URL is one of Wikimedia's wikis (their User-Agent policy applies). */
+export function isWikimediaHost(api: string): boolean {
+  try {
+    return WIKIMEDIA.test(new URL(api).hostname)
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Wikimedia's User-Agent policy asks every bot for a way to reach its operator. Without one (userAgent.contact)
+ * mbwa refuses to edit Wikimedia's wikis, and says loudly that it reads them without.
+ */
+export function checkContact(config: Config, warn: (msg: string) => void): void {
+  if (config.userAgent.contact.trim() !== '') return
+  const wikimedia = Object.entries(config.wikis).filter(([, w]) => w.api !== undefined && isWikimediaHost(w.api))
+  const discovering = config.discovery.sitematrix.enabled && isWikimediaHost(config.discovery.sitematrix.api)
+  if (wikimedia.length === 0 && !discovering) return
+  const rules = wikiRules(config)
+  const editing = config.sink.enabled && config.sink.apply && wikimedia.some(([code]) => rules.get(code)!.edit || rules.get(code)!.refreshLinks)
+  const why = "Wikimedia's User-Agent policy asks for a contact (https://meta.wikimedia.org/wiki/User-Agent_policy)"
+  if (editing) throw new MbwaError('MBWA_CONFIG_INVALID', `config key userAgent.contact: empty, and mbwa would edit Wikimedia's wikis: ${why}; set it to a URL or e-mail address where you can be reached`, { key: 'userAgent.contact' })
+  const what = discovering ? "Wikimedia's wikis (the sitematrix's)" : `${wikimedia.length} Wikimedia wiki(s)`
+  warn(`mbwa: WARNING: userAgent.contact is empty: mbwa reads ${what} as "no contact configured"; ${why} (MBWA_USER_AGENT__CONTACT=you@example.org, or userAgent.contact in the configuration)`)
+}
+
+/** The checks, in the order a user fixes them. */
+export async function preflight(config: Config, warn: (msg: string) => void = (m) => process.stderr.write(`${m}\n`)): Promise<void> {
   checkSecrets(config)
+  checkContact(config, warn)
   await checkPort(config.http.host, config.http.port)
 }
