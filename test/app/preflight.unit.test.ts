@@ -4,7 +4,7 @@ import { checkContact, isWikimediaHost } from '../../src/app/preflight.js'
 
 // Wikimedia's User-Agent policy at start: a warning when its wikis are read without a contact, a refusal to edit.
 describe('the User-Agent contact on Wikimedia (unit)', () => {
-  const config = (flags: object) => loadConfig({ env: {}, searchPaths: [], flags }).config
+  const config = (flags: Record<string, unknown>) => loadConfig({ env: {}, searchPaths: [], flags }).config
 
   it('knows Wikimedia hosts', () => {
     expect(isWikimediaHost('https://en.wiktionary.org/w/api.php')).toBe(true)
