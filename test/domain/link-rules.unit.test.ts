@@ -4,6 +4,8 @@ import type { LanguageLink } from '../../src/events/types.js'
 import { cognateFold, evaluateTitle, sameTitle, ucfirst, type TitleVerdict } from '../../src/domain/link-rules.js'
 import type { PageState } from '../../src/domain/page-state.js'
 import { wikiRules } from '../../src/domain/wiki-rules.js'
+import { cognateKey, hasSpellings } from '../../src/events/titles.js'
+import { partitionForKey } from '../../src/log/partitioner.js'
 
 // One test per domain rule (DESIGN.md "Domain rules"), on the pure evaluation.
 
@@ -265,5 +267,30 @@ describe('link rules (unit)', () => {
       // Without the text, nothing is removed: the sink reads it first.
       expect(judge('chat', { ...pages, en: cpage(['fr', 'de:Katze'], null, 'chat') }, removing)).toMatchObject({ remove: [], unknown: 'written-links-unknown', wantsText: true })
     })
+  })
+})
+
+describe("Cognate's key (property)", () => {
+  // Seeded, so a failure names its case: titles from pieces that Cognate's folding touches, and pieces it must not.
+  const pieces = ["'", '\u2019', '\u02BC', '\u2026', '...', 'a', 'A', 'é', 'e\u0301', ' ', 'ß', 'Ж', 'ж', '中', '\u{1F600}', '-', 'o']
+  let seed = 20261207
+  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n)
+  const title = () => Array.from({ length: 1 + rand(8) }, () => pieces[rand(pieces.length)]).join('')
+  const variants = (t: string) => [t.replace(/'/g, '\u2019'), t.replace(/'/g, '\u02BC'), t.replace(/\.\.\./g, '\u2026'), t.replace(/[\u2019\u02BC]/g, "'")]
+
+  it('folds every spelling of a word to one key, idempotently, without case folding, and places them in one partition', () => {
+    for (let i = 0; i < 2000; i++) {
+      const t = title()
+      const key = cognateKey(t)
+      expect(cognateKey(key)).toBe(key)
+      expect(key).toBe(key.normalize('NFC'))
+      expect(key).not.toMatch(/[\u2019\u02BC\u2026]/)
+      for (const v of variants(t)) {
+        expect(cognateKey(v)).toBe(key)
+        expect(partitionForKey(v, 12)).toBe(partitionForKey(t, 12))
+      }
+      if (!hasSpellings(t)) expect(key).toBe(t.normalize('NFC')) // nothing to fold: no other title shares its key
+      if (/[a-zа-я]/.test(t)) expect(cognateKey(t.toUpperCase())).not.toBe(key) // no case folding
+    }
   })
 })
