@@ -179,7 +179,11 @@ async function withWorker(config: Config, logger: Logger, from: string | undefin
       pauseBetweenPartsMs: config.dumps.pauseBetweenPartsMs,
       logger,
     })
-    await body(worker)
+    try {
+      await body(worker)
+    } finally {
+      await worker.close()
+    }
   } finally {
     await store?.close()
     await log.close()

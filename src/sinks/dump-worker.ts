@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import type { EventStore, EventToAppend } from '../events/event-log.js'
 import type { SchemaRegistry } from '../events/registry.js'
 import type { MbwaEvent } from '../events/types.js'
+import type { Subscription } from '../log/types.js'
 import { silentLogger, type Logger } from '../logging.js'
 import type { PageState } from '../domain/page-state.js'
 import { BLOCK, DumpWriter, mergeParts, verifyDumpAsync } from './dump-file.js'
@@ -68,35 +69,52 @@ export class DumpWorker {
     this.pid = options.pid ?? process.pid
   }
 
-  /** The dumps topic folded so far, and where each partition's fold stopped. */
+  /** The dumps topic folded so far, and where each partition's fold stopped (the next offset to fold). */
   private readonly folded: DumpState = new Map()
-  private readonly positions: number[] = []
+  private readonly positions = new Map<number, number>()
+  /** One long-lived consumer of the dumps topic (a group of its own): it folds every event as it comes. */
+  private follower: Promise<Subscription> | undefined
 
   /**
-   * The dumps state as the log has it, up to now: folded incrementally from where the last call stopped, so a claim
-   * costs the events since the last one, not the whole history (which grows with every heartbeat).
+   * The dumps state as the log has it, up to now: the topic is followed by one consumer for the worker's life, so a
+   * claim costs the events since the last one, never a reread of the whole history (which grows with every
+   * heartbeat) nor a new consumer group (a stock broker holds a new group's first rebalance for 3 s).
    */
   async state(): Promise<DumpState> {
     const { events, topic, registry } = this.options
-    const ends = await events.log.endOffsets(topic)
-    for (let p = 0; p < ends.length; p++) {
-      for (let offset = this.positions[p] ?? 0; offset < ends[p]!; ) {
-        const batch = await events.log.read(topic, p, offset, 5000)
-        if (batch.length === 0) break
-        for (const m of batch) {
+    this.follower ??= events.log.consume({
+      groupId: `mbwa.dumps-worker.${randomUUID().slice(0, 8)}`,
+      topics: [topic],
+      onAssign: (assigned) => new Map(assigned.map((tp) => [`${tp.topic}:${tp.partition}`, this.positions.get(tp.partition) ?? 0])),
+      eachBatch: async (batch) => {
+        for (const m of batch.messages) {
           let e: MbwaEvent
           try {
             e = registry.decode(m.value)
           } catch {
-            continue
+            continue // the monitor dead-letters it; a claim goes on without it
           }
           foldDumpEvent(this.folded, e)
         }
-        offset = batch[batch.length - 1]!.offset + 1
-        this.positions[p] = offset
-      }
+        const last = batch.messages.at(-1)
+        if (last) this.positions.set(batch.partition, last.offset + 1)
+      },
+    })
+    const follower = await this.follower
+    const ends = await events.log.endOffsets(topic)
+    const deadline = this.now() + 60_000
+    while (ends.some((end, p) => (this.positions.get(p) ?? 0) < end)) {
+      if (this.now() > deadline) throw new Error(`the dumps topic ${topic} was not read up to its end within 60 s`)
+      await Promise.race([sleep(10), follower.closed])
     }
     return this.folded
+  }
+
+  /** Stops following the dumps topic (the worker claims nothing more). */
+  async close(): Promise<void> {
+    const follower = this.follower
+    this.follower = undefined
+    if (follower) await (await follower).stop()
   }
 
   /**

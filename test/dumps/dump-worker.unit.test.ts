@@ -22,29 +22,40 @@ const source = (n: number): PageSource => ({
 })
 
 let h: Harness | undefined
+const workers: DumpWorker[] = []
 afterEach(async () => {
+  for (const w of workers.splice(0)) await w.close()
   await h?.close()
   h = undefined
 })
 
 function worker(name: string, extra: Partial<ConstructorParameters<typeof DumpWorker>[0]> = {}): DumpWorker {
-  return new DumpWorker({ events: h!.events, registry: SchemaRegistry.load(), topic: h!.topics.dumps, pages: source(2500), dir: join(h!.dir, 'dumps'), wikis: () => ['en', 'fr'], host: name, pid: 1, heartbeatMs: 20, ...extra })
+  return track(new DumpWorker({ events: h!.events, registry: SchemaRegistry.load(), topic: h!.topics.dumps, pages: source(2500), dir: join(h!.dir, 'dumps'), wikis: () => ['en', 'fr'], host: name, pid: 1, heartbeatMs: 20, ...extra }))
+}
+
+function track(w: DumpWorker): DumpWorker {
+  workers.push(w)
+  return w
 }
 
 describe('dump workers (unit, embedded log)', () => {
-  it('folds the dumps history incrementally: a claim reads the events since the last one, not the whole history (issue 28)', async () => {
+  it('folds the dumps history incrementally with one long-lived consumer: a claim reads the events since the last one, not the whole history (issue 28)', async () => {
     h = await harness()
     // A long history: another wiki's job with 3,000 heartbeats.
     const old = Array.from({ length: 3000 }, (_, i) => ({ type: 'DumpHeartbeat' as const, key: 'fr', value: { id: `fr:hb:${i}`, source: 'dump', observedAt: i, wiki: 'fr', jobId: 'fr:job', host: 'x', pid: 1, titlesWritten: i, titlesTotal: null } }))
     await h.events.append(h.topics.dumps, old)
     const w = worker('a')
+    // Every message the worker's fold is handed, and every consumer it starts.
     let read = 0
+    let consumers = 0
     const log = h.events.log
-    const plain = log.read.bind(log)
-    log.read = async (...args) => {
-      const batch = await plain(...args)
-      read += batch.length
-      return batch
+    const plain = log.consume.bind(log)
+    log.consume = async (o) => {
+      consumers++
+      return plain({ ...o, eachBatch: async (batch) => {
+        read += batch.messages.length
+        await o.eachBatch(batch)
+      } })
     }
     const first = await w.claim('en')
     expect(first).toBeDefined()
@@ -55,7 +66,8 @@ describe('dump workers (unit, embedded log)', () => {
     expect(read).toBe(1) // only its own claim
     expect(await w.holds(first!)).toBe(true)
     expect(read).toBe(1)
-    log.read = plain
+    expect(consumers).toBe(1) // one long-lived consumer, not one per read
+    log.consume = plain
   })
 
   it('two workers claiming the same wiki at the same moment: exactly one holds it', async () => {
