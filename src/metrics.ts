@@ -56,6 +56,7 @@ const sinkOutcomes = new Gauge({ name: 'mbwa_sink_outcomes', help: 'Edit outcome
 const dumpRunning = new Gauge({ name: 'mbwa_dump_running', help: '1 while a dump job of a wiki holds a live lease', labelNames: ['wiki'] as const, registers: [metricsRegistry] })
 const snapshotFailures = new Gauge({ name: 'mbwa_snapshot_failures', help: 'Failed snapshot attempts of a wiki in a row since its last completed snapshot (from the log)', labelNames: ['wiki'] as const, registers: [metricsRegistry] })
 const dumpFailures = new Gauge({ name: 'mbwa_dump_failures', help: 'Failed dump jobs of a wiki in a row since its last good dump (from the log)', labelNames: ['wiki'] as const, registers: [metricsRegistry] })
+const reports = new Gauge({ name: 'mbwa_reports', help: "Pages in the discrepancy index per wiki and kind (this member's partitions): reports, missing links, pages waiting for their text", labelNames: ['wiki', 'kind'] as const, registers: [metricsRegistry] })
 const dumpLastGood = new Gauge({ name: 'mbwa_dump_last_good_timestamp_seconds', help: 'When the last good dump of a wiki was written', labelNames: ['wiki'] as const, registers: [metricsRegistry] })
 
 /** The part of /v1/stats the metrics are set from. */
@@ -64,13 +65,16 @@ export interface StatusForMetrics {
   storeBytes: number
   snapshotFailures?: Record<string, number>
   members: unknown[]
+  /** Entries of the discrepancy index per wiki, then kind. */
+  reports?: Record<string, Record<string, number>>
   sources: { sources: { source: string; connected: boolean; counts: Record<string, number | null>; lagSeconds: number | null; reconnects: number; failures: number; wikis: Record<string, { events: number; snapshot?: { pages: number; expected: number | null } }> }[] } | null
   sink: { waiting: Record<string, number>; paused: Record<string, { reason: string }>; applied: number; failed: number; skipped: Record<string, number> } | null
   dumps: { wiki: string; live: boolean; failures?: number; lastGood?: { completedAt?: number } | null }[] | null
 }
 
 export function setStatusMetrics(s: StatusForMetrics): void {
-  for (const g of [sourceEvents, sourceWikiEvents, sourceDropped, sourceConnected, sourceLastEvent, sourceLag, sourceReconnects, sourceFailures, snapshotPages, snapshotExpected, projectionLag, projectionStored, sinkWaiting, sinkPaused, sinkOutcomes, dumpRunning, dumpLastGood, snapshotFailures, dumpFailures]) g.reset()
+  for (const g of [sourceEvents, sourceWikiEvents, sourceDropped, sourceConnected, sourceLastEvent, sourceLag, sourceReconnects, sourceFailures, snapshotPages, snapshotExpected, projectionLag, projectionStored, sinkWaiting, sinkPaused, sinkOutcomes, dumpRunning, dumpLastGood, snapshotFailures, dumpFailures, reports]) g.reset()
+  for (const [wiki, kinds] of Object.entries(s.reports ?? {})) for (const [kind, n] of Object.entries(kinds)) reports.set({ wiki, kind }, n)
   for (const src of s.sources?.sources ?? []) {
     const source = src.source
     sourceEvents.inc({ source }, Number(src.counts.events ?? 0))

@@ -21,6 +21,8 @@ export interface Stats {
   storeBytes: number
   /** Failed snapshot attempts in a row per wiki, from the log (absent from an older mbwa). */
   snapshotFailures?: Record<string, number>
+  /** Entries of the discrepancy index per wiki, then kind (absent from an older mbwa). */
+  reports?: Record<string, Record<string, number>>
   sources: { sources: SourceStatus[]; wikis: { total: number; closed: number; discoveredAt: number | null } } | null
   sink: SinkStatus | null
   dumps: WikiDumpStatus[] | null
@@ -94,6 +96,13 @@ export function renderStatus(stats: Stats, url: string, now = Date.now()): strin
   for (const p of stats.partitions) out.push(`    partition ${String(p.partition).padStart(3)}  offset ${n(p.offset).padStart(12)}  lag ${n(p.lag).padStart(10)}${p.restoring ? '  restoring' : ''}`)
   const missing = Array.from({ length: stats.partitionCount }, (_, i) => i).filter((i) => !held.has(i))
   if (missing.length > 0) out.push(`    partitions no member answered for: ${missing.join(', ')}`)
+  out.push('', 'reports (pages per kind)')
+  const reportWikis = Object.keys(stats.reports ?? {}).sort()
+  if (reportWikis.length === 0) out.push('  none')
+  for (const w of reportWikis) {
+    const kinds = Object.entries(stats.reports![w]!).sort(([a], [b]) => (a < b ? -1 : 1))
+    out.push(`  ${w}: ${kinds.map(([k, c]) => `${n(c)} ${k}`).join(', ')}`)
+  }
   out.push('', 'sink')
   if (!stats.sink) out.push('  off')
   else {

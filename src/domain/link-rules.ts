@@ -327,14 +327,22 @@ function spellingOn(at: PageContext, wiki: string): string | undefined {
   return undefined
 }
 
+/** One entry of the discrepancy index: a kind, its codes, and for reports the links they are about. */
+export interface Discrepancy {
+  kind: DiscrepancyKind
+  codes: string[]
+  /** Reports: each link's code and target title (and which way, for langlinks-outdated). */
+  links?: { code: string; title: string; outdated?: 'stale' | 'missing' }[]
+}
+
 /** The discrepancy kinds a verdict shows, for the discrepancy index. */
-export function discrepancies(v: PageVerdict): { kind: DiscrepancyKind; codes: string[] }[] {
-  const out: { kind: DiscrepancyKind; codes: string[] }[] = []
+export function discrepancies(v: PageVerdict): Discrepancy[] {
+  const out: Discrepancy[] = []
   if (v.add.length > 0) out.push({ kind: 'missing', codes: v.add })
   if (v.mode === 'manual' && v.remove.length > 0) out.push({ kind: 'remove', codes: v.remove })
-  const byKind = new Map<ReportKind, string[]>()
-  for (const r of v.reports) byKind.set(r.kind, [...(byKind.get(r.kind) ?? []), r.code])
-  for (const [kind, codes] of byKind) out.push({ kind, codes })
+  const byKind = new Map<ReportKind, WrittenLinkReport[]>()
+  for (const r of v.reports) byKind.set(r.kind, [...(byKind.get(r.kind) ?? []), r])
+  for (const [kind, reports] of byKind) out.push({ kind, codes: reports.map((r) => r.code), links: reports.map((r) => ({ code: r.code, title: r.title, ...(r.outdated ? { outdated: r.outdated } : {}) })) })
   return out
 }
 

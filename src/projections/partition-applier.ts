@@ -65,6 +65,8 @@ export class PartitionApplier {
    * pages of first snapshots are judged as they come until every open wiki has one, which brings the last pass.
    */
   private released = false
+  /** Discrepancy index entries per `wiki \0 kind` (reports and text-wanted too), kept with the entries (key c). */
+  private counted = new Map<string, number>()
   /** The wikis the link rules know in this partition: configured ones, and those the log said were discovered. */
   private current: RulesByWiki
 
@@ -91,6 +93,7 @@ export class PartitionApplier {
     this.snapshotted = new Set(Object.keys(this.marks))
 
     this.counts = await this.store.counts(this.partition)
+    this.counted = await this.store.reportCounts(this.partition)
     this.held = await this.store.isHeld(this.partition)
     this.failures = new Map(Object.entries(await this.store.snapshotFailures(this.partition)))
     this.released = await this.store.isReleased(this.partition)
@@ -113,6 +116,26 @@ export class PartitionApplier {
 
   get titleCounts(): Readonly<Record<string, number>> {
     return this.counts
+  }
+
+  /** Entries of the discrepancy index per wiki and kind (`wiki \0 kind`). */
+  get entryCounts(): ReadonlyMap<string, number> {
+    return this.counted
+  }
+
+  /** Counts the change from a title's old index entries to its new ones. */
+  private recount(before: readonly [string, string][], after: readonly [string, string][], touched: Set<string>): void {
+    if (before.length === 0 && after.length === 0) return
+    for (const [w, k] of before) {
+      const key = `${w}\0${k}`
+      this.counted.set(key, Math.max(0, (this.counted.get(key) ?? 0) - 1))
+      touched.add(key)
+    }
+    for (const [w, k] of after) {
+      const key = `${w}\0${k}`
+      this.counted.set(key, (this.counted.get(key) ?? 0) + 1)
+      touched.add(key)
+    }
   }
 
   /** Open wikis (not closed) with no completed snapshot in this partition. */
@@ -371,6 +394,7 @@ export class PartitionApplier {
     const p = this.partition
     const now = this.options.now()
     const spellings = await this.spellingsOf(items.map((i) => i.title), fresh ?? new Map(items.map((i) => [i.title, i])))
+    const touched = new Set<string>()
     let evaluated = 0
     const needPending: { item: Work; actionable: PageVerdict[]; answers: Answer[] }[] = []
     const slice = new TimeSlice()
@@ -379,6 +403,7 @@ export class PartitionApplier {
       const { title, pages } = item
       if (Object.keys(pages).length === 0) {
         for (const [w, k] of item.disc) ops.push({ type: 'del', key: keys.disc(p, w, k, title) })
+        this.recount(item.disc, [], touched)
         ops.push({ type: 'del', key: keys.title(p, title) })
         if (item.disc.length > 0 || answered.some((a) => a.title === title)) ops.push({ type: 'del', key: keys.pending(p, title) })
         continue
@@ -389,13 +414,14 @@ export class PartitionApplier {
       for (const pv of v.pages) {
         for (const d of discrepancies(pv)) {
           entries.push([pv.wiki, d.kind])
-          ops.push({ type: 'put', key: keys.disc(p, pv.wiki, d.kind, title), value: JSON.stringify(d.codes) })
+          ops.push({ type: 'put', key: keys.disc(p, pv.wiki, d.kind, title), value: JSON.stringify(d.links ? { codes: d.codes, links: d.links } : d.codes) })
         }
         if (pv.wantsText) {
           entries.push([pv.wiki, TEXT_WANTED])
           ops.push({ type: 'put', key: keys.disc(p, pv.wiki, TEXT_WANTED, title), value: String(pages[pv.wiki]!.revision ?? '') })
         }
       }
+      this.recount(item.disc, entries, touched)
       if (item.disc.length > 0) {
         const keep = new Set(entries.map(([w, k]) => `${w}\0${k}`))
         for (const [w, k] of item.disc) if (!keep.has(`${w}\0${k}`)) ops.push({ type: 'del', key: keys.disc(p, w, k, title) })
@@ -419,6 +445,10 @@ export class PartitionApplier {
       }
       // Pending commands matter when commands are sent (live), or when an answer to one arrives.
       if (answers.length > 0 || (this.options.emitCommands && (actionable.length > 0 || item.disc.length > 0))) needPending.push({ item, actionable, answers })
+    }
+    for (const key of touched) {
+      const [w, k] = key.split('\0') as [string, string]
+      ops.push({ type: 'put', key: keys.reportCount(p, w, k), value: String(this.counted.get(key) ?? 0) })
     }
     const commands: EditRequested[] = []
     const pendings = await this.store.pending(p, needPending.map((n) => n.item.title))

@@ -324,11 +324,26 @@ export class QueryServer {
       members: this.options.router?.addresses() ?? [],
       storeBytes: directoryBytes(store.path),
       snapshotFailures: this.snapshotFailures(),
+      reports: this.reportCounts(),
       sources: this.options.sources ? this.options.sources() : null,
       sink: this.options.sink ? await this.options.sink() : null,
       dumps: this.options.dumps ? this.options.dumps.status() : null,
       at: new Date().toISOString(),
     }
+  }
+
+  /** Entries of the discrepancy index of this member's partitions, per wiki and kind (zeros left out). */
+  private reportCounts(): Record<string, Record<string, number>> {
+    const out: Record<string, Record<string, number>> = {}
+    for (const owned of this.options.projector.owned.values()) {
+      for (const [key, n] of owned.applier.entryCounts) {
+        if (n <= 0) continue
+        const [wiki, kind] = key.split('\0') as [string, string]
+        const kinds = (out[wiki] ??= {})
+        kinds[kind] = (kinds[kind] ?? 0) + n
+      }
+    }
+    return out
   }
 
   /** Failed snapshot attempts in a row per wiki, as this member's partitions' logs say (the highest of them). */

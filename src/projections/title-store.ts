@@ -39,6 +39,7 @@ import { TimeSlice } from '../time-slice.js'
 //   v P key title        → ''                     titles that share a Cognate key with others (`l'eau`, `l’eau`):
 //                                                   only titles with a character the folding touches are listed
 //   g P wiki title       → time                   tombstones (below)
+//   c P wiki kind        → count                  entries of the discrepancy index (and q) per wiki and kind
 
 /**
  * The store's format: 5 = 4 with the index of titles sharing a Cognate key (titles are partitioned by that key); 4 = title records in Avro, a link to the record's own title without it, sources and snapshot
@@ -89,6 +90,8 @@ export const keys = {
   titlePrefix: (p: number) => `t${S}${hex(p)}${S}`,
   disc: (p: number, wiki: string, kind: string, title: string) => (kind === TEXT_WANTED ? `q${S}${hex(p)}${S}${wiki}${S}${title}` : `x${S}${hex(p)}${S}${wiki}${S}${kind}${S}${title}`),
   textWantedPrefix: (p: number, wiki?: string) => `q${S}${hex(p)}${S}${wiki === undefined ? '' : wiki + S}`,
+  reportCount: (p: number, wiki: string, kind: string) => `c${S}${hex(p)}${S}${wiki}${S}${kind}`,
+  reportCountPrefix: (p: number) => `c${S}${hex(p)}${S}`,
   spelling: (p: number, key: string, title: string) => `v${S}${hex(p)}${S}${key}${S}${title}`,
   spellingPrefix: (p: number, key: string) => `v${S}${hex(p)}${S}${key}${S}`,
   discPrefix: (p: number, wiki: string, kind?: string) => `x${S}${hex(p)}${S}${wiki}${S}${kind === undefined ? '' : kind + S}`,
@@ -126,6 +129,14 @@ export const keys = {
   /** An entry of the string table. */
   string: (n: number) => `j${S}${n.toString(16).padStart(8, '0')}`,
   stringPrefix: `j${S}`,
+}
+
+/** An entry of the discrepancy index as read back. */
+export interface DiscrepancyItem {
+  kind: string
+  title: string
+  codes: string[]
+  links?: { code: string; title: string; outdated?: 'stale' | 'missing' }[]
 }
 
 /** What a sweep asks of a page, kept in its wiki-title index entry: when it was last seen, and by which snapshot. */
@@ -316,15 +327,25 @@ export class TitleStore {
   }
 
   /** Discrepancy entries of a wiki in a partition, optionally one kind, after a cursor title. */
-  async discrepancies(p: number, wiki: string, kind: string | undefined, after: string | undefined, limit: number): Promise<{ kind: string; title: string; codes: string[] }[]> {
+  async discrepancies(p: number, wiki: string, kind: string | undefined, after: string | undefined, limit: number): Promise<DiscrepancyItem[]> {
     const prefix = keys.discPrefix(p, wiki, kind)
-    const out: { kind: string; title: string; codes: string[] }[] = []
+    const out: DiscrepancyItem[] = []
     const gt = after === undefined ? undefined : after
     for await (const [k, v] of this.db.iterator({ ...(gt === undefined ? { gte: prefix } : { gt: prefix + gt }), lt: end(prefix), limit })) {
       const rest = k.slice(keys.discPrefix(p, wiki).length)
       const i = rest.indexOf(S)
-      out.push({ kind: rest.slice(0, i), title: rest.slice(i + 1), codes: JSON.parse(v) as string[] })
+      // Codes alone (missing, remove), or the reports' codes with the links they are about.
+      const value = JSON.parse(v) as string[] | { codes: string[]; links: DiscrepancyItem['links'] }
+      out.push(Array.isArray(value) ? { kind: rest.slice(0, i), title: rest.slice(i + 1), codes: value } : { kind: rest.slice(0, i), title: rest.slice(i + 1), codes: value.codes, links: value.links })
     }
+    return out
+  }
+
+  /** Entries of the discrepancy index per wiki and kind in a partition (`wiki \0 kind` → count). */
+  async reportCounts(p: number): Promise<Map<string, number>> {
+    const prefix = keys.reportCountPrefix(p)
+    const out = new Map<string, number>()
+    for await (const [k, v] of this.db.iterator({ gte: prefix, lt: end(prefix) })) out.set(k.slice(prefix.length), Number(v))
     return out
   }
 
@@ -391,7 +412,7 @@ export class TitleStore {
 
   /** Removes everything of a partition (its state is rebuilt from the log). */
   async dropPartition(p: number): Promise<void> {
-    for (const tag of ['t', 'x', 'e', 'd', 's', 'n', 'y', 'k', 'g', 'q', 'v']) await this.db.clear({ gte: `${tag}${S}${hex(p)}${S}`, lt: `${tag}${S}${hex(p)}\x01` })
+    for (const tag of ['t', 'x', 'e', 'd', 's', 'n', 'y', 'k', 'g', 'q', 'v', 'c']) await this.db.clear({ gte: `${tag}${S}${hex(p)}${S}`, lt: `${tag}${S}${hex(p)}\x01` })
     await this.db.batch([keys.offset(p), keys.indexed(p), keys.discovered(p), keys.held(p), keys.released(p)].map((key) => ({ type: 'del' as const, key })))
   }
 

@@ -43,6 +43,11 @@ describe('mbwa status screen', () => {
     expect(out).not.toMatch(/en: snapshot failing/)
   })
 
+  it('shows the reports per wiki and kind', () => {
+    const out = renderStatus({ ...stats(), reports: { en: { 'stale-missing': 1200, 'langlinks-outdated': 3 }, fr: { redundant: 2 } } }, 'http://127.0.0.1:8642', now)
+    expect(out).toContain('reports (pages per kind)\n  en: 3 langlinks-outdated, 1,200 stale-missing\n  fr: 2 redundant')
+  })
+
   it('counts a dry run as diffs shown, not edits', () => {
     const sink = { apply: false, waiting: {}, paused: {}, applied: 0, shown: 4, purged: 0, skipped: { 'already-correct': 2 }, failed: 0, verified: 6, verifyBatches: 1 }
     expect(renderStatus({ ...stats(), sink }, 'http://127.0.0.1:8642', now)).toContain('dry run; 4 diffs shown (nothing edited), 2 skipped')

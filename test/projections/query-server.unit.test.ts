@@ -139,7 +139,7 @@ describe('query endpoint (unit, embedded log)', () => {
     expect(new Set(seen).size).toBe(seen.length)
     expect(pages).toBeGreaterThan(4)
     const de = await get('/v1/wikis/de/discrepancies?kind=stale-missing')
-    expect((de.body as { items: { title: string; codes: string[] }[] }).items).toEqual([{ kind: 'stale-missing', title: 'Kuchen', codes: ['en'] }])
+    expect((de.body as { items: { title: string; codes: string[] }[] }).items).toEqual([{ kind: 'stale-missing', title: 'Kuchen', codes: ['en'], links: [{ code: 'en', title: 'Kuchen' }] }])
   })
 
   it('lists wikis with titles known and last snapshot; stats, health, readiness and metrics', async () => {
@@ -158,6 +158,11 @@ describe('query endpoint (unit, embedded log)', () => {
     const metrics = await get('/metrics')
     expect(metrics.status).toBe(200)
     expect(String(metrics.body)).toContain('mbwa_events_consumed_total')
+    // Reports per wiki and kind: in /v1/stats and as a metric.
+    const counts = (await get('/v1/stats')).body as { reports: Record<string, Record<string, number>> }
+    expect(counts.reports.de).toEqual({ 'stale-missing': 1 })
+    expect(counts.reports.en!.missing).toBe(31)
+    expect(String(metrics.body)).toContain('mbwa_reports{wiki="de",kind="stale-missing"} 1')
     const digest = (await get('/v1/digest')).body as { digest: string; pages: number; complete: boolean }
     expect(digest).toMatchObject({ pages: 64, complete: true })
     expect(digest.digest).toMatch(/^[0-9a-f]{64}$/)
