@@ -57,7 +57,18 @@ export class ProjectionService {
       logger.warn({ host: config.http.host }, 'the query endpoint listens beyond loopback with no http.token: anyone who reaches it can read it')
     }
     collectProcessMetrics() // /metrics shows the process too: memory, heap, event loop delay
-    const server = new QueryServer({ store, projector, rules, partitions, router, logger, dumps, sink: parts.sink, sources: parts.sources, token })
+    // Where each wiki's pages are read, for links on the report pages: the configuration's, then the discovered list's.
+    const apis = new Map(Object.entries(config.wikis).flatMap(([code, w]) => (w.api ? [[code, w.api] as const] : [])))
+    let discoveredAt = 0
+    const apiOf = (wiki: string): string | undefined => {
+      if (!apis.has(wiki) && Date.now() - discoveredAt > 60_000) {
+        discoveredAt = Date.now()
+        const p = projector.owned.keys().next()
+        if (!p.done) void store.discovered(p.value).then((list) => list?.forEach((w) => apis.has(w.code) || apis.set(w.code, w.api)))
+      }
+      return apis.get(wiki) ?? config.family.api.replace('{code}', wiki)
+    }
+    const server = new QueryServer({ store, projector, rules, partitions, router, logger, dumps, sink: parts.sink, sources: parts.sources, token, apiOf, logKind: events.log.kind })
     await server.listen(config.http.host, config.http.port)
     const addr = server.app.server.address()
     const port = typeof addr === 'object' && addr ? addr.port : config.http.port

@@ -11,6 +11,7 @@ import { registerDump } from './dump.js'
 import { registerImport } from './import.js'
 import { registerSink } from './sink.js'
 import { registerStatus } from './status.js'
+import { registerReport } from './report.js'
 
 // mbwa's command line. Each subcommand lives in its own file and registers itself here.
 export function buildProgram(): Command {
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerImport(program)
   registerSink(program)
   registerStatus(program)
+  registerReport(program)
   return program
 }
 

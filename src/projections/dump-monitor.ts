@@ -5,6 +5,7 @@ import { silentLogger, type Logger } from '../logging.js'
 import type { TopicNames } from '../log/topics.js'
 import type { Subscription } from '../log/types.js'
 import { abandonedLeases, foldDumpEvent, isLive, type DumpState, type WikiDumps } from '../domain/dump-leases.js'
+import { esc } from './html.js'
 
 // The dump monitor: a projection of the dumps topic (every member folds all of it: it is small), the status of
 // every wiki's dumps, and the declaration of leases whose heartbeats stopped, so the wiki is dumped again later.
@@ -82,7 +83,6 @@ export class DumpMonitor {
   }
 }
 
-const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)
 
 function age(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000))

@@ -414,7 +414,7 @@ export class PartitionApplier {
       for (const pv of v.pages) {
         for (const d of discrepancies(pv)) {
           entries.push([pv.wiki, d.kind])
-          ops.push({ type: 'put', key: keys.disc(p, pv.wiki, d.kind, title), value: JSON.stringify(d.links ? { codes: d.codes, links: d.links } : d.codes) })
+          ops.push({ type: 'put', key: keys.disc(p, pv.wiki, d.kind, title), value: JSON.stringify(d.links ? { codes: d.codes, links: d.links, at: pages[pv.wiki]!.observedAt } : d.codes) })
         }
         if (pv.wantsText) {
           entries.push([pv.wiki, TEXT_WANTED])

@@ -8,7 +8,10 @@ import { ILLEGAL_TITLE_CHARS, normaliseTitle, titleKey } from '../events/titles.
 import { silentLogger, type Logger } from '../logging.js'
 import { partitionForKey } from '../log/partitioner.js'
 import { metricsRegistry, setStatusMetrics, type StatusForMetrics } from '../metrics.js'
-import { digestHex, type TitleStore } from './title-store.js'
+import { digestHex, type DiscrepancyItem, type TitleStore } from './title-store.js'
+import { indexPage, reportsPage, wikiReportsPage } from './report-pages.js'
+import { REPORT_KINDS, reportRows, toCsv } from './report-rows.js'
+import { PACKAGE_VERSION } from '../paths.js'
 import type { PartitionRouter } from './partition-router.js'
 import type { Projector } from './projector.js'
 import { dumpStatusPage, type DumpMonitor } from './dump-monitor.js'
@@ -40,6 +43,10 @@ export interface QueryServerOptions {
    */
   token?: string
   logger?: Logger
+  /** A wiki's Action API URL (configured or discovered), for links to its pages. */
+  apiOf?: (wiki: string) => string | undefined
+  /** Which log this member reads (for the index page). */
+  logKind?: string
 }
 
 const MAX_TITLE_BYTES = 255
@@ -221,15 +228,7 @@ export class QueryServer {
       if (kind !== undefined && !(KINDS as readonly string[]).includes(kind)) fail('MBWA_BAD_REQUEST', `kind must be one of ${KINDS.join(', ')}`, { kind })
       const limit = q.limit === undefined ? 100 : Number(q.limit)
       if (!Number.isInteger(limit) || limit < 1 || limit > 1000) fail('MBWA_BAD_REQUEST', 'limit must be an integer from 1 to 1000')
-      let cursor: { p: number; after?: string } = { p: 0 }
-      if (q.cursor !== undefined) {
-        try {
-          cursor = JSON.parse(Buffer.from(q.cursor, 'base64url').toString('utf8')) as typeof cursor
-          if (!Number.isInteger(cursor.p) || cursor.p < 0 || cursor.p >= this.options.partitions) throw new Error('partition')
-        } catch {
-          fail('MBWA_BAD_REQUEST', 'cursor is not one this endpoint gave out')
-        }
-      }
+      const cursor = this.cursorOf(q.cursor)
       // One partition's page, served here or by its owner (internal form: ?partition=).
       if (q.partition !== undefined) {
         const p = Number(q.partition)
@@ -237,23 +236,42 @@ export class QueryServer {
         if (!this.isLocal(p)) return this.forward(req, reply, p)
         return { items: await store.discrepancies(p, wiki, kind, q.after, limit) }
       }
-      const items: { title: string; kind: string; codes: string[] }[] = []
-      let p = cursor.p
-      let after = cursor.after
-      while (p < this.options.partitions && items.length < limit) {
-        const want = limit - items.length
-        const page = this.isLocal(p) ? await store.discrepancies(p, wiki, kind, after, want) : await this.remoteDiscrepancies(p, wiki, kind, after, want)
-        items.push(...page)
-        if (page.length < want) {
-          p++ // this partition has no more
-          after = undefined
-        } else {
-          const last = page[page.length - 1]!
-          after = kind === undefined ? `${last.kind}\u0000${last.title}` : last.title
-        }
+      const { items, next } = await this.discrepancyPage(wiki, kind, cursor, limit)
+      return { wiki, kind: kind ?? null, items, cursor: next }
+    })
+
+    // Pages for people (read-only, everything escaped): what this is, the reports of every wiki, one wiki's.
+    app.get('/', async (_req, reply) => {
+      const status = projector.status()
+      const html = indexPage({ version: PACKAGE_VERSION, log: this.options.logKind ?? 'embedded', partitions: this.options.partitions, held: status.length, eventsInStore: status.reduce((a, s) => a + s.offset, 0), wikis: projector.rules().size, members: this.options.router?.addresses() ?? [] })
+      return reply.header('content-type', 'text/html; charset=utf-8').send(html)
+    })
+    app.get('/reports', async (_req, reply) => {
+      const counts = this.reportCounts()
+      const status = projector.status()
+      const wikis = [...projector.rules().keys()].sort().map((wiki) => ({ wiki, counts: counts[wiki] ?? {}, lastSnapshot: this.lastSnapshot(wiki) }))
+      const html = reportsPage(wikis, { eventsInStore: status.reduce((a, s) => a + s.offset, 0), now: Date.now(), partial: status.length < this.options.partitions })
+      return reply.header('content-type', 'text/html; charset=utf-8').send(html)
+    })
+    app.get<{ Params: { wiki: string }; Querystring: Record<string, string | undefined> }>('/reports/:wiki', async (req, reply) => {
+      const { wiki, kind } = this.reportQuery(req.params.wiki, req.query.kind)
+      const { items, next } = await this.discrepancyPage(wiki, kind, this.cursorOf(req.query.cursor), 100)
+      const html = wikiReportsPage(wiki, reportRows(wiki, items, (w) => this.options.apiOf?.(w)), { kind, next, now: Date.now() })
+      return reply.header('content-type', 'text/html; charset=utf-8').send(html)
+    })
+    app.get<{ Params: { wiki: string }; Querystring: Record<string, string | undefined> }>('/reports/:wiki/csv', async (req, reply) => {
+      const { wiki, kind } = this.reportQuery(req.params.wiki, req.query.kind)
+      const rows = []
+      let cursor: { p: number; after?: string } | null = { p: 0 }
+      while (cursor && rows.length < 1_000_000) {
+        const { items, next }: { items: DiscrepancyItem[]; next: string | null } = await this.discrepancyPage(wiki, kind, cursor, 1000)
+        rows.push(...reportRows(wiki, items, (w) => this.options.apiOf?.(w)))
+        cursor = next === null ? null : this.cursorOf(next)
       }
-      const next = p < this.options.partitions ? Buffer.from(JSON.stringify({ p, after })).toString('base64url') : null
-      return { wiki, kind: kind ?? null, items, cursor: items.length >= limit ? next : null }
+      return reply
+        .header('content-type', 'text/csv; charset=utf-8')
+        .header('content-disposition', `attachment; filename="mbwa-reports-${wiki}${kind ? `-${kind}` : ''}.csv"`)
+        .send(toCsv(rows))
     })
 
     app.get('/v1/dumps', async () => {
@@ -330,6 +348,57 @@ export class QueryServer {
       dumps: this.options.dumps ? this.options.dumps.status() : null,
       at: new Date().toISOString(),
     }
+  }
+
+  /** A cursor of the discrepancy pages, as this endpoint gave it out (a bad one is a 400). */
+  private cursorOf(raw: string | undefined): { p: number; after?: string } {
+    if (raw === undefined) return { p: 0 }
+    try {
+      const cursor = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as { p: number; after?: string }
+      if (!Number.isInteger(cursor.p) || cursor.p < 0 || cursor.p >= this.options.partitions) throw new Error('partition')
+      if (cursor.after !== undefined && typeof cursor.after !== 'string') throw new Error('after')
+      return cursor
+    } catch {
+      fail('MBWA_BAD_REQUEST', 'cursor is not one this endpoint gave out')
+    }
+  }
+
+  /** A wiki and report kind of a /reports request, checked. */
+  private reportQuery(wiki: string, kind: string | undefined): { wiki: string; kind: string | undefined } {
+    if (!this.options.projector.rules().has(wiki)) fail('MBWA_NOT_FOUND', `no wiki ${JSON.stringify(wiki)} configured or discovered`, { wiki })
+    if (kind !== undefined && !(REPORT_KINDS as readonly string[]).includes(kind)) fail('MBWA_BAD_REQUEST', `kind must be one of ${REPORT_KINDS.join(', ')}`, { kind })
+    return { wiki, kind }
+  }
+
+  /** One page of a wiki's discrepancy index over every partition (local or forwarded), and the next page's cursor. */
+  private async discrepancyPage(wiki: string, kind: string | undefined, cursor: { p: number; after?: string }, limit: number): Promise<{ items: DiscrepancyItem[]; next: string | null }> {
+    const items: DiscrepancyItem[] = []
+    let p = cursor.p
+    let after = cursor.after
+    while (p < this.options.partitions && items.length < limit) {
+      const want = limit - items.length
+      const page = this.isLocal(p) ? await this.options.store.discrepancies(p, wiki, kind, after, want) : await this.remoteDiscrepancies(p, wiki, kind, after, want)
+      items.push(...page)
+      if (page.length < want) {
+        p++ // this partition has no more
+        after = undefined
+      } else {
+        const last = page[page.length - 1]!
+        after = kind === undefined ? `${last.kind}\u0000${last.title}` : last.title
+      }
+    }
+    const next = p < this.options.partitions ? Buffer.from(JSON.stringify({ p, after })).toString('base64url') : null
+    return { items, next: items.length >= limit ? next : null }
+  }
+
+  /** When the wiki's last snapshot completed, in this member's partitions. */
+  private lastSnapshot(wiki: string): number | null {
+    let last: number | null = null
+    for (const owned of this.options.projector.owned.values()) {
+      const m = owned.applier.snapshotMarks[wiki]
+      if (m && (last === null || m.completedAt > last)) last = m.completedAt
+    }
+    return last
   }
 
   /** Entries of the discrepancy index of this member's partitions, per wiki and kind (zeros left out). */

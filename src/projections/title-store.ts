@@ -137,6 +137,8 @@ export interface DiscrepancyItem {
   title: string
   codes: string[]
   links?: { code: string; title: string; outdated?: 'stale' | 'missing' }[]
+  /** Reports: when the page was last observed (what the report is as of). */
+  at?: number
 }
 
 /** What a sweep asks of a page, kept in its wiki-title index entry: when it was last seen, and by which snapshot. */
@@ -335,10 +337,18 @@ export class TitleStore {
       const rest = k.slice(keys.discPrefix(p, wiki).length)
       const i = rest.indexOf(S)
       // Codes alone (missing, remove), or the reports' codes with the links they are about.
-      const value = JSON.parse(v) as string[] | { codes: string[]; links: DiscrepancyItem['links'] }
-      out.push(Array.isArray(value) ? { kind: rest.slice(0, i), title: rest.slice(i + 1), codes: value } : { kind: rest.slice(0, i), title: rest.slice(i + 1), codes: value.codes, links: value.links })
+      const value = JSON.parse(v) as string[] | { codes: string[]; links: DiscrepancyItem['links']; at?: number }
+      const item = { kind: rest.slice(0, i), title: rest.slice(i + 1) }
+      out.push(Array.isArray(value) ? { ...item, codes: value } : { ...item, codes: value.codes, links: value.links, ...(value.at !== undefined ? { at: value.at } : {}) })
     }
     return out
+  }
+
+  /** The partitions this store holds (those with a stored offset). */
+  async partitions(): Promise<number[]> {
+    const out: number[] = []
+    for await (const k of this.db.keys({ gte: `o${S}`, lt: `o\x01` })) out.push(parseInt(k.slice(2), 16))
+    return out.sort((a, b) => a - b)
   }
 
   /** Entries of the discrepancy index per wiki and kind in a partition (`wiki \0 kind` → count). */

@@ -312,13 +312,13 @@ describe('cognate mode in the projection (unit)', () => {
     // fr:l’eau appears: en:l'eau's langlinks lack Cognate's link to it.
     await h.events.append(h.topics.events, [observed('fr', 'l\u2019eau', [], { at: t0 + 1, written: [] })])
     await caughtUp(projector)
-    expect(await store.discrepancies(p, 'en', undefined, undefined, 10)).toEqual([{ kind: 'langlinks-outdated', title: "l'eau", codes: ['fr'], links: [{ code: 'fr', title: 'l\u2019eau', outdated: 'missing' }] }])
+    expect(await store.discrepancies(p, 'en', undefined, undefined, 10)).toEqual([{ kind: 'langlinks-outdated', title: "l'eau", codes: ['fr'], links: [{ code: 'fr', title: 'l\u2019eau', outdated: 'missing' }], at: t0 }])
     // The text read: written, so a stale-missing; the entry is gone.
     const reading = observed('en', 'house', [], { at: t0 + 2, written: ['fr'] })
     await h.events.append(h.topics.events, [{ ...reading, value: { ...(reading.value as object), source: 'text' } } as EventToAppend])
     await caughtUp(projector)
     expect(await store.textWanted(ph, 'en', 10)).toEqual([])
-    expect(await store.discrepancies(ph, 'en', undefined, undefined, 10)).toEqual([{ kind: 'stale-missing', title: 'house', codes: ['fr'], links: [{ code: 'fr', title: 'house' }] }])
+    expect(await store.discrepancies(ph, 'en', undefined, undefined, 10)).toEqual([{ kind: 'stale-missing', title: 'house', codes: ['fr'], links: [{ code: 'fr', title: 'house' }], at: t0 + 2 }])
     // Counted per wiki and kind with the entries, and the count survives a restart (it is stored with them).
     const counted = (m: ReadonlyMap<string, number>) => Object.fromEntries([...m].filter(([, n]) => n > 0))
     expect(counted(projector.owned.get(ph)!.applier.entryCounts)).toMatchObject({ 'en\0stale-missing': 1 })

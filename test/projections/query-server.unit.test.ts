@@ -139,7 +139,7 @@ describe('query endpoint (unit, embedded log)', () => {
     expect(new Set(seen).size).toBe(seen.length)
     expect(pages).toBeGreaterThan(4)
     const de = await get('/v1/wikis/de/discrepancies?kind=stale-missing')
-    expect((de.body as { items: { title: string; codes: string[] }[] }).items).toEqual([{ kind: 'stale-missing', title: 'Kuchen', codes: ['en'], links: [{ code: 'en', title: 'Kuchen' }] }])
+    expect((de.body as { items: { title: string; codes: string[] }[] }).items).toEqual([{ kind: 'stale-missing', title: 'Kuchen', codes: ['en'], links: [{ code: 'en', title: 'Kuchen' }], at: 1_700_000_000_000 }])
   })
 
   it('lists wikis with titles known and last snapshot; stats, health, readiness and metrics', async () => {

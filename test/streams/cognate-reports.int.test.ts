@@ -10,7 +10,7 @@ import { cognateKey } from '../../src/events/titles.js'
 import { FarmEditor, readFarm } from '../setup/farm.js'
 import { countingProxy, type CountingProxy } from '../setup/counting-proxy.js'
 import { waitFor } from '../log/helpers.js'
-import { startMbwa } from '../setup/mbwa-process.js'
+import { runMbwa, startMbwa } from '../setup/mbwa-process.js'
 
 // Cognate mode against wikis that behave as Wikimedia's Wiktionaries do with Cognate: a farm of its own whose
 // wikis run mbwa's stand-in (infra/mediawiki/MbwaCognate: one shared store of titles, same-title links added at
@@ -172,6 +172,20 @@ sources:
       } finally {
         for (const c of clients.values()) await c.close()
       }
+
+      // `mbwa report` on the running member: the same reports, in every format.
+      const asJson = await runMbwa(['--config', config, 'report', '--wiki', 'en', '--url', url, '--format', 'json'], { cwd: dir })
+      expect(asJson.status).toBe(0)
+      const rows = JSON.parse(asJson.stdout) as { title: string; kind: string; code: string; target: string; url: string }[]
+      const mineRows = rows.filter((r) => r.title.endsWith(` ${s}`))
+      expect(mineRows.map((r) => `${r.kind} ${r.code}:${r.target}`).sort()).toEqual(Object.values(expected).flat().map((x) => x.replace(/^(\S+?)(\/\w+)? /, '$1 ')).sort())
+      expect(mineRows.every((r) => r.url.startsWith(`${proxies.get('en')!.api.replace(/api\.php$/, 'index.php')}?title=`))).toBe(true)
+      const stale = await runMbwa(['--config', config, 'report', '--wiki', 'en', '--url', url, '--kind', 'stale-missing', '--format', 'csv'], { cwd: dir })
+      expect(stale.stdout.split('\r\n')[0]).toBe('wiki,title,url,kind,code,target,targetUrl,evidence,since')
+      expect(stale.stdout).toContain(`,stale-missing,fr,${t('house')},`)
+      expect(stale.stdout).not.toContain('langlinks-outdated')
+      const wikitext = await runMbwa(['--config', config, 'report', '--wiki', 'en', '--url', url, '--kind', 'stale-other-title', '--format', 'wikitext'], { cwd: dir })
+      expect(wikitext.stdout).toContain(`| [[:${t('cat')}]] || stale-other-title || [[:fr:${t('chatte')}|fr:<nowiki>${t('chatte')}</nowiki>]]`)
 
       // Texts: read only for candidates, a full batch a request (50 titles, no account), one wiki at a time.
       console.log(`cognate farm: requests by kind per wiki: ${JSON.stringify(Object.fromEntries([...proxies].map(([l, p]) => [l, Object.fromEntries(p.counts)])))}`)
