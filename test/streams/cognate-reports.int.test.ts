@@ -95,23 +95,21 @@ describe('cognate mode on a Cognate farm (int, real MediaWiki with the stand-in)
     rmSync(dir, { recursive: true, force: true })
   })
 
-  it('reports written links only as the text writes them, presence under Cognate\'s key, outdated langlinks told apart; texts read in full batches', { timeout: 300_000 }, async () => {
+  /** Counting proxies in front of the Cognate farm, and a configuration of mbwa on them (cognate mode, no account). */
+  async function mbwaOnFarm(name: string, perWiki: Record<string, string>, extra: string) {
     const farm = readFarm(farmJson)
     const proxies = new Map<string, CountingProxy>()
     for (const w of farm.wikis) proxies.set(w.lang, await countingProxy(w.api))
-    const config = join(dir, 'mbwa.yaml')
-    writeFileSync(
-      config,
-      `dataDir: ${join(dir, 'data')}
-userAgent: {contact: "mbwa tests"}
-http: {port: 0}
-wikiDefaults: {linkMode: cognate}
-wikis:
-${farm.wikis.map((w) => `  ${w.lang}: {api: "${proxies.get(w.lang)!.api}", dbname: ${w.dbname}${w.lang === 'en' ? ', reportRedundant: true' : ''}}`).join('\n')}
-sources:
+    const config = join(dir, `${name}.yaml`)
+    const wikis = farm.wikis.map((w) => `  ${w.lang}: {api: "${proxies.get(w.lang)!.api}", dbname: ${w.dbname}${perWiki[w.lang] ?? ''}}`).join('\n')
+    writeFileSync(config, `dataDir: ${join(dir, `${name}-data`)}\nuserAgent: {contact: "mbwa tests"}\nhttp: {port: 0}\nwikiDefaults: {linkMode: cognate}\nwikis:\n${wikis}\n${extra}`)
+    return { farm, proxies, config }
+  }
+
+  it('reports written links only as the text writes them, presence under Cognate\'s key, outdated langlinks told apart; texts read in full batches', { timeout: 300_000 }, async () => {
+    const { farm, proxies, config } = await mbwaOnFarm('mbwa', { en: ', reportRedundant: true' }, `sources:
   recentChanges: {minIntervalSeconds: 0.5, initialIntervalSeconds: 0.5, maxIntervalSeconds: 1}
-`,
-    )
+`)
     const run = startMbwa(['--config', config, 'run'], { cwd: dir })
     try {
       const url = await run.url()
@@ -204,22 +202,10 @@ sources:
   })
 
   it('refreshLinks clears outdated langlinks with one purge a page, verified first, and edits nothing', { timeout: 300_000 }, async () => {
-    const farm = readFarm(farmJson)
-    const proxies = new Map<string, CountingProxy>()
-    for (const w of farm.wikis) proxies.set(w.lang, await countingProxy(w.api))
-    const config = join(dir, 'refresh.yaml')
-    writeFileSync(
-      config,
-      `dataDir: ${join(dir, 'refresh-data')}
-userAgent: {contact: "mbwa tests"}
-http: {port: 0}
-projection: {settleMinutes: 0}
+    const bot = readFarm(farmJson).bot
+    const { farm, proxies, config } = await mbwaOnFarm('refresh', { en: `, refreshLinks: true, credentials: {username: "${bot.botPasswordUser}", password: {env: FARM_BOT_PASSWORD}}` }, `projection: {settleMinutes: 0}
 sink: {editIntervalSeconds: 0.2, maxPurgesPerMinute: 60}
-wikiDefaults: {linkMode: cognate}
-wikis:
-${farm.wikis.map((w) => `  ${w.lang}: {api: "${proxies.get(w.lang)!.api}", dbname: ${w.dbname}${w.lang === 'en' ? `, refreshLinks: true, credentials: {username: "${farm.bot.botPasswordUser}", password: {env: FARM_BOT_PASSWORD}}` : ''}}`).join('\n')}
-`,
-    )
+`)
     const clients = new Map(farm.wikis.map((w) => [w.lang, new MediaWikiClient({ api: w.api, contact: 'mbwa tests', maxlag: 0 })]))
     const en = clients.get('en')!
     const mine = seeded.filter((x) => x.wiki === 'en')
