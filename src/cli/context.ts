@@ -9,6 +9,7 @@ export interface GlobalFlags {
   dataDir?: string
   brokers?: string
   logLevel?: string
+  logFormat?: string
 }
 
 /** The global flags as configuration overrides (the last layer). */
@@ -17,6 +18,7 @@ export function flagOverrides(flags: GlobalFlags): Record<string, unknown> {
     dataDir: flags.dataDir,
     'log.brokers': flags.brokers,
     'logging.level': flags.logLevel,
+    'logging.format': flags.logFormat,
   }
 }
 
@@ -28,7 +30,7 @@ export interface CommandContext extends LoadedConfig {
 export function commandContext(command: Command, extraFlags: Record<string, unknown> = {}): CommandContext {
   const flags = command.optsWithGlobals<GlobalFlags>()
   const loaded = loadConfig({ file: flags.config, flags: { ...flagOverrides(flags), ...extraFlags } })
-  return { ...loaded, logger: createLogger(loaded.config.logging.level) }
+  return { ...loaded, logger: createLogger(loaded.config.logging.level, loaded.config.logging.format) }
 }
 
 /**

@@ -24,6 +24,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--data-dir <dir>', 'where the embedded log and stores live (config: dataDir)'))
     .addOption(new Option('--brokers <list>', 'Kafka bootstrap servers, comma-separated; none = embedded log (config: log.brokers)'))
     .addOption(new Option('--log-level <level>', 'log level (config: logging.level)'))
+    .addOption(new Option('--log-format <format>', 'auto (readable on a terminal, else JSON), json or pretty (config: logging.format)'))
     .showHelpAfterError()
   registerRun(program)
   registerConfig(program)

@@ -113,7 +113,11 @@ export const ConfigObject = z
       .strict()
       .prefault({}),
     logging: z
-      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+        /** auto: readable lines on a terminal, JSON lines otherwise (a file, a pipe, journald, a log collector). */
+        format: z.enum(['auto', 'json', 'pretty']).default('auto'),
+      })
       .strict()
       .prefault({}),
     userAgent: z

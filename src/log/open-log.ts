@@ -29,12 +29,12 @@ export async function openLog(config: Config, logger: Logger, o: { existing?: bo
       heartbeatIntervalMs: Math.max(300, Math.floor(config.log.sessionTimeoutMs / 10)),
       logger,
     })
-    logger.info({ brokers: config.log.brokers }, 'log: Kafka')
+    logger.debug({ brokers: config.log.brokers }, 'log: Kafka')
   } else {
     const path = join(resolve(config.dataDir), 'log')
     if (o.existing && !existsSync(path)) throw new MbwaError('MBWA_NO_STORE', `no log at ${path}: nothing was ever written there (is dataDir, or --data-dir, right?)`, { path })
     log = await EmbeddedLog.open({ path })
-    logger.info({ path }, 'log: embedded')
+    logger.debug({ path }, 'log: embedded') // mbwa run says which log it runs on in its own start line
   }
   try {
     await log.ensureTopics(topicSpecs(topics, config.log.partitions))

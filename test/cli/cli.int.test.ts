@@ -66,6 +66,22 @@ describe('mbwa CLI (processes)', () => {
     expect(existsSync(join(empty, 'data'))).toBe(false)
   })
 
+  it('logs JSON lines when stderr is not a terminal, readable lines with ISO times when asked (--log-format pretty)', async () => {
+    const where = mkdtempSync(join(dir, 'logs-'))
+    const json = await mbwa(['--data-dir', join(where, 'a'), 'rebuild', '--no-progress'], {}, where)
+    expect(json.status).toBe(0)
+    const first = json.stderr.split('\n').find((l) => l.startsWith('{'))!
+    expect(JSON.parse(first)).toMatchObject({ level: 30, msg: 'projection: partitions assigned' })
+    expect(json.stderr).not.toContain('log: embedded') // one-shot commands do not open with the log's name
+    const pretty = await mbwa(['--log-format', 'pretty', '--data-dir', join(where, 'b'), 'rebuild', '--no-progress'], {}, where)
+    expect(pretty.status).toBe(0)
+    expect(pretty.stderr).toMatch(/^\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\] INFO: projection: partitions assigned/m)
+    expect(pretty.stderr).not.toMatch(/"level":/)
+    const bad = await mbwa(['--log-format', 'fancy', 'config'], {}, where)
+    expect(bad.status).toBe(2)
+    expect(bad.stderr).toContain('logging.format')
+  })
+
   it('rejects an unknown command', async () => {
     const res = await mbwa(['frobnicate'])
     expect(res.status).not.toBe(0)
