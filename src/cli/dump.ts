@@ -75,6 +75,9 @@ export function registerDump(program: Command): void {
       if (options.wiki !== undefined) safeWikiCode(options.wiki)
       if (options.wiki !== undefined && options.all) throw new MbwaError('MBWA_BAD_REQUEST', '--wiki and --all: one or the other')
       await withWorker(config, logger, options.from, async (worker) => {
+        const wikis = await worker.wikis()
+        if (wikis.length === 0) throw new MbwaError('MBWA_WIKI_NOT_CONFIGURED', `no wikis to dump: the configuration names none${options.from ? `, and ${options.from} knows none` : ' (or read from a running mbwa with --from URL, which dumps the wikis it knows)'}`)
+        if (options.wiki !== undefined && !wikis.includes(options.wiki)) throw new MbwaError('MBWA_WIKI_NOT_CONFIGURED', `--wiki ${options.wiki}: not a wiki ${options.from ? `${options.from} knows` : 'the configuration names'} (${wikis.join(', ')})`, { wiki: options.wiki })
         let dumped = 0
         // Each wiki once per run: one whose dump failed is not taken again until the next run.
         const tried = new Set<string>()

@@ -3,6 +3,7 @@ import { MbwaError } from '../errors/errors.js'
 import { languageLinks, rewriteLanguageLinks, type LinkOrder } from '../wikitext/interwiki.js'
 import { commandContext } from './context.js'
 import { interlanguageCodes, linkOrder } from '../sinks/wiki-codes.js'
+import { WIKI_CODE } from '../domain/wiki-code.js'
 
 // `mbwa relink --wiki CODE --links fr,de,nl < page.wikitext`: prints the page rewritten to carry exactly those
 // language links, as the edit sink would write it, so a user can check one page by hand.
@@ -15,6 +16,10 @@ export function registerRelink(program: Command): void {
     .option('--title <title>', 'the page title the links point to (default: the title its current links use)')
     .action(async (options: { wiki: string; links: string; title?: string }, command: Command) => {
       const { config } = commandContext(command)
+      // A wiki code, and one the configuration names when it names any (with none, the Wiktionaries' codes all do).
+      if (!WIKI_CODE.test(options.wiki) || (Object.keys(config.wikis).length > 0 && !config.wikis[options.wiki])) {
+        throw new MbwaError('MBWA_WIKI_NOT_CONFIGURED', `--wiki ${JSON.stringify(options.wiki)}: not a wiki the configuration names${Object.keys(config.wikis).length > 0 ? ` (${Object.keys(config.wikis).join(', ')})` : ''}`, { wiki: options.wiki })
+      }
       const text = await readStdin()
       const wanted = options.links.split(',').map((c) => c.trim().toLowerCase()).filter(Boolean)
       const codes = interlanguageCodes(config, wanted)

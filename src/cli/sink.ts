@@ -66,6 +66,7 @@ export function registerSink(program: Command): void {
     .action(async (wiki: string, _options: unknown, command: Command) => {
       if (!WIKI_CODE.test(wiki)) command.error(`error: not a wiki code: ${JSON.stringify(wiki)}`)
       const { config } = commandContext(command)
+      if (!config.wikis[wiki]) throw new MbwaError('MBWA_WIKI_NOT_CONFIGURED', `${wiki}: not a wiki the configuration names; the sink writes only to those`, { wiki })
       const queue = await openQueue(config)
       if (queue) {
         try {

@@ -110,6 +110,11 @@ export class DumpWorker {
     return this.folded
   }
 
+  /** The wikis this worker may dump now (the configuration's, read afresh). */
+  async wikis(): Promise<string[]> {
+    return this.options.wikis()
+  }
+
   /** Stops following the dumps topic (the worker claims nothing more). */
   async close(): Promise<void> {
     const follower = this.follower

@@ -99,6 +99,24 @@ describe('mbwa CLI (processes)', () => {
     expect(res.stdout + res.stderr).not.toContain('the-real-secret')
   })
 
+  it('refuses a wiki the configuration does not name: dump run, sink resume, relink (MBWA_WIKI_NOT_CONFIGURED)', async () => {
+    const work = mkdtempSync(join(dir, 'codes-'))
+    const cfg = join(work, 'mbwa.yaml')
+    writeFileSync(cfg, `dataDir: ${join(work, 'data')}\nwikis:\n  en: {api: "http://127.0.0.1:9/api.php"}\n`)
+    for (const args of [['dump', 'run', '--wiki', 'xx'], ['sink', 'resume', 'xx'], ['relink', '--wiki', 'xx', '--links', 'fr']]) {
+      const res = await runMbwa(['--config', cfg, ...args], { cwd: work, input: 'text' })
+      expect({ args, status: res.status }).toEqual({ args, status: 1 })
+      expect(res.stderr).toContain('MBWA_WIKI_NOT_CONFIGURED')
+    }
+    // No wikis at all: dump run says so, instead of "nothing is due".
+    const none = join(work, 'none.yaml')
+    writeFileSync(none, `dataDir: ${join(work, 'data2')}\ndiscovery: {sitematrix: {enabled: false}}\n`)
+    const res = await runMbwa(['--config', none, 'dump', 'run'], { cwd: work })
+    expect(res.status).toBe(1)
+    expect(res.stderr).toMatch(/no wikis to dump/)
+    expect(existsSync(join(work, 'data2/dumps/public'))).toBe(false)
+  })
+
   it('refuses a wiki code that would build a path outside the dumps folder', async () => {
     const work = mkdtempSync(join(dir, 'dump-'))
     for (const args of [['dump', 'write', '--wiki', '../escape'], ['dump', 'run', '--wiki', 'a/b'], ['sink', 'resume', '../x']]) {
