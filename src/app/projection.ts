@@ -14,6 +14,7 @@ import { wikiRules } from '../domain/wiki-rules.js'
 import { collectProcessMetrics } from '../metrics.js'
 import { MediaWikiClient } from '../mediawiki/client.js'
 import { TextReader } from '../streams/text-reader.js'
+import { DumpJobs } from './dump-jobs.js'
 import { interlanguageCodes } from '../sinks/wiki-codes.js'
 
 // The projection side of `mbwa run`: the title store, the projector feeding it from the events topic, and the
@@ -29,6 +30,7 @@ export class ProjectionService {
     readonly dumps: DumpMonitor | undefined,
     readonly texts: TextReader | undefined,
     private readonly readers: Map<string, MediaWikiClient>,
+    private readonly dumpJobs: DumpJobs | undefined,
   ) {}
 
   static async start(config: Config, events: EventStore, topics: TopicNames, logger: Logger, parts: { sink?: () => Promise<unknown>; sources?: () => unknown } = {}): Promise<ProjectionService> {
@@ -79,11 +81,14 @@ export class ProjectionService {
     const readers = new Map<string, MediaWikiClient>()
     const texts = config.projection.readTexts ? textReader(config, store, projector, events, topics, readers, logger) : undefined
     texts?.start()
+    const dumpJobs = config.dumps.worker ? new DumpJobs(config, events, topics, store, projector, logger) : undefined
+    dumpJobs?.start()
     logger.info({ url }, 'query endpoint listening')
-    return new ProjectionService(store, projector, server, url, dumps, texts, readers)
+    return new ProjectionService(store, projector, server, url, dumps, texts, readers, dumpJobs)
   }
 
   async stop(): Promise<void> {
+    await this.dumpJobs?.stop()
     await this.texts?.stop()
     await Promise.allSettled([...this.readers.values()].map((c) => c.close()))
     await this.dumps?.stop()

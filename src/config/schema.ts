@@ -160,6 +160,12 @@ export const ConfigObject = z
         intervalHours: z.number().min(0).default(24),
         /** Run the monitor (status page, abandoned leases) in mbwa run. */
         monitor: z.boolean().default(true),
+        /**
+         * Run a dump worker in mbwa run too: every wiki that is due (intervalHours) is dumped from this member's
+         * own store, its leases on the same log, so the status page shows them (one machine, the embedded log:
+         * Toolforge). With Kafka, `mbwa dump run --from URL` jobs do the same from anywhere.
+         */
+        worker: z.boolean().default(false),
         /** How many parts (partitions of the projection) a worker reads at once. */
         parallelParts: z.int().min(1).max(64).default(4),
         /** A pause after each part, to keep a dump gentle on a busy machine. */
