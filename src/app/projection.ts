@@ -70,7 +70,7 @@ export class ProjectionService {
       }
       return apis.get(wiki) ?? config.family.api.replace('{code}', wiki)
     }
-    const server = new QueryServer({ store, projector, rules, partitions, router, logger, dumps, sink: parts.sink, sources: parts.sources, token, apiOf, logKind: events.log.kind })
+    const server = new QueryServer({ store, projector, rules, partitions, router, logger, dumps, sink: parts.sink, sources: parts.sources, token, apiOf, logKind: events.log.kind, dumpIntervalMs: config.dumps.intervalHours * 3_600_000 })
     await server.listen(config.http.host, config.http.port)
     const addr = server.app.server.address()
     const port = typeof addr === 'object' && addr ? addr.port : config.http.port

@@ -45,6 +45,8 @@ export interface QueryServerOptions {
   logger?: Logger
   /** A wiki's Action API URL (configured or discovered), for links to its pages. */
   apiOf?: (wiki: string) => string | undefined
+  /** dumps.intervalHours in ms: when each wiki's next dump is due (the dumps page). */
+  dumpIntervalMs?: number
   /** Which log this member reads (for the index page). */
   logKind?: string
 }
@@ -280,10 +282,13 @@ export class QueryServer {
       return { wikis: monitor.status() }
     })
 
-    app.get('/dumps', async (_req, reply) => {
+    app.get<{ Querystring: { refresh?: string } }>('/dumps', async (req, reply) => {
       const monitor = this.options.dumps
       if (!monitor) fail('MBWA_NOT_FOUND', 'no dump monitor runs here')
-      return reply.header('content-type', 'text/html; charset=utf-8').send(dumpStatusPage(monitor.status(), Date.now()))
+      const refresh = req.query.refresh === undefined ? undefined : Number(req.query.refresh)
+      if (refresh !== undefined && !(Number.isFinite(refresh) && refresh >= 1 && refresh <= 3600)) fail('MBWA_BAD_REQUEST', 'refresh is seconds, 1 to 3600')
+      const page = dumpStatusPage(monitor.status(), Date.now(), { intervalMs: this.options.dumpIntervalMs, refreshSeconds: refresh })
+      return reply.header('content-type', 'text/html; charset=utf-8').send(page)
     })
 
     // A wiki's pages, one partition at a time, in title order: what dump workers elsewhere read.

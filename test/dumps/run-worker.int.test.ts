@@ -39,6 +39,10 @@ dumps: {worker: true, intervalHours: 24, heartbeatSeconds: 0.5}
       for (const w of await list()) expect(w.lastGood!.count).toBeGreaterThan(0)
       const page = await (await request(`${url}/dumps`)).body.text()
       expect(page).toMatch(/<tr data-wiki="en">.*titles/)
+      // The file, its checksum, when the next one is due; no reload unless asked.
+      expect(page).toMatch(/<tr data-wiki="en">.*\.mbwa\.gz.*sha256 [0-9a-f]{12}….*<td class="due">in 2[34] h/)
+      expect(page).not.toContain('http-equiv="refresh"')
+      expect(await (await request(`${url}/dumps?refresh=10`)).body.text()).toContain('<meta http-equiv="refresh" content="10">')
       expect(readdirSync(join(dir, 'data/dumps/public/en')).some((f) => f.endsWith('.mbwa.gz'))).toBe(true)
       run.child.kill('SIGTERM')
       expect(await run.exited).toBe(0)
