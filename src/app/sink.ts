@@ -104,6 +104,7 @@ export class SinkService {
       controlDir: sinkControlDir(config),
       concurrency,
       out: process.stdout,
+      diffsDir: join(resolve(config.dataDir), 'diffs'),
       logger,
     })
     await sink.start()

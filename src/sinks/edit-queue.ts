@@ -53,6 +53,8 @@ export interface PauseInfo {
 export class EditQueue {
   private readonly counts = new Map<string, number>()
   private readonly paused = new Map<string, PauseInfo>()
+  /** Dry run: the commands whose diff was shown (key v), so a restart does not show them again. */
+  private readonly shownIds = new Set<string>()
 
   private constructor(readonly db: ClassicLevel<string, string>) {}
 
@@ -66,7 +68,18 @@ export class EditQueue {
       queue.counts.set(wiki, (queue.counts.get(wiki) ?? 0) + 1)
     }
     for await (const [k, v] of db.iterator({ gte: `b${S}`, lt: `b\x01` })) queue.paused.set(k.slice(2), parsePause(v))
+    for await (const k of db.keys({ gte: `v${S}`, lt: `v\x01` })) queue.shownIds.add(k.slice(2))
     return queue
+  }
+
+  /** Dry run: the command's diff was shown (a command's id changes with the page's revision: a new one is shown). */
+  async noteShown(commandId: string): Promise<void> {
+    this.shownIds.add(commandId)
+    await this.db.put(`v${S}${commandId}`, String(Date.now()))
+  }
+
+  wasShown(commandId: string): boolean {
+    return this.shownIds.has(commandId)
   }
 
   close(): Promise<void> {

@@ -1,4 +1,5 @@
 import { readdirSync, rmSync } from 'node:fs'
+import { appendFile, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createTwoFilesPatch } from 'diff'
@@ -21,6 +22,8 @@ import { PerMinute, type Throttle } from './throttle.js'
 import { asPageState, observation, verifyTitles, type LivePage, type Verification, type VerifyItem } from './verify.js'
 import type { WikiEditor } from './wiki-editor.js'
 import { doublingDelay } from '../backoff.js'
+import { pageUrl } from '../domain/page-url.js'
+import { safeWikiCode } from '../domain/wiki-code.js'
 
 // The edit sink: edit commands from the edits topic wait in the sink's queue; at the pace the throttle allows,
 // a command's title is verified on the live wikis, and its page is rewritten if it still needs it. Verification
@@ -90,6 +93,8 @@ export interface EditSinkOptions {
   /** Where `mbwa sink resume WIKI` leaves its requests while mbwa runs (one empty file per wiki). */
   controlDir?: string
   out?: NodeJS.WritableStream
+  /** Dry run: where the diffs are kept, a file per wiki. */
+  diffsDir?: string
   logger?: Logger
   now?: () => number
 }
@@ -279,7 +284,15 @@ export class EditSink {
   private async nextCommand(wiki: string): Promise<Waiting | undefined> {
     if (!this.options.apply) {
       // Dry run: commands stay queued; show each once.
-      for await (const next of this.options.queue.waiting(wiki)) if (!this.shown.has(next.key)) return next
+      for await (const next of this.options.queue.waiting(wiki)) {
+        if (this.shown.has(next.key)) continue
+        // Shown before a restart: not again (the page changed since, and its command is another one).
+        if (this.options.queue.wasShown(next.command.commandId)) {
+          this.shown.add(next.key)
+          continue
+        }
+        return next
+      }
       this.shownWikis.add(wiki)
       return undefined
     }
@@ -497,9 +510,7 @@ export class EditSink {
     }
     const what = outdated.map((x) => `${x.outdated === 'missing' ? '+' : '−'}${x.code}`).join(' ')
     if (!this.options.apply || !editor) {
-      this.shown.add(key)
-      this.stats.shown++
-      this.options.out?.write(`purge ${c.wiki}:${c.title} (revision ${revision}): langlinks-outdated ${what}; --apply sends action=purge&forcelinkupdate=1\n`)
+      await this.show(key, c, `purge ${c.wiki}:${c.title} (revision ${revision}${this.pageUrlOf(c) ? `, ${this.pageUrlOf(c)}` : ''}): langlinks-outdated ${what}; --apply sends action=purge&forcelinkupdate=1\n`)
       return
     }
     this.purges ??= new PerMinute(this.options.purgesPerMinute ?? 10, this.now)
@@ -538,6 +549,28 @@ export class EditSink {
     // Not an edit: no cool-down for the page, no edit counted on the wiki's pace.
     await this.options.queue.finish(key, c.commandId, 'purged')
     this.logger.info({ wiki: c.wiki, title: c.title, outdated: what }, 'sink: purged (links update)')
+  }
+
+  /** Where a person reads the command's page (the wiki's article path). */
+  private pageUrlOf(c: EditRequested): string | undefined {
+    return pageUrl(this.clients.get(c.wiki)?.api.href, c.title)
+  }
+
+  /**
+   * Dry run: what the sink would do, shown once: on its output (coloured on a terminal), appended to the wiki's
+   * file of diffs (dataDir/diffs/WIKI.diff) for a person to review, and noted so a restart does not show it
+   * again.
+   */
+  private async show(key: string, c: EditRequested, text: string): Promise<void> {
+    this.shown.add(key)
+    this.stats.shown++
+    const out = this.options.out as (NodeJS.WritableStream & { isTTY?: boolean }) | undefined
+    out?.write(out.isTTY ? colourDiff(text) : text)
+    if (this.options.diffsDir) {
+      await mkdir(this.options.diffsDir, { recursive: true })
+      await appendFile(join(this.options.diffsDir, `${safeWikiCode(c.wiki)}.diff`), text)
+    }
+    await this.options.queue.noteShown(c.commandId)
   }
 
   /** Runs one command to an outcome. */
@@ -617,9 +650,10 @@ export class EditSink {
       }
       const summary = `mbwa: interwiki ${[...verdict.add.map((x) => `+${x}`), ...verdict.remove.map((x) => `−${x}`)].join(' ')}`
       if (!this.options.apply || !editor) {
-        this.shown.add(key)
-        this.stats.shown++
-        this.options.out?.write(createTwoFilesPatch(`${c.wiki}:${c.title}`, `${c.wiki}:${c.title}`, text, rewritten.text, `revision ${page.revision}`, summary))
+        // Both sides end with a line break, so no hunk ends with "\\ No newline at end of file".
+        const nl = (t: string) => (t.endsWith('\n') ? t : `${t}\n`)
+        const url = this.pageUrlOf(c)
+        await this.show(key, c, createTwoFilesPatch(`${c.wiki}:${c.title}`, `${c.wiki}:${c.title}`, nl(text), nl(rewritten.text), `revision ${page.revision}${url ? ` ${url}` : ''}`, summary))
         return
       }
       const last = await queue.lastEdit(c.wiki, c.title)
@@ -688,4 +722,12 @@ export class EditSink {
     this.readings.delete(titleKey(c.title))
     await this.tryLater(key, c, 'editconflict', 'edit conflicts three times in a row')
   }
+}
+
+/** A unified diff with additions green and removals red (ANSI), for a terminal. */
+function colourDiff(text: string): string {
+  return text
+    .split('\n')
+    .map((l) => (l.startsWith('+') && !l.startsWith('+++') ? `\x1b[32m${l}\x1b[0m` : l.startsWith('-') && !l.startsWith('---') ? `\x1b[31m${l}\x1b[0m` : l.startsWith('@@') ? `\x1b[36m${l}\x1b[0m` : l))
+    .join('\n')
 }

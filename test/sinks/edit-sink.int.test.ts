@@ -1,4 +1,4 @@
-import { rmSync, writeFileSync } from 'node:fs'
+import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -62,6 +62,7 @@ describe('edit sink (int, real MediaWiki)', () => {
       botName: botName ?? farm.bot.user,
       cooldownMs: 0,
       pauseCheck: { baseDelayMs: 200, maxDelayMs: 1000 },
+      diffsDir: join(h.dir, `diffs-${name}`),
       out: new Writable({
         write(chunk: Buffer, _e, cb) {
           out += chunk.toString()
@@ -92,7 +93,20 @@ describe('edit sink (int, real MediaWiki)', () => {
     const res = await clients[0]!.get({ action: 'query', titles: title, prop: 'revisions', rvprop: 'ids', rvlimit: 'max' })
     expect((res.query as { pages: { revisions: unknown[] }[] }).pages[0]!.revisions.length).toBe(1)
     expect(queue.backlog().get('en')).toBe(1)
+    // A diff a person can review: the page's URL in its header, no "no newline" markers, kept in the wiki's file.
+    expect(out()).toContain(`revision `)
+    expect(out()).toMatch(/index\.php\?title=dry_/)
+    expect(out()).not.toContain('No newline at end of file')
+    expect(readFileSync(join(h.dir, 'diffs-dry', 'en.diff'), 'utf8')).toBe(out())
     await queue.close()
+    // Shown once: a restart on the same store does not show it again.
+    const again = await sink(false, 'dry')
+    await again.s.start()
+    await new Promise((r) => setTimeout(r, 3000))
+    await again.s.stop()
+    expect(again.out()).toBe('')
+    expect(again.queue.backlog().get('en')).toBe(1)
+    await again.queue.close()
   })
 
   it('checks {{bots|deny=…}} against the account the wiki names (userinfo), not only the configured name', async () => {
