@@ -17,6 +17,7 @@ import type {
   TopicSpec,
 } from './types.js'
 import { tpKey } from './types.js'
+import { prefixEnd } from '../key-range.js'
 
 // The log for one machine, on LevelDB (classic-level). Keys sort by topic, partition, then the fixed-width hex
 // first offset of a chunk (message-codec.ts), so a partition is one contiguous key range and reading from an
@@ -88,13 +89,13 @@ export class EmbeddedLog implements EventLog {
   }
 
   private async loadTopics(): Promise<void> {
-    for await (const [key, value] of this.db.iterator({ gte: `t${SEP}`, lt: `t${SEP}\xff` })) {
+    for await (const [key, value] of this.db.iterator({ gte: `t${SEP}`, lt: prefixEnd(`t${SEP}`) })) {
       const topic = key.slice(2)
       const { partitions } = JSON.parse(value.toString('utf8')) as { partitions: number }
       const ends: number[] = []
       for (let p = 0; p < partitions; p++) {
         const prefix = partitionPrefix(topic, p)
-        const last = await this.db.iterator({ gte: prefix, lt: prefix + '\xff', reverse: true, limit: 1 }).all()
+        const last = await this.db.iterator({ gte: prefix, lt: prefixEnd(prefix), reverse: true, limit: 1 }).all()
         const entry = last[0]
         ends.push(entry === undefined ? 0 : parseInt(entry[0].slice(prefix.length), 16) + chunkCount(entry[1]))
       }

@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs'
 import { ClassicLevel } from 'classic-level'
+import { prefixEnd } from '../key-range.js'
 
 // Where sources keep their positions (rccontinue, Last-Event-ID, snapshot continuation, schedules): a small
 // LevelDB next to the log. A source writes its position only after the events it covers were appended (append
@@ -35,7 +36,7 @@ export class CheckpointStore {
 
   async entries<T>(prefix: string): Promise<[string, T][]> {
     const out: [string, T][] = []
-    for await (const [k, v] of this.db.iterator({ gte: prefix, lt: prefix + '\xff' })) out.push([k, JSON.parse(v) as T])
+    for await (const [k, v] of this.db.iterator({ gte: prefix, lt: prefixEnd(prefix) })) out.push([k, JSON.parse(v) as T])
     return out
   }
 
