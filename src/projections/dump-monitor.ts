@@ -3,7 +3,7 @@ import { hostname } from 'node:os'
 import type { EventStore } from '../events/event-log.js'
 import { silentLogger, type Logger } from '../logging.js'
 import type { TopicNames } from '../log/topics.js'
-import type { Subscription } from '../log/types.js'
+import { tpKey, type Subscription } from '../log/types.js'
 import { abandonedLeases, foldDumpEvent, isLive, type DumpState, type WikiDumps } from '../domain/dump-leases.js'
 import { esc } from './html.js'
 
@@ -46,7 +46,7 @@ export class DumpMonitor {
       groupId: `${this.options.groupId}.dumps-monitor.${randomUUID().slice(0, 8)}`,
       topics: [topics.dumps],
       deadLetterTopic: topics.deadLetter,
-      onAssign: (assigned) => new Map(assigned.map((tp) => [`${tp.topic}:${tp.partition}`, 0])),
+      onAssign: (assigned) => new Map(assigned.map((tp) => [tpKey(tp.topic, tp.partition), 0])),
       eachBatch: async (batch) => {
         for (const e of batch.events) foldDumpEvent(this.state, e.event)
       },

@@ -2,7 +2,7 @@ import type { EventStore } from '../events/event-log.js'
 import type { EditRequested } from '../events/types.js'
 import { silentLogger, type Logger } from '../logging.js'
 import type { TopicNames } from '../log/topics.js'
-import type { GroupMember, Subscription, TopicPartition } from '../log/types.js'
+import { tpKey, type GroupMember, type Subscription, type TopicPartition } from '../log/types.js'
 import { PartitionApplier } from './partition-applier.js'
 import type { TitleStore } from './title-store.js'
 import { MbwaError } from '../errors/errors.js'
@@ -101,7 +101,7 @@ export class Projector {
           await applier.load()
           const end = ends[partition] ?? 0
           this.owned.set(partition, { applier, offset, end, restoring: offset < end, queue: Promise.resolve() })
-          starts.set(`${topic}:${partition}`, offset)
+          starts.set(tpKey(topic, partition), offset)
         }
         this.logger.info({ partitions: [...keep].sort((a, b) => a - b), restoring: [...this.owned.values()].filter((o) => o.restoring).length }, 'projection: partitions assigned')
         this.changed()

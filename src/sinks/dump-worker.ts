@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import type { EventStore, EventToAppend } from '../events/event-log.js'
 import type { SchemaRegistry } from '../events/registry.js'
 import type { MbwaEvent } from '../events/types.js'
-import type { Subscription } from '../log/types.js'
+import { tpKey, type Subscription } from '../log/types.js'
 import { silentLogger, type Logger } from '../logging.js'
 import type { PageState } from '../domain/page-state.js'
 import { BLOCK, DumpWriter, mergeParts, verifyDumpAsync } from './dump-file.js'
@@ -85,7 +85,7 @@ export class DumpWorker {
     this.follower ??= events.log.consume({
       groupId: `mbwa.dumps-worker.${randomUUID().slice(0, 8)}`,
       topics: [topic],
-      onAssign: (assigned) => new Map(assigned.map((tp) => [`${tp.topic}:${tp.partition}`, this.positions.get(tp.partition) ?? 0])),
+      onAssign: (assigned) => new Map(assigned.map((tp) => [tpKey(tp.topic, tp.partition), this.positions.get(tp.partition) ?? 0])),
       eachBatch: async (batch) => {
         for (const m of batch.messages) {
           let e: MbwaEvent

@@ -8,7 +8,7 @@ import { titleKey } from '../events/titles.js'
 import type { EditRequested } from '../events/types.js'
 import { silentLogger, type Logger } from '../logging.js'
 import type { TopicNames } from '../log/topics.js'
-import type { Subscription } from '../log/types.js'
+import { tpKey, type Subscription } from '../log/types.js'
 import { MediaWikiApiError, type MediaWikiClient } from '../mediawiki/client.js'
 import { evaluateTitle, type PageVerdict, type TitleCase } from '../domain/link-rules.js'
 import { REFRESH_LINKS } from '../projections/edit-commands.js'
@@ -209,7 +209,7 @@ export class EditSink {
       topics: [topics.edits],
       deadLetterTopic: topics.deadLetter,
       logger: this.logger,
-      onAssign: async (assigned) => new Map(await Promise.all(assigned.map(async (tp) => [`${tp.topic}:${tp.partition}`, await queue.offset(tp.partition)] as [string, number]))),
+      onAssign: async (assigned) => new Map(await Promise.all(assigned.map(async (tp) => [tpKey(tp.topic, tp.partition), await queue.offset(tp.partition)] as [string, number]))),
       eachBatch: async (batch) => {
         const commands = batch.events.flatMap((e) => (e.event.type === 'EditRequested' ? [e.event.value] : []))
         // The discovered list this partition announced last, stored with the batch's offset and taken into the
