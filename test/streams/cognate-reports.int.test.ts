@@ -93,6 +93,8 @@ describe('cognate mode on a Cognate farm (int, real MediaWiki with the stand-in)
   afterAll(async () => {
     for (const e of editors.values()) await e.close()
     rmSync(dir, { recursive: true, force: true })
+    // The farm this file started (its content stays until the next run resets it).
+    execFileSync('bash', [join(PACKAGE_ROOT, 'infra/mediawiki/farm.sh'), 'stop'], { env: { ...process.env, ...FARM_ENV }, stdio: 'ignore' })
   })
 
   /** Counting proxies in front of the Cognate farm, and a configuration of mbwa on them (cognate mode, no account). */
