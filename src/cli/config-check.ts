@@ -50,8 +50,11 @@ async function checkWiki(config: Config, code: string): Promise<CheckLine> {
     const editable = (w.edit ?? config.wikiDefaults.edit) === true
     // A wiki mbwa is to edit must be writable by the account as the sink asserts it.
     const problem = editable && !u?.anon && (u?.blockid !== undefined || !rights.includes('edit') || (config.sink.assert === 'bot' && !rights.includes('bot')))
-    if (editable && (u?.anon || !u?.name)) return { what: code, ok: false, said: `${parts.join('; ')}; edit is on but no account logged in` }
-    return { what: code, ok: !problem, said: parts.join('; ') + (problem ? `; edit is on but the account cannot edit as ${config.sink.assert}` : '') }
+    // In a dry run nothing is edited: what would stop an edit is said, and is no failure.
+    const fatal = config.sink.apply
+    const note = (why: string) => (fatal ? `; ${why}` : `; ${why} (a dry run: nothing is edited; --apply would need it)`)
+    if (editable && (u?.anon || !u?.name)) return { what: code, ok: !fatal, said: `${parts.join('; ')}${note('edit is on but no account logged in')}` }
+    return { what: code, ok: !(problem && fatal), said: parts.join('; ') + (problem ? note(`edit is on but the account cannot edit as ${config.sink.assert}`) : '') }
   } catch (err) {
     return { what: code, ok: false, said: `${w.api}: ${(err as Error).message}` }
   } finally {

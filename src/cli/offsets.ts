@@ -20,8 +20,9 @@ export function registerOffsets(program: Command): void {
         const [committed, ends] = await Promise.all([log.committedOffsets(group, topic), log.endOffsets(topic)])
         process.stdout.write(`group ${group}, topic ${topic}\npartition\tcommitted\tend\tlag\n`)
         ends.forEach((end, p) => {
+          // A partition the group never committed: "none" (it starts where the group's reset says), all of it lag.
           const c = committed[p] ?? -1
-          process.stdout.write(`${p}\t${c}\t${end}\t${c < 0 ? end : end - c}\n`)
+          process.stdout.write(`${p}\t${c < 0 ? 'none' : c}\t${end}\t${c < 0 ? end : end - c}\n`)
         })
       } finally {
         await log.close()

@@ -73,6 +73,9 @@ describe('mbwa CLI (processes)', () => {
     const first = json.stderr.split('\n').find((l) => l.startsWith('{'))!
     expect(JSON.parse(first)).toMatchObject({ level: 30, msg: 'projection: partitions assigned' })
     expect(json.stderr).not.toContain('log: embedded') // one-shot commands do not open with the log's name
+    // A group that never committed: "none", not -1.
+    const offsets = await mbwa(['--data-dir', join(where, 'a'), 'offsets', '--group', 'nobody'], {}, where)
+    expect(offsets.stdout.split('\n')[2]).toBe('0\tnone\t0\t0')
     const pretty = await mbwa(['--log-format', 'pretty', '--data-dir', join(where, 'b'), 'rebuild', '--no-progress'], {}, where)
     expect(pretty.status).toBe(0)
     expect(pretty.stderr).toMatch(/^\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\] INFO: projection: partitions assigned/m)
