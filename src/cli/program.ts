@@ -20,7 +20,7 @@ export function buildProgram(): Command {
     .name('mbwa')
     .description('Keeps interlanguage links between wikis that share a title, as an event-sourced stream processor.')
     .version(PACKAGE_VERSION, '-V, --version')
-    .addOption(new Option('-c, --config <file>', 'configuration file (default: first of ./mbwa.yaml, /etc/mbwa/mbwa.yaml, ~/.config/mbwa/mbwa.yaml)'))
+    .addOption(new Option('-c, --config <file>', 'configuration file (default: first of ./mbwa.yaml, $XDG_CONFIG_HOME/mbwa/mbwa.yaml (~/.config), /etc/mbwa/mbwa.yaml; .yml too)'))
     .addOption(new Option('--data-dir <dir>', 'where the embedded log and stores live (config: dataDir)'))
     .addOption(new Option('--brokers <list>', 'Kafka bootstrap servers, comma-separated; none = embedded log (config: log.brokers)'))
     .addOption(new Option('--log-level <level>', 'log level (config: logging.level)'))

@@ -4,10 +4,12 @@ import { join, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { MbwaError } from '../errors/errors.js'
 import { ConfigObject, ConfigSchema, type Config } from './schema.js'
+import { didYouMean, keyLines, keysAt } from './key-hints.js'
 
 // Layers, later ones win: defaults < one YAML file < environment (MBWA_*) < command-line flags.
-// The file is the first found of: --config / MBWA_CONFIG, ./mbwa.yaml, /etc/mbwa/mbwa.yaml,
-// ~/.config/mbwa/mbwa.yaml. First found wins (no merging of files: what runs is what one file says).
+// The file is the first found of: --config / MBWA_CONFIG, ./mbwa.yaml, the user's ($XDG_CONFIG_HOME, default
+// ~/.config, /mbwa/mbwa.yaml), then the system's (/etc/mbwa/mbwa.yaml); each also as .yml. The user's comes before
+// the system's, as the XDG convention has it. First found wins (no merging of files: what runs is what one file says).
 // Environment overrides: MBWA_ + the key path in upper snake case with __ between levels, e.g.
 // MBWA_DATA_DIR, MBWA_LOG__BROKERS=a:9092,b:9092, MBWA_HTTP__PORT=9000, MBWA_WIKIS__EN__EDIT=true. Values are
 // read as YAML scalars. Other MBWA_* variables (secrets, infra scripts) are left alone.
@@ -32,8 +34,9 @@ export interface LoadedConfig {
 
 const TOP_LEVEL = new Set(Object.keys(ConfigObject.shape))
 
-export function defaultSearchPaths(cwd = process.cwd(), home = homedir()): string[] {
-  return [join(cwd, 'mbwa.yaml'), '/etc/mbwa/mbwa.yaml', join(home, '.config/mbwa/mbwa.yaml')]
+export function defaultSearchPaths(cwd = process.cwd(), home = homedir(), env: NodeJS.ProcessEnv = process.env): string[] {
+  const user = env.XDG_CONFIG_HOME && env.XDG_CONFIG_HOME.startsWith('/') ? env.XDG_CONFIG_HOME : join(home, '.config')
+  return [join(cwd, 'mbwa'), join(user, 'mbwa/mbwa'), '/etc/mbwa/mbwa'].flatMap((base) => [`${base}.yaml`, `${base}.yml`])
 }
 
 export function loadConfig(options: LoadOptions = {}): LoadedConfig {
@@ -44,14 +47,16 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     file = resolve(options.cwd ?? process.cwd(), explicit)
     if (!existsSync(file)) throw new MbwaError('MBWA_CONFIG_UNREADABLE', `configuration file ${file} does not exist`, { file })
   } else {
-    file = (options.searchPaths ?? defaultSearchPaths(options.cwd, options.home)).find((p) => existsSync(p))
+    file = (options.searchPaths ?? defaultSearchPaths(options.cwd, options.home, env)).find((p) => existsSync(p))
   }
 
   let raw: Record<string, unknown> = {}
+  let text: string | undefined
   if (file) {
     let parsed: unknown
     try {
-      parsed = parseYaml(readFileSync(file, 'utf8'))
+      text = readFileSync(file, 'utf8')
+      parsed = parseYaml(text)
     } catch (err) {
       throw new MbwaError('MBWA_CONFIG_UNREADABLE', `configuration file ${file}: ${(err as Error).message}`, { file }, { cause: err })
     }
@@ -80,14 +85,18 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
 
   const result = ConfigSchema.safeParse(raw)
   if (!result.success) {
+    const lines = text !== undefined ? keyLines(text) : undefined
     const problems = result.error.issues.map((issue) => {
       const keys = 'keys' in issue && Array.isArray(issue.keys) ? (issue.keys as string[]) : []
       const paths = keys.length > 0 ? keys.map((k) => [...issue.path, k].join('.')) : [issue.path.join('.')]
       return paths
-        .map((key) => {
+        .map((key, i) => {
           const origin = [...origins.keys()].find((o) => key === o || key.startsWith(o + '.'))
-          const from = origin ? origins.get(origin) : file ? file : 'defaults'
-          return `config key ${key || '(top level)'} (from ${from}): ${issue.message}`
+          const line = !origin && lines ? lines(key) : undefined
+          const from = origin ? origins.get(origin) : file ? `${file}${line !== undefined ? `, line ${line}` : ''}` : 'defaults'
+          // An unknown key: the known one it most likely meant.
+          const meant = keys.length > 0 ? didYouMean(keys[i]!, keysAt(ConfigObject, issue.path)) : undefined
+          return `config key ${key || '(top level)'} (from ${from}): ${issue.message}${meant ? ` (did you mean ${[...issue.path, meant].join('.')}?)` : ''}`
         })
         .join('\n')
     })

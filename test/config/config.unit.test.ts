@@ -145,3 +145,25 @@ describe('secrets (unit)', () => {
     expect(unreadable.message).toContain('ENOENT')
   })
 })
+
+describe('configuration files a person writes', () => {
+  it('names the line of a bad key and the key it most likely meant', () => {
+    const file = write('typos.yaml', 'dataDir: x\nwikis:\n  en:\n    linkmode: cognate\n    edit: true\nsink:\n  aply: true\n')
+    const err = failure(() => loadConfig({ file, env: {} }))
+    expect(err.message).toContain(`config key wikis.en.linkmode (from ${file}, line 4)`)
+    expect(err.message).toContain('(did you mean wikis.en.linkMode?)')
+    expect(err.message).toContain(`config key sink.aply (from ${file}, line 7)`)
+    expect(err.message).toContain('(did you mean sink.apply?)')
+    // Nothing close: no guess.
+    expect(failure(() => loadConfig({ file: write('far.yaml', 'zzzzzzzz: 1\n'), env: {} })).message).not.toContain('did you mean')
+  })
+
+  it("searches ./mbwa.yaml, then the user's ($XDG_CONFIG_HOME) before the system's, each also as .yml", async () => {
+    const { defaultSearchPaths } = await import('../../src/config/load.js')
+    expect(defaultSearchPaths('/w', '/home/u', { XDG_CONFIG_HOME: '/x' })).toEqual(['/w/mbwa.yaml', '/w/mbwa.yml', '/x/mbwa/mbwa.yaml', '/x/mbwa/mbwa.yml', '/etc/mbwa/mbwa.yaml', '/etc/mbwa/mbwa.yml'])
+    expect(defaultSearchPaths('/w', '/home/u', {})[2]).toBe('/home/u/.config/mbwa/mbwa.yaml')
+    const cwd = mkdtempSync(join(dir, 'cwd-'))
+    writeFileSync(join(cwd, 'mbwa.yml'), 'dataDir: from-yml\n')
+    expect(loadConfig({ cwd, home: join(cwd, 'nohome'), env: {} }).config.dataDir).toBe('from-yml')
+  })
+})
