@@ -26,7 +26,7 @@ export function registerDump(program: Command): void {
   dump
     .command('write')
     .description('write a dump of one wiki from the local projection (stop mbwa run first, as for rebuild)')
-    .requiredOption('--wiki <code>', 'the wiki')
+    .requiredOption('--wiki <code>', 'the wiki (required)')
     .option('--out <file>', 'where (default dataDir/dumps/public/WIKI/WIKI-DATE.mbwa.gz)')
     .option('--no-progress', 'no progress bar (off when stderr is not a terminal; log lines then say how far it is)')
     .action(async (options: { wiki: string; out?: string; progress: boolean }, command: Command) => {

@@ -31,7 +31,7 @@ export function registerOffsets(program: Command): void {
   offsets
     .command('reset')
     .description('set the committed offsets of a stopped group to the earliest or latest offsets')
-    .requiredOption('--to <where>', 'earliest or latest')
+    .requiredOption('--to <where>', 'earliest or latest (required)')
     .option('--group <id>', 'consumer group (default: log.groupId)')
     .option('--topic <name>', 'topic (default: the events topic)')
     .action(async (options: { group?: string; topic?: string; to: string }, command: Command) => {

@@ -26,6 +26,20 @@ export function buildProgram(): Command {
     .addOption(new Option('--log-level <level>', 'log level (config: logging.level)'))
     .addOption(new Option('--log-format <format>', 'auto (readable on a terminal, else JSON), json or pretty (config: logging.format)'))
     .showHelpAfterError()
+    .addHelpText(
+      'after',
+      `
+Examples:
+  mbwa run                                 every Wiktionary, cognate mode, a dry run (embedded log in ./data)
+  mbwa --config mbwa.yaml run --apply      edit for real, as the configuration says
+  mbwa status                              one screen from the running mbwa
+  mbwa report --wiki en --format csv       the English Wiktionary's reports, for a spreadsheet
+  mbwa config --check                      contact every configured endpoint once, start nothing
+
+Configuration: ./mbwa.yaml, $XDG_CONFIG_HOME/mbwa/mbwa.yaml, /etc/mbwa/mbwa.yaml (first found), then MBWA_* variables
+(MBWA_HTTP__PORT=9000: the key path in upper snake case, __ between levels), then flags.
+Exit codes: 0 done, 1 failure, 2 bad configuration, 3 dump run: the wiki is not free to dump now.`,
+    )
   registerRun(program)
   registerConfig(program)
   registerOffsets(program)

@@ -11,8 +11,8 @@ export function registerRelink(program: Command): void {
   program
     .command('relink')
     .description('read wikitext on stdin, print it with exactly the given language links (as the sink would write it)')
-    .requiredOption('--wiki <code>', 'the wiki the page is on (its link order applies)')
-    .requiredOption('--links <codes>', 'comma-separated codes the page should link to, e.g. fr,de,nl')
+    .requiredOption('--wiki <code>', 'the wiki the page is on (its link order applies) (required)')
+    .requiredOption('--links <codes>', 'comma-separated codes the page should link to, e.g. fr,de,nl (required)')
     .option('--title <title>', 'the page title the links point to (default: the title its current links use)')
     .action(async (options: { wiki: string; links: string; title?: string }, command: Command) => {
       const { config } = commandContext(command)

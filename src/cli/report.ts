@@ -62,7 +62,7 @@ export function registerReport(program: Command): void {
   program
     .command('report')
     .description("a wiki's reports (cognate mode): each page and its URL, the kind, the link, the evidence, since when")
-    .requiredOption('--wiki <code>', 'the wiki')
+    .requiredOption('--wiki <code>', 'the wiki (required)')
     .option('--kind <kind...>', `only these kinds (${REPORT_KINDS.join(', ')})`)
     .option('--format <format>', `${FORMATS.join(', ')} (default: table on a terminal, else csv)`)
     .option('--url <url>', 'a running mbwa (default: the local endpoint, http.host:http.port; then the local store)')

@@ -24,6 +24,9 @@ describe('mbwa CLI (processes)', () => {
     const help = await mbwa(['--help'])
     expect(help.status).toBe(0)
     for (const cmd of ['run', 'config', 'offsets']) expect(help.stdout).toContain(cmd)
+    expect(help.stdout).toMatch(/Examples:\n {2}mbwa run /)
+    expect(help.stdout).toMatch(/Exit codes: 0 done, 1 failure, 2 bad configuration, 3 /)
+    expect((await mbwa(['relink', '--help'])).stdout).toMatch(/--wiki <code> .*\(required\)/)
   })
 
   it('stops on a bad configuration with exit code 2 and a message naming the key', async () => {
