@@ -42,8 +42,8 @@ const sourceDropped = new Counter({ name: 'mbwa_source_dropped_total', help: 'St
 const sourceConnected = new Gauge({ name: 'mbwa_source_connected', help: '1 while a source is reading (stream connected, last poll or discovery succeeded)', labelNames: ['source'] as const, registers: [metricsRegistry] })
 const sourceLastEvent = new Gauge({ name: 'mbwa_source_last_event_timestamp_seconds', help: 'When the newest event a source appended happened, as the wiki dated it', labelNames: ['source'] as const, registers: [metricsRegistry] })
 const sourceLag = new Gauge({ name: 'mbwa_source_lag_seconds', help: 'Seconds between the newest event a source appended and now', labelNames: ['source'] as const, registers: [metricsRegistry] })
-const sourceReconnects = new Gauge({ name: 'mbwa_source_reconnects', help: 'Reconnections of a source since this process started', labelNames: ['source'] as const, registers: [metricsRegistry] })
-const sourceFailures = new Gauge({ name: 'mbwa_source_failures', help: 'Failures of a source since this process started', labelNames: ['source'] as const, registers: [metricsRegistry] })
+const sourceReconnects = new Counter({ name: 'mbwa_source_reconnects_total', help: 'Reconnections of a source since this process started', labelNames: ['source'] as const, registers: [metricsRegistry] })
+const sourceFailures = new Counter({ name: 'mbwa_source_failures_total', help: 'Failures of a source since this process started', labelNames: ['source'] as const, registers: [metricsRegistry] })
 const snapshotPages = new Gauge({ name: 'mbwa_snapshot_pages', help: 'Pages read so far by a running snapshot', labelNames: ['wiki'] as const, registers: [metricsRegistry] })
 const snapshotExpected = new Gauge({ name: 'mbwa_snapshot_expected_pages', help: 'Content pages of the wiki by its siteinfo statistics, for a running snapshot', labelNames: ['wiki'] as const, registers: [metricsRegistry] })
 const projectionLag = new Gauge({ name: 'mbwa_projection_lag_events', help: 'Events of a partition not yet applied to the projection', labelNames: ['partition'] as const, registers: [metricsRegistry] })
@@ -52,7 +52,7 @@ const storeBytes = new Gauge({ name: 'mbwa_projection_store_bytes', help: 'Size 
 const groupMembers = new Gauge({ name: 'mbwa_group_members', help: 'Members of the consumer group this member knows of', registers: [metricsRegistry] })
 const sinkWaiting = new Gauge({ name: 'mbwa_sink_waiting_commands', help: 'Edit commands waiting, per wiki', labelNames: ['wiki'] as const, registers: [metricsRegistry] })
 const sinkPaused = new Gauge({ name: 'mbwa_sink_paused', help: '1 while the sink does not write to a wiki (read-only, blocked, rights lost)', labelNames: ['wiki', 'reason'] as const, registers: [metricsRegistry] })
-const sinkOutcomes = new Gauge({ name: 'mbwa_sink_outcomes', help: 'Edit outcomes since this process started', labelNames: ['outcome'] as const, registers: [metricsRegistry] })
+const sinkOutcomes = new Counter({ name: 'mbwa_sink_outcomes_total', help: 'Edit command outcomes since this process started (applied, failed, skipped with its reason, shown in a dry run, purged)', labelNames: ['outcome', 'reason'] as const, registers: [metricsRegistry] })
 const dumpRunning = new Gauge({ name: 'mbwa_dump_running', help: '1 while a dump job of a wiki holds a live lease', labelNames: ['wiki'] as const, registers: [metricsRegistry] })
 const snapshotFailures = new Gauge({ name: 'mbwa_snapshot_failures', help: 'Failed snapshot attempts of a wiki in a row since its last completed snapshot (from the log)', labelNames: ['wiki'] as const, registers: [metricsRegistry] })
 const dumpFailures = new Gauge({ name: 'mbwa_dump_failures', help: 'Failed dump jobs of a wiki in a row since its last good dump (from the log)', labelNames: ['wiki'] as const, registers: [metricsRegistry] })
@@ -68,7 +68,7 @@ export interface StatusForMetrics {
   /** Entries of the discrepancy index per wiki, then kind. */
   reports?: Record<string, Record<string, number>>
   sources: { sources: { source: string; connected: boolean; counts: Record<string, number | null>; lagSeconds: number | null; reconnects: number; failures: number; wikis: Record<string, { events: number; snapshot?: { pages: number; expected: number | null } }> }[] } | null
-  sink: { waiting: Record<string, number>; paused: Record<string, { reason: string }>; applied: number; failed: number; skipped: Record<string, number> } | null
+  sink: { waiting: Record<string, number>; paused: Record<string, { reason: string }>; applied: number; failed: number; shown?: number; purged?: number; skipped: Record<string, number> } | null
   dumps: { wiki: string; live: boolean; failures?: number; lastGood?: { completedAt?: number } | null }[] | null
 }
 
@@ -82,8 +82,8 @@ export function setStatusMetrics(s: StatusForMetrics): void {
     sourceConnected.set({ source }, src.connected ? 1 : 0)
     if (src.counts.lastEventAt) sourceLastEvent.set({ source }, Number(src.counts.lastEventAt) / 1000)
     if (src.lagSeconds !== null) sourceLag.set({ source }, src.lagSeconds)
-    sourceReconnects.set({ source }, src.reconnects)
-    sourceFailures.set({ source }, src.failures)
+    sourceReconnects.inc({ source }, src.reconnects)
+    sourceFailures.inc({ source }, src.failures)
     for (const [wiki, w] of Object.entries(src.wikis)) {
       sourceWikiEvents.inc({ source, wiki }, w.events)
       if (w.snapshot) {
@@ -102,9 +102,11 @@ export function setStatusMetrics(s: StatusForMetrics): void {
   if (s.sink) {
     for (const [wiki, n] of Object.entries(s.sink.waiting)) sinkWaiting.set({ wiki }, n)
     for (const [wiki, p] of Object.entries(s.sink.paused)) sinkPaused.set({ wiki, reason: p.reason }, 1)
-    sinkOutcomes.set({ outcome: 'applied' }, s.sink.applied)
-    sinkOutcomes.set({ outcome: 'failed' }, s.sink.failed)
-    for (const [code, n] of Object.entries(s.sink.skipped)) sinkOutcomes.set({ outcome: `skipped:${code}` }, n)
+    sinkOutcomes.inc({ outcome: 'applied', reason: '' }, s.sink.applied)
+    sinkOutcomes.inc({ outcome: 'failed', reason: '' }, s.sink.failed)
+    sinkOutcomes.inc({ outcome: 'shown', reason: '' }, s.sink.shown ?? 0)
+    sinkOutcomes.inc({ outcome: 'purged', reason: '' }, s.sink.purged ?? 0)
+    for (const [reason, n] of Object.entries(s.sink.skipped)) sinkOutcomes.inc({ outcome: 'skipped', reason }, n)
   }
   for (const d of s.dumps ?? []) {
     dumpRunning.set({ wiki: d.wiki }, d.live ? 1 : 0)
