@@ -6,7 +6,7 @@ import type { Logger } from '../logging.js'
 import type { TopicNames } from '../log/topics.js'
 import type { Projector } from '../projections/projector.js'
 import { wikiPageParts, type TitleStore } from '../projections/title-store.js'
-import { DumpWorker } from '../sinks/dump-worker.js'
+import { DumpWorker, dumpWorkerPace } from '../sinks/dump-worker.js'
 
 // Dumps inside `mbwa run` (dumps.worker): one worker that dumps, one after another, every wiki that is due, from
 // this member's own store, with its leases and outcomes on the same log as everything else, so the member's dump
@@ -35,11 +35,7 @@ export class DumpJobs {
         if (owned.length === 0 || owned.some((o) => o.restoring)) return []
         return [...projector.rules().values()].filter((r) => !r.closed && owned.every((o) => o.applier.snapshotMarks[r.code] !== undefined)).map((r) => r.code)
       },
-      leaseMs: config.dumps.leaseSeconds * 1000,
-      heartbeatMs: config.dumps.heartbeatSeconds * 1000,
-      minAgeMs: config.dumps.intervalHours * 3_600_000,
-      parallelParts: config.dumps.parallelParts,
-      pauseBetweenPartsMs: config.dumps.pauseBetweenPartsMs,
+      ...dumpWorkerPace(config.dumps),
       logger,
     })
   }

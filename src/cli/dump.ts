@@ -6,7 +6,7 @@ import { request } from 'undici'
 import { MbwaError } from '../errors/errors.js'
 import { TitleStore, wikiPageParts } from '../projections/title-store.js'
 import { BLOCK, DumpWriter, lookupDump, mergeParts, verifyDump, verifyDumpAsync } from '../sinks/dump-file.js'
-import { DumpWorker, type PageSource } from '../sinks/dump-worker.js'
+import { DumpWorker, dumpWorkerPace, type PageSource } from '../sinks/dump-worker.js'
 import { httpPageSource } from '../sinks/page-sources.js'
 import { EventStore } from '../events/event-log.js'
 import { SchemaRegistry } from '../events/registry.js'
@@ -175,11 +175,7 @@ async function withWorker(config: Config, logger: Logger, from: string | undefin
         const known = from ? await endpointWikis(from, endpointHeaders(config)) : []
         return [...new Set([...configured, ...known.filter((w) => !fresh.wikis[w]?.closed)])]
       },
-      leaseMs: config.dumps.leaseSeconds * 1000,
-      heartbeatMs: config.dumps.heartbeatSeconds * 1000,
-      minAgeMs: config.dumps.intervalHours * 3_600_000,
-      parallelParts: config.dumps.parallelParts,
-      pauseBetweenPartsMs: config.dumps.pauseBetweenPartsMs,
+      ...dumpWorkerPace(config.dumps),
       logger,
     })
     try {

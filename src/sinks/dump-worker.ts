@@ -50,6 +50,11 @@ export interface DumpWorkerOptions {
   pauseBetweenPartsMs?: number
 }
 
+/** A worker's leases and pace as the configuration's dumps keys say (the same for `mbwa dump run` and dumps.worker). */
+export function dumpWorkerPace(d: { leaseSeconds: number; heartbeatSeconds: number; intervalHours: number; parallelParts: number; pauseBetweenPartsMs: number }): Pick<DumpWorkerOptions, 'leaseMs' | 'heartbeatMs' | 'minAgeMs' | 'parallelParts' | 'pauseBetweenPartsMs'> {
+  return { leaseMs: d.leaseSeconds * 1000, heartbeatMs: d.heartbeatSeconds * 1000, minAgeMs: d.intervalHours * 3_600_000, parallelParts: d.parallelParts, pauseBetweenPartsMs: d.pauseBetweenPartsMs }
+}
+
 export interface Lease {
   wiki: string
   jobId: string
