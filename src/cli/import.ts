@@ -6,16 +6,26 @@ import { titleKey } from '../events/titles.js'
 import { openLog } from '../log/open-log.js'
 import { readDump, verifyDump } from '../sinks/dump-file.js'
 import { commandContext } from './context.js'
+import { importWikimedia } from './import-wikimedia.js'
 import { Progress } from '../progress.js'
 
 // `mbwa import FILE`: a dump becomes a snapshot: PageObserved events (source import) for every title, then a
 // SnapshotCompleted marker to every partition, so a new deployment starts from a dump instead of reading the wiki.
 export function registerImport(program: Command): void {
   program
-    .command('import <file>')
-    .description('append a dump\'s pages to the events topic as a snapshot of its wiki')
+    .command('import [file]')
+    .description('append a dump\'s pages to the events topic as a snapshot of its wiki: an mbwa dump FILE, or Wikimedia\'s table dumps (--wikimedia)')
+    .option('--wikimedia [url]', "import each wiki's newest complete run of Wikimedia's dumps (default: sources.wikimediaDumps.url; a URL or a local mirror folder)")
+    .option('--wiki <code...>', 'with --wikimedia: only these wikis (default: every wiki the configuration names or discovers)')
     .option('--no-progress', 'no progress bar (off when stderr is not a terminal; log lines then say how far it is)')
-    .action(async (file: string, options: { progress: boolean }, command: Command) => {
+    .addHelpText('after', '\nExamples:\n  mbwa import data/dumps/fr-2026-12-01.mbwa.gz\n  mbwa import --wikimedia --wiki fr de\n  mbwa import --wikimedia /public/dumps/public --wiki fr\n')
+    .action(async (file: string | undefined, options: { progress: boolean; wikimedia?: string | true; wiki?: string[] }, command: Command) => {
+      if (options.wikimedia !== undefined) {
+        if (file !== undefined) throw new MbwaError('MBWA_CONFIG_INVALID', 'give a dump FILE or --wikimedia, not both', {})
+        await importWikimedia(command, { url: options.wikimedia === true ? undefined : options.wikimedia, wikis: options.wiki, progress: options.progress })
+        return
+      }
+      if (file === undefined) throw new MbwaError('MBWA_CONFIG_INVALID', 'give a dump FILE, or --wikimedia to import Wikimedia\'s table dumps', {})
       const verified = verifyDump(file)
       const wiki = verified.header.wiki
       const { config, logger } = commandContext(command)

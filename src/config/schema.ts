@@ -220,6 +220,31 @@ export const ConfigObject = z
           })
           .strict()
           .prefault({}),
+        wikimediaDumps: z
+          .object({
+            /**
+             * Bootstrap a wiki from Wikimedia's table dumps (page, langlinks) instead of reading all its pages over
+             * the API, and take each newer complete run as its snapshot. auto: on for wikis on Wikimedia's hosts.
+             */
+            enabled: z.union([z.boolean(), z.literal('auto')]).default('auto'),
+            /** The dumps site's base URL, or a local folder with the same layout (a mirror, Toolforge's /public/dumps/public). */
+            url: z.string().min(1).default('https://dumps.wikimedia.org'),
+            /** Where downloads are kept while a run is imported (default: DATA_DIR/wikimedia-dumps). */
+            cacheDir: z.string().min(1).optional(),
+            /** Keep the downloaded files after a run is imported (they are deleted otherwise). */
+            keepDownloads: z.boolean().default(false),
+            /** How often to look for a newer complete run. */
+            checkHours: z.number().positive().default(12),
+            /**
+             * A run older than this is not used (recent changes from its date must still be there: Wikimedia keeps
+             * 30 days); the wiki is read over the API instead.
+             */
+            maxRunAgeDays: z.number().positive().max(30).default(25),
+            /** A wiki fed by dumps is read over the API when no usable run came for this long. */
+            fallbackAfterDays: z.number().positive().default(30),
+          })
+          .strict()
+          .prefault({}),
         eventStreams: z
           .object({
             /** auto: on where the wikis are Wikimedia's (discovered from Wikimedia's sitematrix, or all configured ones). */

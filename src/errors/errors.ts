@@ -37,6 +37,8 @@ export const ERRORS = {
   MBWA_BAD_TITLE: { retriable: false, summary: 'A title that cannot be a MediaWiki title (it would write wikitext outside its link)' },
   MBWA_UNSAFE_TEXT: { retriable: false, summary: "A page's text would hide or alter links written at its end (an unclosed comment or tag): it is not edited" },
   MBWA_DUMP_INVALID: { retriable: false, summary: 'A dump file is truncated, altered or not a dump' },
+  MBWA_WIKIMEDIA_DUMP_INVALID: { retriable: true, summary: "A Wikimedia table dump is cut, altered or malformed (size, checksum, SQL): nothing of it is applied, the wiki's bootstrap is tried again later" },
+  MBWA_WIKIMEDIA_DUMPS_UNREACHABLE: { retriable: true, summary: 'The Wikimedia dumps site (sources.wikimediaDumps.url) could not be read' },
   MBWA_WIKI_NOT_CONFIGURED: { retriable: false, summary: 'The wiki is not in the configuration' },
   MBWA_NO_STORE: { retriable: false, summary: 'A command that only reads found no log or store where the configuration says (dataDir): it creates none' },
   MBWA_BAD_REQUEST: { status: 400, retriable: false, summary: 'The HTTP request is malformed' },

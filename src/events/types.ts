@@ -5,10 +5,16 @@ export type Source = 'stream' | 'rc' | 'snapshot' | 'verify' | 'text' | 'sink' |
 
 /**
  * A reading: what a page was when a request read it, appended some time later (the sink's verify; the text
- * reader's reads for cognate reports). A fact observed after the read, which the log holds before it, stays.
+ * reader's reads for cognate reports; a Wikimedia dump's tables, as of the run's date). A fact observed after the
+ * read, which the log holds before it, stays.
  */
 export function isReadingSource(source: string): boolean {
-  return source === 'verify' || source === 'text'
+  return source === 'verify' || source === 'text' || source === 'dump'
+}
+
+/** The sources whose pages are a wiki's snapshot (the API's allpages, or a Wikimedia dump run). */
+export function isSnapshotSource(source: string): boolean {
+  return source === 'snapshot' || source === 'dump'
 }
 
 interface Fact {

@@ -1,5 +1,5 @@
 import type { DecodedEvent } from '../events/event-log.js'
-import { isReadingSource, type EditRequested, type MbwaEvent } from '../events/types.js'
+import { isReadingSource, isSnapshotSource, type EditRequested, type MbwaEvent } from '../events/types.js'
 import { editRequested, commandId, isPurge } from './edit-commands.js'
 import { discrepancies, evaluateTitle, type PageVerdict, type TitleVerdict } from '../domain/link-rules.js'
 import { applyToPage, pageWiki } from '../domain/page-state.js'
@@ -12,9 +12,12 @@ import { cognateKey, hasSpellings } from '../events/titles.js'
 // edit commands for pages that have settled. Each write carries the partition's next offset, so state and
 // position commit together; a sweep that is interrupted is simply done again (it is idempotent).
 
-/** A reading of a page (verify, text reads): what the page was when it was read, appended some time later. */
-function isReading(e: MbwaEvent): e is Extract<MbwaEvent, { type: 'PageObserved' }> {
-  return e.type === 'PageObserved' && isReadingSource(e.value.source)
+/**
+ * A reading that says a page exists (verify, text reads, a dump's page): what the page was when it was read,
+ * appended some time later; a deletion observed after the read must not be undone by it.
+ */
+function isReadingOfExisting(e: MbwaEvent): e is Extract<MbwaEvent, { type: 'PageObserved' | 'PageEdited' }> {
+  return (e.type === 'PageObserved' && e.value.exists && isReadingSource(e.value.source)) || (e.type === 'PageEdited' && isReadingSource(e.value.source))
 }
 
 export interface ApplierOptions {
@@ -249,7 +252,7 @@ export class PartitionApplier {
         const prev = w.pages[wiki]
         const tomb = keys.gone(p, wiki, key)
         // A reading of a page that a fact observed after the read deleted does not bring it back.
-        if (!prev && isReading(event) && event.value.exists && (gone.get(tomb) ?? -Infinity) > event.value.observedAt) continue
+        if (!prev && isReadingOfExisting(event) && (gone.get(tomb) ?? -Infinity) > event.value.observedAt) continue
         const next = applyToPage(prev, event, key)
         if (next === null) {
           delete w.pages[wiki]
@@ -304,7 +307,7 @@ export class PartitionApplier {
    */
   private async tombstones(events: DecodedEvent[]): Promise<Map<string, number>> {
     const wanted = new Set<string>()
-    for (const { key, event } of events) if (key !== null && isReading(event) && event.value.exists) wanted.add(keys.gone(this.partition, event.value.wiki, key))
+    for (const { key, event } of events) if (key !== null && isReadingOfExisting(event)) wanted.add(keys.gone(this.partition, event.value.wiki, key))
     const out = new Map<string, number>()
     if (wanted.size === 0) return out
     const list = [...wanted]
@@ -321,7 +324,7 @@ export class PartitionApplier {
    * snapshots' pages are judged as they come, so that a wiki that recovers costs its pages, not another pass.
    */
   private holdable(event: MbwaEvent): boolean {
-    if (this.released || event.type !== 'PageObserved' || event.value.source !== 'snapshot' || this.snapshotted.has(event.value.wiki)) return false
+    if (this.released || event.type !== 'PageObserved' || !isSnapshotSource(event.value.source) || this.snapshotted.has(event.value.wiki)) return false
     const rules = this.current.get(event.value.wiki)
     return rules !== undefined && !rules.closed
   }

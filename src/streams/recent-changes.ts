@@ -31,6 +31,8 @@ export interface RecentChangesOptions {
   overlapMs?: number
   /** Counts for status and metrics, stored with each wiki's position. */
   meter?: SourceMeter
+  /** Where each wiki's position is stored (default `rc`; a one-off catch-up keeps its own). */
+  keyPrefix?: string
   now?: () => number
 }
 
@@ -87,7 +89,19 @@ export class RecentChangesPoller {
   }
 
   private key(wiki: string): string {
-    return `rc:${wiki}`
+    return `${this.options.keyPrefix ?? 'rc'}:${wiki}`
+  }
+
+  /**
+   * Reads a wiki's changes from `since` to now once, appending them (a bootstrap from a dump run catches up from
+   * the run's date with it); its position is its own, kept until it is through, so a crash resumes it.
+   */
+  static async catchUp(wiki: WikiSource, since: number, options: Omit<RecentChangesOptions, 'keyPrefix' | 'lookbackMs'>): Promise<PollResult> {
+    const now = options.now ?? Date.now
+    const poller = new RecentChangesPoller([wiki], { ...options, keyPrefix: `rc-catch-up:${since}`, lookbackMs: Math.max(0, now() - since) })
+    const result = await poller.pollOnce(wiki)
+    await options.checkpoints.delete(poller.key(wiki.code))
+    return result
   }
 
   private async checkpoint(wiki: string): Promise<RcCheckpoint> {

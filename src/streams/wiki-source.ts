@@ -4,4 +4,6 @@ import type { MediaWikiClient } from '../mediawiki/client.js'
 export interface WikiSource {
   code: string
   client: MediaWikiClient
+  /** Its database name (`frwiktionary`), which names its Wikimedia dumps. */
+  dbname?: string
 }
