@@ -12,6 +12,7 @@ import { MbwaError } from '../errors/errors.js'
 import { RecentChangesPoller } from '../streams/recent-changes.js'
 import { SnapshotReader } from '../streams/snapshot.js'
 import { SnapshotScheduler } from '../streams/snapshot-scheduler.js'
+import { WikimediaDumpSource } from '../streams/wikimedia-dumps/dump-source.js'
 import type { WikiSource } from '../streams/wiki-source.js'
 import { SourceMeter, type SourceName, type SourceStatus } from '../streams/source-meter.js'
 
@@ -185,7 +186,7 @@ export class Sources {
           client = new MediaWikiClient({ api: w.api, contact: this.config.userAgent.contact, logger: this.logger })
           this.clients.set(w.code, client)
         }
-        return { code: w.code, client }
+        return { code: w.code, client, dbname: w.dbname }
       })
   }
 
@@ -196,16 +197,22 @@ export class Sources {
       this.logger.warn('no wikis to read: add some under `wikis:` or enable discovery.sitematrix (see README)')
     }
     if (sources.recentChanges.enabled) this.startPolling(wikis)
-    if (sources.snapshot.enabled) {
+    const wd = sources.wikimediaDumps
+    if (sources.snapshot.enabled || wd.enabled === true) {
       const meter = this.meters.snapshot
       const reader = new SnapshotReader({ events: this.events, topic: this.topics.events, checkpoints: this.checkpoints, logger: this.logger, pageSize: sources.snapshot.pageSize, meter })
-      this.scheduler = new SnapshotScheduler(wikis, { reader, checkpoints: this.checkpoints, intervalMs: sources.snapshot.intervalHours * 3_600_000, logger: this.logger, meter })
+      // The dumps make the snapshots of the wikis they feed (auto: Wikimedia's); the API those of the others.
+      const dumps =
+        wd.enabled === false
+          ? undefined
+          : { source: new WikimediaDumpSource({ config: this.config, events: this.events, topic: this.topics.events, checkpoints: this.checkpoints, logger: this.logger, meter }), checkEveryMs: wd.checkHours * 3_600_000, fallbackAfterMs: wd.fallbackAfterDays * 86_400_000 }
+      this.scheduler = new SnapshotScheduler(wikis, { reader, checkpoints: this.checkpoints, intervalMs: sources.snapshot.intervalHours * 3_600_000, logger: this.logger, meter, dumps, api: sources.snapshot.enabled })
       this.scheduler.start()
       meter.connected = true
     }
     if (sources.eventStreams.enabled) this.startStream()
     this.logger.info(
-      { wikis: wikis.map((w) => w.code), recentChanges: sources.recentChanges.enabled, snapshot: sources.snapshot.enabled, eventStreams: sources.eventStreams.enabled },
+      { wikis: wikis.map((w) => w.code), recentChanges: sources.recentChanges.enabled, snapshot: sources.snapshot.enabled, wikimediaDumps: wd.enabled, eventStreams: sources.eventStreams.enabled },
       'sources started',
     )
   }

@@ -5,6 +5,7 @@ import { SnapshotReader, type SnapshotSchedule } from './snapshot.js'
 import type { WikiSource } from './wiki-source.js'
 import type { SourceMeter } from './source-meter.js'
 import { doublingDelay } from '../backoff.js'
+import type { WikimediaDumpSource } from './wikimedia-dumps/dump-source.js'
 
 // Which wiki to snapshot next, as the old bot's addtasks() did: an interrupted snapshot first (it resumes),
 // then the least recently snapshotted wiki once it is due (its target interval, default one week, has passed
@@ -14,6 +15,9 @@ import { doublingDelay } from '../backoff.js'
 // A snapshot that fails is tried again after a backoff that doubles with each failure in a row (from one minute
 // to an hour), and until then the other wikis go on: one wiki whose API keeps failing must not hold up the
 // ~170 others (an interrupted snapshot comes first only once its backoff has passed).
+// A wiki the Wikimedia dumps feed is looked at every `checkEveryMs` for a newer complete run, which becomes its
+// snapshot; it is read over the API only when no usable run is there (none yet, or too old for recent changes to
+// reach back to its date) and its last snapshot is older than `fallbackAfterMs` (or it has none).
 
 export interface SchedulerOptions {
   reader: SnapshotReader
@@ -30,6 +34,10 @@ export interface SchedulerOptions {
   maxRetryMs?: number
   /** Failures are counted here (the reader counts pages). */
   meter?: SourceMeter
+  /** The Wikimedia dumps, for the wikis they feed. */
+  dumps?: { source: WikimediaDumpSource; checkEveryMs: number; fallbackAfterMs: number }
+  /** Snapshots over the API (default true); off, only the dumps make snapshots. */
+  api?: boolean
   logger?: Logger
   now?: () => number
 }
@@ -72,10 +80,18 @@ export class SnapshotScheduler {
       const retryAt = this.failures.get(wiki.code)?.retryAt ?? 0
       let dueAt: number
       let last: number
-      if (await this.options.reader.state(wiki.code)) {
+      if ((await this.options.reader.state(wiki.code)) || (this.fedByDumps(wiki) && (await this.interruptedImport(wiki)))) {
         if (retryAt <= now) return { wiki, dueAt: 0 } // an interrupted snapshot resumes first
         dueAt = retryAt
         last = 0
+      } else if (this.fedByDumps(wiki)) {
+        const { checkEveryMs, fallbackAfterMs } = this.options.dumps!
+        const schedule = await this.options.checkpoints.get<SnapshotSchedule>(SnapshotReader.scheduleKey(wiki.code))
+        const checked = (await this.options.checkpoints.get<number>(checkedKey(wiki.code))) ?? 0
+        last = schedule?.lastStartedAt ?? 0
+        dueAt = Math.max(schedule ? Math.min(last + fallbackAfterMs, checked + checkEveryMs) : checked === 0 ? 0 : this.options.api === false ? checked + checkEveryMs : 0, retryAt)
+      } else if (this.options.api === false) {
+        continue
       } else {
         const schedule = await this.options.checkpoints.get<SnapshotSchedule>(SnapshotReader.scheduleKey(wiki.code))
         last = schedule?.lastStartedAt ?? 0
@@ -109,7 +125,7 @@ export class SnapshotScheduler {
       }
       const code = next.wiki.code
       try {
-        await this.options.reader.run(next.wiki, { signal })
+        await this.snapshot(next.wiki, signal)
         this.failures.delete(code)
       } catch (err) {
         if (signal.aborted) break
@@ -124,8 +140,43 @@ export class SnapshotScheduler {
     }
   }
 
+  private fedByDumps(wiki: WikiSource): boolean {
+    return this.options.dumps !== undefined && wiki.dbname !== undefined && this.options.dumps.source.feeds(wiki.client.api.href)
+  }
+
+  private async interruptedImport(wiki: WikiSource): Promise<boolean> {
+    const state = await this.options.dumps!.source.importer.state(wiki.code)
+    return state !== undefined && state.completedAt === undefined
+  }
+
+  /** One snapshot of a wiki: a newer dump run where the dumps feed it, otherwise (or failing that) the API's. */
+  private async snapshot(wiki: WikiSource, signal: AbortSignal): Promise<void> {
+    if (this.fedByDumps(wiki) && !(await this.options.reader.state(wiki.code))) {
+      const { source, fallbackAfterMs } = this.options.dumps!
+      const choice = await source.choose(wiki.code, wiki.dbname!).catch((err: unknown) => {
+        this.logger.warn({ wiki: wiki.code, site: source.site.where, err: (err as Error).message }, 'wikimedia dumps: the site could not be read')
+        return undefined
+      })
+      await this.options.checkpoints.put(checkedKey(wiki.code), this.now())
+      if (choice && 'run' in choice) {
+        this.logger.info({ wiki: wiki.code, db: choice.run.db, date: choice.run.date }, 'wikimedia dumps: importing a complete run as the snapshot')
+        await source.import(wiki, choice.run, signal)
+        return
+      }
+      const schedule = await this.options.checkpoints.get<SnapshotSchedule>(SnapshotReader.scheduleKey(wiki.code))
+      if (this.options.api === false || (schedule && this.now() - schedule.lastStartedAt < fallbackAfterMs)) return
+      this.logger.info({ wiki: wiki.code, why: choice ? choice.none : 'site unreadable', date: choice && 'date' in choice ? choice.date : undefined }, 'wikimedia dumps: no usable run; reading the wiki over the API')
+    }
+    await this.options.reader.run(wiki, { signal })
+  }
+
   async stop(): Promise<void> {
     this.stopping.abort()
     await this.loop
   }
+}
+
+/** When the dumps site was last looked at for a newer run of a wiki (ms). */
+function checkedKey(wiki: string): string {
+  return `wikimedia-dump-checked:${wiki}`
 }

@@ -7,7 +7,9 @@ import { EmbeddedLog } from '../../src/log/embedded-log.js'
 import { mwTimestamp } from '../../src/streams/wikimedia-dumps/dump-import.js'
 import { readEvents, type ReadEvent } from '../setup/events.js'
 import { farmWiki, FarmEditor, uniqueTitle } from '../setup/farm.js'
-import { runMbwa } from '../setup/mbwa-process.js'
+import { runMbwa, startMbwa } from '../setup/mbwa-process.js'
+import { waitFor } from '../log/helpers.js'
+import { request } from 'undici'
 import { pageRow, serveDumpsSite, writeRun, type Cell, type DumpsSite } from '../setup/wikimedia-dump-files.js'
 
 // `mbwa import --wikimedia` against a loopback dumps site of real-format files (mysqldump text, gzip, dumpstatus.json
@@ -160,6 +162,33 @@ sources:
     expect(local.stdout).toMatch(/en: imported 6 pages/)
     expect((await runMbwa(['rebuild', '--no-progress'], { cwd: mirror })).status).toBe(0)
     expect((await runMbwa(['digest', '--wiki', 'en'], { cwd: mirror })).stdout.split(' ')[0]).toBe(digest.stdout.split(' ')[0])
+  })
+
+  it('mbwa run bootstraps a dump-fed wiki from its run and a wiki with no run over the API', { timeout: 180_000 }, async () => {
+    const dir = deployment('run')
+    const config = join(dir, 'mbwa.yaml')
+    writeFileSync(config, readFileSync(config, 'utf8').replace(`dbname: ${fr.dbname}`, 'dbname: norunwiki').replace('userAgent:', 'http: {port: 0}\nuserAgent:') + '  recentChanges: {minIntervalSeconds: 0.5, initialIntervalSeconds: 0.5, maxIntervalSeconds: 1}\n')
+    const run = startMbwa(['--config', config, 'run'], { cwd: dir })
+    try {
+      const url = await run.url()
+      await waitFor(() => /wikimedia dump imported/.test(run.stderr()) && /snapshot completed/.test(run.stderr()), 120_000, 'the en run imported and fr read over the API')
+      expect(run.stderr()).toMatch(/no usable run; reading the wiki over the API/)
+      type Verdict = { complete: boolean; pages: { wiki: string; links?: { code: string; title: string }[] }[] }
+      let last: Verdict | undefined
+      await waitFor(async () => {
+        const res = await request(`${url}/v1/titles/${encodeURIComponent(titles.plain)}`)
+        last = (await res.body.json()) as Verdict
+        return res.statusCode === 200 && last.pages?.some((p) => p.wiki === 'en') === true
+      }, 60_000, 'a page of the run in the projection').catch((err: unknown) => {
+        throw new Error(`${(err as Error).message}: ${JSON.stringify(last)}`)
+      })
+      const gone = await request(`${url}/v1/titles/${encodeURIComponent(deletedOnWiki)}`)
+      const body = (await gone.body.json()) as Verdict
+      expect(body.pages?.some((p) => p.wiki === 'en') ?? false).toBe(false)
+    } finally {
+      run.child.kill('SIGTERM')
+      expect(await run.exited).toBe(0)
+    }
   })
 
   it('says which wiki is unknown, and that no complete run exists', { timeout: 60_000 }, async () => {
