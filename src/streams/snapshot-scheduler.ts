@@ -6,6 +6,7 @@ import type { WikiSource } from './wiki-source.js'
 import type { SourceMeter } from './source-meter.js'
 import { doublingDelay } from '../backoff.js'
 import type { WikimediaDumpSource } from './wikimedia-dumps/dump-source.js'
+import { WikimediaDumpImport, type DumpImportState } from './wikimedia-dumps/dump-import.js'
 
 // Which wiki to snapshot next, as the old bot's addtasks() did: an interrupted snapshot first (it resumes),
 // then the least recently snapshotted wiki once it is due (its target interval, default one week, has passed
@@ -75,25 +76,34 @@ export class SnapshotScheduler {
   /** The next wiki to snapshot and when it is due (ms since epoch; <= now means now). */
   async next(): Promise<{ wiki: WikiSource; dueAt: number } | undefined> {
     const now = this.now()
+    // Every wiki's entries in four range reads, not four reads a wiki: with ~170 wikis this runs once a snapshot.
+    const all = async <T>(prefix: string): Promise<Map<string, T>> => new Map((await this.options.checkpoints.entries<T>(prefix)).map(([k, v]) => [k.slice(prefix.length), v]))
+    const [running, schedules, imports, checks] = await Promise.all([
+      all<unknown>(SnapshotReader.stateKey('')),
+      all<SnapshotSchedule>(SnapshotReader.scheduleKey('')),
+      this.options.dumps ? all<DumpImportState>(WikimediaDumpImport.stateKey('')) : new Map<string, DumpImportState>(),
+      this.options.dumps ? all<number>(checkedKey('')) : new Map<string, number>(),
+    ])
     let best: { wiki: WikiSource; dueAt: number; last: number } | undefined
     for (const wiki of this.wikis) {
       const retryAt = this.failures.get(wiki.code)?.retryAt ?? 0
       let dueAt: number
       let last: number
-      if ((await this.options.reader.state(wiki.code)) || (this.fedByDumps(wiki) && (await this.interruptedImport(wiki)))) {
+      const fed = this.fedByDumps(wiki)
+      const imported = imports.get(wiki.code)
+      const schedule = schedules.get(wiki.code)
+      if (running.has(wiki.code) || (fed && imported !== undefined && imported.completedAt === undefined)) {
         if (retryAt <= now) return { wiki, dueAt: 0 } // an interrupted snapshot resumes first
         dueAt = retryAt
         last = 0
-      } else if (this.fedByDumps(wiki)) {
+      } else if (fed) {
         const { checkEveryMs, fallbackAfterMs } = this.options.dumps!
-        const schedule = await this.options.checkpoints.get<SnapshotSchedule>(SnapshotReader.scheduleKey(wiki.code))
-        const checked = (await this.options.checkpoints.get<number>(checkedKey(wiki.code))) ?? 0
+        const checked = checks.get(wiki.code) ?? 0
         last = schedule?.lastStartedAt ?? 0
         dueAt = Math.max(schedule ? Math.min(last + fallbackAfterMs, checked + checkEveryMs) : checked === 0 ? 0 : this.options.api === false ? checked + checkEveryMs : 0, retryAt)
       } else if (this.options.api === false) {
         continue
       } else {
-        const schedule = await this.options.checkpoints.get<SnapshotSchedule>(SnapshotReader.scheduleKey(wiki.code))
         last = schedule?.lastStartedAt ?? 0
         dueAt = Math.max(schedule ? last + this.interval(wiki.code) : 0, retryAt)
       }
@@ -142,11 +152,6 @@ export class SnapshotScheduler {
 
   private fedByDumps(wiki: WikiSource): boolean {
     return this.options.dumps !== undefined && wiki.dbname !== undefined && this.options.dumps.source.feeds(wiki.client.api.href)
-  }
-
-  private async interruptedImport(wiki: WikiSource): Promise<boolean> {
-    const state = await this.options.dumps!.source.importer.state(wiki.code)
-    return state !== undefined && state.completedAt === undefined
   }
 
   /** One snapshot of a wiki: a newer dump run where the dumps feed it, otherwise (or failing that) the API's. */
