@@ -8,6 +8,7 @@ import { Projector } from '../projections/projector.js'
 import { readSecret } from '../config/secrets.js'
 import { QueryServer } from '../projections/query-server.js'
 import { DumpMonitor } from '../projections/dump-monitor.js'
+import { diffsDirOf } from './sink.js'
 import { TitleStore } from '../projections/title-store.js'
 import { guardStore } from '../projections/store-check.js'
 import { wikiRules } from '../domain/wiki-rules.js'
@@ -70,7 +71,7 @@ export class ProjectionService {
       }
       return apis.get(wiki) ?? config.family.api.replace('{code}', wiki)
     }
-    const server = new QueryServer({ store, projector, rules, partitions, router, logger, dumps, sink: parts.sink, sources: parts.sources, token, apiOf, logKind: events.log.kind, dumpIntervalMs: config.dumps.intervalHours * 3_600_000 })
+    const server = new QueryServer({ store, projector, rules, partitions, router, logger, dumps, sink: parts.sink, sources: parts.sources, token, apiOf, logKind: events.log.kind, dumpIntervalMs: config.dumps.intervalHours * 3_600_000, diffsDir: diffsDirOf(config) })
     await server.listen(config.http.host, config.http.port)
     const addr = server.app.server.address()
     const port = typeof addr === 'object' && addr ? addr.port : config.http.port

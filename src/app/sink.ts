@@ -104,7 +104,7 @@ export class SinkService {
       controlDir: sinkControlDir(config),
       concurrency,
       out: process.stdout,
-      diffsDir: join(resolve(config.dataDir), 'diffs'),
+      diffsDir: diffsDirOf(config),
       logger,
     })
     await sink.start()
@@ -133,4 +133,9 @@ export class SinkService {
     await this.queue.close()
     await Promise.allSettled(this.clients.map((c) => c.close()))
   }
+}
+
+/** Where a deployment's sink keeps its dry-run diffs, a file per wiki (its endpoint shows them). */
+export function diffsDirOf(config: Config): string {
+  return join(resolve(config.dataDir), 'diffs')
 }

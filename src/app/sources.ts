@@ -9,6 +9,7 @@ import { CheckpointStore } from '../streams/checkpoints.js'
 import { mergeWikis, sitematrixWikis, wikisFromConfig, type DiscoveredWiki } from '../streams/discovery.js'
 import { EventStreamsSource, type EventStreamsOptions } from '../streams/eventstreams.js'
 import { MbwaError } from '../errors/errors.js'
+import { doublingDelay } from '../backoff.js'
 import { RecentChangesPoller } from '../streams/recent-changes.js'
 import { SnapshotReader } from '../streams/snapshot.js'
 import { SnapshotScheduler } from '../streams/snapshot-scheduler.js'
@@ -94,7 +95,7 @@ export class Sources {
    */
   private async discoverLoop(): Promise<void> {
     const sm = this.config.discovery.sitematrix
-    let backoff = this.supervision.discoveryRetryMs ?? 30_000
+    const retryMs = this.supervision.discoveryRetryMs ?? 30_000
     let failures = 0
     while (!this.stopping) {
       const before = this.lastDiscoveryAt
@@ -106,15 +107,14 @@ export class Sources {
       if (ok) {
         if (failures > 0) this.logger.info({ api: sm.api, failures }, 'discovery: the sitematrix answers again')
         failures = 0
-        backoff = this.supervision.discoveryRetryMs ?? 30_000
         wait = sm.refreshHours * 3_600_000
       } else {
         failures++
+        const backoff = doublingDelay(failures, retryMs, 3_600_000)
         if (failures === 1) {
           this.logger.warn({ api: sm.api, err: this.meters.discovery.lastError?.message, retryInSeconds: Math.round(backoff / 1000) }, `discovery: cannot reach the sitematrix at ${sm.api}; following the configured wikis (${this.wikis.length}) and trying again with a backoff`)
         } else this.logger.debug({ api: sm.api, failures, retryInSeconds: Math.round(backoff / 1000) }, 'discovery: sitematrix still unreachable')
         wait = backoff
-        backoff = Math.min(3_600_000, backoff * 2)
       }
       await new Promise<void>((resolve) => {
         this.refreshTimer = setTimeout(resolve, wait)
@@ -255,7 +255,7 @@ export class Sources {
         this.failForGood(new MbwaError('MBWA_SOURCE_FAILED', `the EventStreams source failed ${this.streamFailures} times in a row: ${(err as Error)?.message}`, { source: 'eventstreams' }, { cause: err }))
         return
       }
-      const wait = Math.min(60_000, this.supervision.restartBaseMs * 2 ** (this.streamFailures - 1))
+      const wait = doublingDelay(this.streamFailures, this.supervision.restartBaseMs, 60_000)
       this.logger.warn({ failures: this.streamFailures, waitMs: wait }, 'eventstreams: restarting the source after a failure')
       this.restartTimer = setTimeout(() => this.startStream(), wait)
     })

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander'
-import { isMbwaError } from '../errors/errors.js'
+import { exitCodeOf, isMbwaError } from '../errors/errors.js'
 import { PACKAGE_VERSION } from '../paths.js'
 import { registerRun } from './run.js'
 import { registerConfig } from './config.js'
@@ -61,7 +61,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (isMbwaError(err)) {
       process.stderr.write(`mbwa: ${err.message}\n  (${err.code})\n`)
-      return err.code.startsWith('MBWA_CONFIG') || err.code === 'MBWA_SECRET_UNAVAILABLE' ? 2 : 1
+      return exitCodeOf(err.code)
     }
     const code = (err as { code?: string }).code
     if (code?.startsWith('commander.')) return (err as { exitCode?: number }).exitCode ?? 1

@@ -1,16 +1,19 @@
-// One catalogue of mbwa's errors. Codes are API (the README lists them); messages may change. Each code says
-// whether retrying can help and, where one applies, the HTTP status it maps to.
+// One catalogue of mbwa's errors. Codes are API (the README lists them, and a test holds the two the same); messages
+// may change. Each code says whether retrying can help, the exit status of a command it stops (1 unless it says),
+// and, where one applies, the HTTP status it maps to.
 
 export interface ErrorSpec {
   readonly status?: number
   readonly retriable: boolean
+  /** The exit status of a command that stops on it (default 1; 2 for what the configuration must fix). */
+  readonly exitCode?: 1 | 2
   readonly summary: string
 }
 
 export const ERRORS = {
-  MBWA_CONFIG_INVALID: { retriable: false, summary: 'A configuration key has a bad value or is unknown' },
-  MBWA_CONFIG_UNREADABLE: { retriable: false, summary: 'A configuration file could not be read or parsed' },
-  MBWA_SECRET_UNAVAILABLE: { retriable: false, summary: 'A secret named in the configuration could not be read' },
+  MBWA_CONFIG_INVALID: { retriable: false, exitCode: 2, summary: 'A configuration key has a bad value or is unknown' },
+  MBWA_CONFIG_UNREADABLE: { retriable: false, exitCode: 2, summary: 'A configuration file could not be read or parsed' },
+  MBWA_SECRET_UNAVAILABLE: { retriable: false, exitCode: 2, summary: 'A secret named in the configuration could not be read' },
   MBWA_SCHEMA_INVALID: { retriable: false, summary: 'An Avro schema in schemas/ does not parse' },
   MBWA_EVENT_INVALID: { retriable: false, summary: 'An event does not match its schema (nothing was written)' },
   MBWA_DECODE_FAILED: { retriable: false, summary: 'A message does not decode; it goes to the dead-letter topic' },
@@ -46,6 +49,7 @@ export const ERRORS = {
   MBWA_UNAUTHORIZED: { status: 401, retriable: false, summary: 'The endpoint needs its bearer token (http.token)' },
   MBWA_METHOD_NOT_ALLOWED: { status: 405, retriable: false, summary: 'The HTTP endpoint is read-only' },
   MBWA_RESTORING: { status: 503, retriable: true, summary: 'The partition is being restored or changing owner; ask again shortly' },
+  MBWA_INTERNAL: { status: 500, retriable: false, summary: "A fault of mbwa's own while answering an HTTP request (logged; the answer says no more)" },
 } as const satisfies Record<string, ErrorSpec>
 
 export type ErrorCode = keyof typeof ERRORS
@@ -75,6 +79,12 @@ export class MbwaError extends Error {
   toJSON(): Record<string, unknown> {
     return { code: this.code, message: this.message, ...this.details }
   }
+}
+
+/** The exit status of a command stopped by `code`. */
+export function exitCodeOf(code: ErrorCode): number {
+  const spec: ErrorSpec = ERRORS[code]
+  return spec.exitCode ?? 1
 }
 
 export function isMbwaError(err: unknown, code?: ErrorCode): err is MbwaError {

@@ -6,7 +6,12 @@ const SPACES = /[ _\u00A0\u1680\u180E\u2000-\u200A\u2028\u2029\u202F\u205F\u3000
 // U+200E, U+200F (LRM, RLM) and U+202A–U+202E (embeddings and overrides), as MediaWiki strips them.
 const BIDI = /[\u200E\u200F\u202A-\u202E]/gu
 
+// A title of printable ASCII words with single spaces between them (no underscore) is its own key: the common case
+// needs none of the passes below.
+const PLAIN_ASCII = /^(?:[\x21-\x5e\x60-\x7e]+ )*[\x21-\x5e\x60-\x7e]+$/
+
 export function normaliseTitle(title: string): string {
+  if (PLAIN_ASCII.test(title)) return title
   // NFC again at the end: removing a bidi mark or a space can bring a base letter and a combining mark together,
   // and a title's key must be its own key (normalising twice changes nothing).
   return title.normalize('NFC').replace(BIDI, '').replace(SPACES, ' ').trim().normalize('NFC')

@@ -338,6 +338,13 @@ export class PartitionApplier {
       this.flagIndex = false
     }
     for (const { title, pages, before } of items) {
+      // The presence index ("missing here"): titles with real pages on two wikis or more.
+      const was = realPages(before)
+      const is = realPages(pages)
+      if (was !== is) {
+        if (was.includes(',')) ops.push({ type: 'del', key: keys.presence(p, was.split(',').length, title) })
+        if (is.includes(',')) ops.push({ type: 'put', key: keys.presence(p, is.split(',').length, title), value: is })
+      }
       if (hasSpellings(title)) {
         const had = Object.keys(before).length > 0
         const has = Object.keys(pages).length > 0
@@ -645,6 +652,16 @@ interface Work {
 }
 
 type SweepMark = { snapshotId: string; startedAt: number }
+
+/** The wikis where a title is a real page (not a redirect, not known blank), in code order, joined by commas. */
+function realPages(pages: TitlePages): string {
+  let out = ''
+  for (const w of Object.keys(pages).sort()) {
+    const page = pages[w]!
+    if (!page.redirect && page.blank !== true) out = out === '' ? w : `${out},${w}`
+  }
+  return out
+}
 
 /** A page the snapshot did not see, and nothing saw since it began: gone from the wiki. */
 function leftBehind(page: SweepStamp, mark: SweepMark): boolean {

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
-import { readdirSync, statSync } from 'node:fs'
+import { createReadStream, readdirSync, statSync } from 'node:fs'
+import { open, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { request as undiciRequest } from 'undici'
@@ -8,8 +9,10 @@ import { ILLEGAL_TITLE_CHARS, normaliseTitle, titleKey } from '../events/titles.
 import { silentLogger, type Logger } from '../logging.js'
 import { partitionForKey } from '../log/partitioner.js'
 import { metricsRegistry, setStatusMetrics, type StatusForMetrics } from '../metrics.js'
-import { digestHex, type DiscrepancyItem, type TitleStore } from './title-store.js'
-import { indexPage, reportsPage, wikiReportsPage } from './report-pages.js'
+import { digestHex, type DiscrepancyItem, type MissingItem, type TitleStore } from './title-store.js'
+import { diffsPage, indexPage, missingPage, reportsPage, wikiReportsPage } from './report-pages.js'
+import { pageUrl } from '../domain/page-url.js'
+import { safeWikiCode } from '../domain/wiki-code.js'
 import { REPORT_KINDS, reportRows, toCsv } from './report-rows.js'
 import { PACKAGE_VERSION } from '../paths.js'
 import type { PartitionRouter } from './partition-router.js'
@@ -49,6 +52,8 @@ export interface QueryServerOptions {
   dumpIntervalMs?: number
   /** Which log this member reads (for the index page). */
   logKind?: string
+  /** Where this deployment's sink keeps its dry-run diffs, a file per wiki (the diffs pages). */
+  diffsDir?: string
 }
 
 const MAX_TITLE_BYTES = 255
@@ -131,7 +136,7 @@ export class QueryServer {
         return reply.status(err.status ?? 500).send({ error: err.toJSON() })
       }
       const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500
-      if (status === 500) this.logger.error({ err: err.message }, 'query server error')
+      if (status === 500) this.logger.error({ err: err.message, stack: err.stack }, 'query server error')
       return reply.status(status).send({ error: { code: status === 500 ? 'MBWA_INTERNAL' : 'MBWA_BAD_REQUEST', message: status === 500 ? 'internal error' : err.message } })
     })
     app.setNotFoundHandler((req, reply) => {
@@ -242,6 +247,28 @@ export class QueryServer {
       return { wiki, kind: kind ?? null, items, cursor: next }
     })
 
+    // "Missing here": titles that are real pages on at least minWikis other wikis and absent on this one, most-present
+    // first. Internal form (?partition=): one partition's part, served here or by its owner.
+    app.get<{ Params: { wiki: string }; Querystring: Record<string, string | undefined> }>('/v1/wikis/:wiki/missing', async (req, reply) => {
+      const { wiki } = this.reportQuery(req.params.wiki, undefined)
+      const { minWikis, limit, after } = this.missingQuery(req.query)
+      if (req.query.partition !== undefined) {
+        const p = Number(req.query.partition)
+        if (!Number.isInteger(p) || p < 0 || p >= this.options.partitions) fail('MBWA_BAD_REQUEST', 'partition out of range')
+        if (!this.isLocal(p)) return this.forward(req, reply, p)
+        return { items: await store.missingHere(p, wiki, minWikis, after, limit) }
+      }
+      const { items, next } = await this.missingPage(wiki, minWikis, after, limit)
+      return { wiki, minWikis, items: items.map(({ title, wikis }) => ({ title, wikis, count: wikis.length })), cursor: next }
+    })
+    app.get<{ Params: { wiki: string }; Querystring: Record<string, string | undefined> }>('/reports/:wiki/missing', async (req, reply) => {
+      const { wiki } = this.reportQuery(req.params.wiki, undefined)
+      const { minWikis, limit, after } = this.missingQuery({ ...req.query, limit: req.query.limit ?? '200' })
+      const { items, next } = await this.missingPage(wiki, minWikis, after, limit)
+      const html = missingPage(wiki, items, { minWikis, next, now: Date.now(), urlOf: (w, t) => pageUrl(this.options.apiOf?.(w), t) })
+      return reply.header('content-type', 'text/html; charset=utf-8').send(html)
+    })
+
     // Pages for people (read-only, everything escaped): what this is, the reports of every wiki, one wiki's.
     app.get('/', async (_req, reply) => {
       const status = projector.status()
@@ -274,6 +301,34 @@ export class QueryServer {
         .header('content-type', 'text/csv; charset=utf-8')
         .header('content-disposition', `attachment; filename="mbwa-reports-${wiki}${kind ? `-${kind}` : ''}.csv"`)
         .send(toCsv(rows))
+    })
+
+    app.get<{ Params: { wiki: string }; Querystring: { format?: string } }>('/reports/:wiki/diffs', async (req, reply) => {
+      const { wiki } = this.reportQuery(req.params.wiki, undefined)
+      const format = req.query.format
+      if (format !== undefined && format !== 'text' && format !== 'html') fail('MBWA_BAD_REQUEST', 'format is text or html')
+      const file = this.options.diffsDir ? join(this.options.diffsDir, `${safeWikiCode(wiki)}.diff`) : undefined
+      const size = file ? await stat(file).then((s) => s.size, () => undefined) : undefined
+      if (format === 'text') {
+        if (size === undefined) fail('MBWA_NOT_FOUND', `no dry-run diffs of ${wiki} here`, { wiki })
+        return reply.header('content-type', 'text/plain; charset=utf-8').header('content-disposition', `inline; filename="${safeWikiCode(wiki)}.diff"`).send(createReadStream(file!))
+      }
+      // The newest diffs are at the end; a long file is shown from a line start within its last megabyte.
+      const SHOWN = 1 << 20
+      let text: string | undefined
+      if (size !== undefined) {
+        const handle = await open(file!, 'r')
+        try {
+          const from = Math.max(0, size - SHOWN)
+          const buf = Buffer.alloc(size - from)
+          await handle.read(buf, 0, buf.length, from)
+          text = buf.toString('utf8')
+          if (from > 0) text = text.slice(text.indexOf('\n') + 1)
+        } finally {
+          await handle.close()
+        }
+      }
+      return reply.header('content-type', 'text/html; charset=utf-8').send(diffsPage(wiki, text, { truncated: size !== undefined && size > SHOWN, now: Date.now() }))
     })
 
     app.get('/v1/dumps', async () => {
@@ -394,6 +449,42 @@ export class QueryServer {
     }
     const next = p < this.options.partitions ? Buffer.from(JSON.stringify({ p, after })).toString('base64url') : null
     return { items, next: items.length >= limit ? next : null }
+  }
+
+  private missingQuery(q: Record<string, string | undefined>): { minWikis: number; limit: number; after: string | undefined } {
+    const minWikis = q.minWikis === undefined ? 3 : Number(q.minWikis)
+    if (!Number.isInteger(minWikis) || minWikis < 2 || minWikis > 99_999) fail('MBWA_BAD_REQUEST', 'minWikis must be an integer of 2 or more (titles on a single other wiki are not listed)')
+    const limit = q.limit === undefined ? 100 : Number(q.limit)
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) fail('MBWA_BAD_REQUEST', 'limit must be an integer from 1 to 1000')
+    let after: string | undefined
+    if (q.cursor !== undefined) {
+      after = Buffer.from(q.cursor, 'base64url').toString('utf8')
+      if (after.charCodeAt(5) !== 0 || !/^\d{5}$/.test(after.slice(0, 5))) fail('MBWA_BAD_REQUEST', 'cursor is not one this endpoint gave out')
+    }
+    if (q.after !== undefined) after = q.after
+    return { minWikis, limit, after }
+  }
+
+  /**
+   * One page of a wiki's "missing here" list over every partition: each partition's next entries after the cursor
+   * (local, or from its owner), merged most-present first; the cursor is the last entry's position, which orders
+   * every partition's entries alike (a title lives in one partition).
+   */
+  private async missingPage(wiki: string, minWikis: number, after: string | undefined, limit: number): Promise<{ items: MissingItem[]; next: string | null }> {
+    const parts = await Promise.all(
+      Array.from({ length: this.options.partitions }, async (_, p) => {
+        if (this.isLocal(p)) return this.options.store.missingHere(p, wiki, minWikis, after, limit)
+        const owner = await this.owner(p)
+        const qs = new URLSearchParams({ partition: String(p), limit: String(limit), minWikis: String(minWikis), ...(after !== undefined ? { after } : {}) })
+        const res = await undiciRequest(`${owner}/v1/wikis/${encodeURIComponent(wiki)}/missing?${qs}`, { headers: this.forwardHeaders() })
+        if (res.statusCode !== 200) throw new MbwaError('MBWA_RESTORING', `partition ${p}: its owner answered ${res.statusCode}`, { partition: p })
+        return ((await res.body.json()) as { items: MissingItem[] }).items
+      }),
+    )
+    const all = parts.flat().sort((a, b) => (a.position < b.position ? -1 : a.position > b.position ? 1 : 0))
+    const items = all.slice(0, limit)
+    const more = all.length > limit || parts.some((x) => x.length >= limit)
+    return { items, next: more && items.length > 0 ? Buffer.from(items[items.length - 1]!.position).toString('base64url') : null }
   }
 
   /** When the wiki's last snapshot completed, in this member's partitions. */

@@ -70,11 +70,57 @@ export function wikiReportsPage(wiki: string, rows: readonly ReportRow[], o: { k
     .join('\n')
   return page(
     `mbwa reports: ${wiki}`,
-    `<p>Kinds: ${kinds}. As of ${esc(iso(o.now))}. ${link(`${base}/csv${q({})}`, 'Download as CSV')} (every page of this list).</p>
+    `<p>Kinds: ${kinds}. As of ${esc(iso(o.now))}. ${link(`${base}/csv${q({})}`, 'Download as CSV')} (every page of this list). ${link(`${base}/diffs`, 'Dry-run diffs')}: what the sink would have edited. ${link(`${base}/missing`, 'Missing here')}: words other wikis have and this one lacks.</p>
 <table><thead><tr><th>page</th><th>kind</th><th>link</th><th>evidence</th><th>page last observed</th></tr></thead>
 <tbody>
 ${body || '<tr><td colspan="5">no reports</td></tr>'}
 </tbody></table>
 ${o.next ? `<p>${link(`${base}${q({ cursor: o.next })}`, 'next page', ' rel="next"')}</p>` : ''}`,
+  )
+}
+
+/**
+ * A wiki's dry-run diffs (dataDir/diffs/WIKI.diff, as the sink wrote them): each line escaped, additions and
+ * removals marked for the eye; the newest at the end, the last `shownBytes` of a long file with a link to all of it.
+ */
+export function diffsPage(wiki: string, text: string | undefined, o: { truncated: boolean; now: number }): string {
+  const base = `/reports/${encodeURIComponent(wiki)}`
+  if (text === undefined || text === '') {
+    return page(`mbwa dry-run diffs: ${wiki}`, `<p>No dry-run diffs of ${esc(wiki)} here. In a dry run (no <code>--apply</code>) the sink of this deployment writes each edit it would make to <code>dataDir/diffs/${esc(wiki)}.diff</code>, once, and they are shown here. ${link(base, 'Reports')}.</p>`)
+  }
+  const lines = text.split('\n').map((l) => {
+    const cls = l.startsWith('+++') || l.startsWith('---') ? 'h' : l.startsWith('+') ? 'a' : l.startsWith('-') ? 'r' : l.startsWith('@@') ? 'h' : l.startsWith('# ') || l.startsWith('Index: ') || l.startsWith('=') ? 'h' : ''
+    return cls ? `<span class="${cls}" dir="auto">${esc(l)}</span>` : `<span dir="auto">${esc(l)}</span>`
+  })
+  return page(
+    `mbwa dry-run diffs: ${wiki}`,
+    `<p>The edits the sink would have made on ${esc(wiki)} in a dry run, each shown once, oldest first, as of ${esc(iso(o.now))}.${o.truncated ? ' This is the end of a long file:' : ''} ${link(`${base}/diffs?format=text`, 'the whole file as text')} · ${link(base, 'reports')}.</p>
+<style>pre.diff span{display:block} pre.diff .a{background:#e6ffec} pre.diff .r{background:#ffebe9} pre.diff .h{color:#555;font-weight:bold}</style>
+<pre class="diff">${lines.join('')}</pre>`,
+  )
+}
+
+/** A wiki's "missing here" list: titles real on other wikis and absent here, most-present first, each linked where it is. */
+export function missingPage(
+  wiki: string,
+  items: readonly { title: string; wikis: string[] }[],
+  o: { minWikis: number; next: string | null; now: number; urlOf: (wiki: string, title: string) => string | undefined },
+): string {
+  const base = `/reports/${encodeURIComponent(wiki)}/missing`
+  const rows = items
+    .map((i) => {
+      const where = i.wikis.map((w) => { const url = o.urlOf(w, i.title); return url ? link(url, w) : esc(w) }).join(' ')
+      return `<tr><td dir="auto">${esc(i.title)}</td><td class="n">${n(i.wikis.length)}</td><td>${where}</td></tr>`
+    })
+    .join('\n')
+  const choices = [2, 3, 5, 10, 20].map((m) => (m === o.minWikis ? `<strong>${m}</strong>` : link(`${base}?minWikis=${m}`, String(m)))).join(' · ')
+  return page(
+    `mbwa missing here: ${wiki}`,
+    `<p>Titles that are real pages (not redirects, not blank) on at least ${n(o.minWikis)} other wikis and have no page on ${esc(wiki)}, most-present first, as of ${esc(iso(o.now))}. At least: ${choices}. JSON: <code>/v1/wikis/${esc(wiki)}/missing?minWikis=${n(o.minWikis)}</code>. ${link(`/reports/${encodeURIComponent(wiki)}`, 'Reports')}.</p>
+<table><thead><tr><th>title</th><th>wikis</th><th>where</th></tr></thead>
+<tbody>
+${rows || '<tr><td colspan="3">none</td></tr>'}
+</tbody></table>
+${o.next ? `<p>${link(`${base}?minWikis=${o.minWikis}&cursor=${encodeURIComponent(o.next)}`, 'next page', ' rel="next"')}</p>` : ''}`,
   )
 }

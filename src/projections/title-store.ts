@@ -40,13 +40,16 @@ import { TimeSlice } from '../time-slice.js'
 //                                                   only titles with a character the folding touches are listed
 //   g P wiki title       → time                   tombstones (below)
 //   c P wiki kind        → count                  entries of the discrepancy index (and q) per wiki and kind
+//   m P rank title       → codes                  titles with real pages (not redirects, not blank) on two wikis or
+//                                                   more, most-present first (rank = 99999 − how many): "missing
+//                                                   here" lists of a wiki are the entries whose codes lack it
 
 /**
- * The store's format: 5 = 4 with the index of titles sharing a Cognate key (titles are partitioned by that key); 4 = title records in Avro, a link to the record's own title without it, sources and snapshot
+ * The store's format: 6 = 5 with the presence index (m, "missing here"); 5 = 4 with the index of titles sharing a Cognate key (titles are partitioned by that key); 4 = title records in Avro, a link to the record's own title without it, sources and snapshot
  * ids as numbers of the string table (3 kept the strings, 2 every link's title; 1, unmarked, was JSON). Another
  * format is rebuilt from the log.
  */
-export const STORE_FORMAT = '5'
+export const STORE_FORMAT = '6'
 
 export type TitlePages = Record<string, PageState>
 
@@ -60,6 +63,14 @@ export interface TitleRecord {
   pages: TitlePages
   /** The title's entries in the discrepancy index ([wiki, kind]), so they can be replaced without a lookup. */
   disc?: [string, string][]
+}
+
+/** A title a wiki lacks, with the wikis that have it (a "missing here" list). */
+export interface MissingItem {
+  title: string
+  wikis: string[]
+  /** Where the list goes on after it (its index key within the partition): the next page's cursor. */
+  position: string
 }
 
 export interface SnapshotMark {
@@ -78,6 +89,8 @@ const S = '\x00'
 // here ends with the \x00 separator, and the same prefix ending in \x01 bounds it from above.
 const end = (prefix: string): string => prefix.slice(0, -1) + '\x01'
 const hex = (p: number): string => p.toString(16).padStart(4, '0')
+/** Ranks sort most-present first: 99999 − count, five digits. */
+const presenceRank = (count: number): string => String(99999 - Math.min(count, 99999)).padStart(5, '0')
 const dueHex = (t: number): string => Math.max(0, Math.floor(t)).toString(16).padStart(12, '0')
 
 /** The title of a title record's key (`t P title`: every partition's prefix has the same length). */
@@ -92,6 +105,9 @@ export const keys = {
   textWantedPrefix: (p: number, wiki?: string) => `q${S}${hex(p)}${S}${wiki === undefined ? '' : wiki + S}`,
   reportCount: (p: number, wiki: string, kind: string) => `c${S}${hex(p)}${S}${wiki}${S}${kind}`,
   reportCountPrefix: (p: number) => `c${S}${hex(p)}${S}`,
+  /** A title with real pages on `codes.length` ≥ 2 wikis, ranked most-present first. */
+  presence: (p: number, count: number, title: string) => `m${S}${hex(p)}${S}${presenceRank(count)}${S}${title}`,
+  presencePrefix: (p: number) => `m${S}${hex(p)}${S}`,
   spelling: (p: number, key: string, title: string) => `v${S}${hex(p)}${S}${key}${S}${title}`,
   spellingPrefix: (p: number, key: string) => `v${S}${hex(p)}${S}${key}${S}`,
   discPrefix: (p: number, wiki: string, kind?: string) => `x${S}${hex(p)}${S}${wiki}${S}${kind === undefined ? '' : kind + S}`,
@@ -344,6 +360,25 @@ export class TitleStore {
     return out
   }
 
+  /**
+   * Titles of partition `p` with real pages on at least `minWikis` wikis and none on `wiki`, most-present first
+   * (then by title), after the position `after` (a `rank \0 title` a previous answer ended with), at most `limit`.
+   */
+  async missingHere(p: number, wiki: string, minWikis: number, after: string | undefined, limit: number): Promise<MissingItem[]> {
+    const prefix = keys.presencePrefix(p)
+    const out: MissingItem[] = []
+    // Entries rank below this one have fewer wikis than asked.
+    const lt = `${prefix}${presenceRank(minWikis - 1)}`
+    for await (const [k, v] of this.db.iterator({ ...(after === undefined ? { gte: prefix } : { gt: prefix + after }), lt })) {
+      const codes = v.split(',')
+      if (codes.includes(wiki)) continue
+      const rest = k.slice(prefix.length)
+      out.push({ title: rest.slice(6), wikis: codes, position: rest })
+      if (out.length >= limit) break
+    }
+    return out
+  }
+
   /** The partitions this store holds (those with a stored offset). */
   async partitions(): Promise<number[]> {
     const out: number[] = []
@@ -422,7 +457,7 @@ export class TitleStore {
 
   /** Removes everything of a partition (its state is rebuilt from the log). */
   async dropPartition(p: number): Promise<void> {
-    for (const tag of ['t', 'x', 'e', 'd', 's', 'n', 'y', 'k', 'g', 'q', 'v', 'c']) await this.db.clear({ gte: `${tag}${S}${hex(p)}${S}`, lt: `${tag}${S}${hex(p)}\x01` })
+    for (const tag of ['t', 'x', 'e', 'd', 's', 'n', 'y', 'k', 'g', 'q', 'v', 'c', 'm']) await this.db.clear({ gte: `${tag}${S}${hex(p)}${S}`, lt: `${tag}${S}${hex(p)}\x01` })
     await this.db.batch([keys.offset(p), keys.indexed(p), keys.discovered(p), keys.held(p), keys.released(p)].map((key) => ({ type: 'del' as const, key })))
   }
 

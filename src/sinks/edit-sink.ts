@@ -486,7 +486,8 @@ export class EditSink {
    * manual wiki, its language links are the text's. Kept in the title's reading; undefined where only a read can
    * tell (a cognate wiki mixes automatic links with written ones).
    */
-  private edited(c: EditRequested, page: LivePage, text: string, links: { code: string; title: string }[], revision: number, timestamp: string | undefined): LivePage | undefined {
+  private edited(c: EditRequested, page: LivePage, saved: { text: string; links: { code: string; title: string }[]; revision: number; timestamp: string | undefined }): LivePage | undefined {
+    const { text, links, revision, timestamp } = saved
     const key = titleKey(c.title)
     if (this.rules.get(c.wiki)?.linkMode !== 'manual') {
       this.readings.delete(key)
@@ -672,7 +673,7 @@ export class EditSink {
           await this.skip(key, c, 'already-correct')
           return
         }
-        const now = this.edited(c, page, rewritten.text, rewritten.after, res.revision, res.timestamp)
+        const now = this.edited(c, page, { text: rewritten.text, links: rewritten.after, revision: res.revision, timestamp: res.timestamp })
         this.stats.applied++
         await this.outcome([
           { type: 'EditApplied', key: titleKey(c.title), value: { id: `${c.commandId}:applied`, source: 'sink', observedAt: this.now(), wiki: c.wiki, title: c.title, commandId: c.commandId, revision: res.revision, added: verdict.add, removed: verdict.remove } },

@@ -109,7 +109,18 @@ export function mapStreamEvent(data: unknown, wikiByDbName: ReadonlyMap<string, 
       const performer = e.performer as Json | undefined
       // page_is_redirect says whether the moved page itself is a redirect: a moved redirect stays one.
       const redirect = typeof e.page_is_redirect === 'boolean' ? e.page_is_redirect : null
-      const events = moveFacts(base, fallbackId, fromNs, fromTitle, toNs, toTitle, e.new_redirect_page !== undefined && e.new_redirect_page !== null, num(e.page_id) ?? null, null, isBot(performer?.user_is_bot === true, str(performer?.user_text)), redirect)
+      const events = moveFacts(base, {
+        id: fallbackId,
+        fromNs,
+        fromTitle,
+        toNs,
+        toTitle,
+        redirectLeft: e.new_redirect_page !== undefined && e.new_redirect_page !== null,
+        pageId: num(e.page_id) ?? null,
+        logId: null,
+        byBot: isBot(performer?.user_is_bot === true, str(performer?.user_text)),
+        redirect,
+      })
       return { kind: 'events', metaId, events }
     }
     default:

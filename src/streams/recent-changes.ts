@@ -206,7 +206,7 @@ export class RecentChangesPoller {
       return []
     }
     if (e.logtype === 'move' && (e.logaction === 'move' || e.logaction === 'move_redir')) {
-      return moveFacts(base, id, e.ns, e.title, e.logparams?.target_ns, e.logparams?.target_title, !e.logparams?.suppressredirect, e.pageid ?? null, e.logid ?? null, byBot)
+      return moveFacts(base, { id, fromNs: e.ns, fromTitle: e.title, toNs: e.logparams?.target_ns, toTitle: e.logparams?.target_title, redirectLeft: !e.logparams?.suppressredirect, pageId: e.pageid ?? null, logId: e.logid ?? null, byBot })
     }
     return []
   }
@@ -240,23 +240,30 @@ export class RecentChangesPoller {
   }
 }
 
+/** What a source knows of a move, whatever the source. */
+export interface MoveSeen {
+  /** The log entry's id (deterministic: a repeat is a duplicate). */
+  id: string
+  fromNs: number
+  fromTitle: string
+  toNs: number | undefined
+  toTitle: string | undefined
+  /** A redirect was left at the old title (null: the source cannot say). */
+  redirectLeft: boolean | null
+  pageId: number | null
+  logId: number | null
+  byBot: boolean
+  /** The moved page is a redirect (null: not known). */
+  redirect?: boolean | null
+}
+
 /**
  * The facts of a move: within namespace 0 a PageMoved under both titles; out of namespace 0 the old title is
  * gone (or a redirect); into namespace 0 a new title exists.
  */
-export function moveFacts(
-  base: { source: string; observedAt: number; wiki: string },
-  id: string,
-  fromNs: number,
-  fromTitle: string,
-  toNs: number | undefined,
-  toTitle: string | undefined,
-  redirectLeft: boolean | null,
-  pageId: number | null,
-  logId: number | null,
-  byBot: boolean,
-  redirect: boolean | null = null,
-): EventToAppend[] {
+export function moveFacts(base: { source: string; observedAt: number; wiki: string }, m: MoveSeen): EventToAppend[] {
+  const { id, fromNs, fromTitle, toNs, toTitle, redirectLeft, pageId, logId, byBot } = m
+  const redirect = m.redirect ?? null
   if (toTitle === undefined) return []
   if (fromNs === 0 && toNs === 0) {
     return moveEvents({ ...base, id, fromTitle, toTitle, redirectLeft, pageId, revision: null, logId, redirect })

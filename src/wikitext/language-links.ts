@@ -294,7 +294,8 @@ export function isBlank(text: string, codes: ReadonlySet<string>, o: ReadOptions
  */
 export function surelyNotBlank(length: number | undefined, links: readonly { code: string; title: string }[]): boolean {
   if (length === undefined) return false
-  const linkBytes = links.reduce((n, l) => n + Buffer.byteLength(`[[${l.code}:${l.title}]]\n`), 0)
+  let linkBytes = 0
+  for (const l of links) linkBytes += Buffer.byteLength(l.code) + Buffer.byteLength(l.title) + 6 // [[code:title]]\n
   return length - linkBytes > 32
 }
 

