@@ -27,7 +27,7 @@ export class DumpJobs {
       registry: events.registry,
       topic: topics.dumps,
       pages: { parts: (wiki) => wikiPageParts(store, wiki) },
-      dir: config.dumps.dir ?? join(resolve(config.dataDir), 'dumps'),
+      dir: dumpsDirOf(config),
       // The open wikis the rules know now (configured, and discovered ones) whose pages this store holds in full:
       // every partition caught up and holding the wiki's completed snapshot. A dump before that would be partial.
       wikis: () => {
@@ -70,4 +70,9 @@ export class DumpJobs {
     await Promise.race([this.loop, sleep(2000)])
     await this.worker.close()
   }
+}
+
+/** The dump folder: dumps.dir, or DATA_DIR/dumps. */
+export function dumpsDirOf(config: Config): string {
+  return config.dumps.dir ?? join(resolve(config.dataDir), 'dumps')
 }

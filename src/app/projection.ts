@@ -15,7 +15,7 @@ import { wikiRules } from '../domain/wiki-rules.js'
 import { collectProcessMetrics } from '../metrics.js'
 import { MediaWikiClient } from '../mediawiki/client.js'
 import { TextReader } from '../streams/text-reader.js'
-import { DumpJobs } from './dump-jobs.js'
+import { DumpJobs, dumpsDirOf } from './dump-jobs.js'
 import { interlanguageCodes } from '../sinks/wiki-codes.js'
 
 // The projection side of `mbwa run`: the title store, the projector feeding it from the events topic, and the
@@ -71,7 +71,7 @@ export class ProjectionService {
       }
       return apis.get(wiki) ?? config.family.api.replace('{code}', wiki)
     }
-    const server = new QueryServer({ store, projector, rules, partitions, router, logger, dumps, sink: parts.sink, sources: parts.sources, token, apiOf, logKind: events.log.kind, dumpIntervalMs: config.dumps.intervalHours * 3_600_000, diffsDir: diffsDirOf(config) })
+    const server = new QueryServer({ store, projector, rules, partitions, router, logger, dumps, sink: parts.sink, sources: parts.sources, token, apiOf, logKind: events.log.kind, dumpIntervalMs: config.dumps.intervalHours * 3_600_000, diffsDir: diffsDirOf(config), dumpsDir: dumpsDirOf(config) })
     await server.listen(config.http.host, config.http.port)
     const addr = server.app.server.address()
     const port = typeof addr === 'object' && addr ? addr.port : config.http.port

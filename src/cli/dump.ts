@@ -17,6 +17,7 @@ import type { Config } from '../config/schema.js'
 import type { Logger } from '../logging.js'
 import { safeWikiCode } from '../domain/wiki-code.js'
 import { Progress } from '../progress.js'
+import { dumpsDirOf } from '../app/dump-jobs.js'
 import { commandContext, endpointHeaders, flagOverrides, untilSignal, type GlobalFlags } from './context.js'
 
 // Dump files of one wiki's pages (format: src/sinks/dump-file.ts and the README): write from the local
@@ -166,7 +167,7 @@ async function withWorker(config: Config, logger: Logger, from: string | undefin
       registry,
       topic: topics.dumps,
       pages,
-      dir: config.dumps.dir ?? join(resolve(config.dataDir), 'dumps'),
+      dir: dumpsDirOf(config),
       wikis: async () => {
         // Read afresh for each job: wikis added or removed since the worker started count.
         const fresh = flags ? loadConfig({ file: flags.config, flags: flagOverrides(flags) }).config : config

@@ -25,8 +25,9 @@ async function fromEndpoint(base: string, headers: Record<string, string>, wiki:
         const text = await res.body.text()
         throw new MbwaError(res.statusCode === 404 ? 'MBWA_WIKI_NOT_CONFIGURED' : 'MBWA_UNREACHABLE', `${base} answered ${res.statusCode} for ${wiki}'s reports: ${text.slice(0, 200)}`)
       }
-      const body = (await res.body.json()) as { items: DiscrepancyItem[]; cursor: string | null }
-      out.push(...body.items)
+      // The endpoint gives times in ISO 8601.
+      const body = (await res.body.json()) as { items: (Omit<DiscrepancyItem, 'at'> & { at?: string | number })[]; cursor: string | null }
+      out.push(...body.items.map(({ at, ...i }) => (at === undefined ? i : { ...i, at: typeof at === 'string' ? Date.parse(at) : at })))
       cursor = body.cursor
     } while (cursor)
   }

@@ -100,12 +100,14 @@ function size(bytes: number): string {
 }
 
 /** The status page, for a person: per wiki the last good dump, its age and size, running jobs with progress, failures. */
-export function dumpStatusPage(status: WikiDumpStatus[], now: number, o: { intervalMs?: number; refreshSeconds?: number } = {}): string {
+export function dumpStatusPage(status: WikiDumpStatus[], now: number, o: { intervalMs?: number; refreshSeconds?: number; fileUrl?: (wiki: string, path: string) => string | undefined } = {}): string {
   const rows = status
     .map((w) => {
-      const file = w.lastGood ? w.lastGood.path.split('/').pop()! : ''
+      const name = w.lastGood ? w.lastGood.path.split('/').pop()! : ''
+      const href = w.lastGood ? o.fileUrl?.(w.wiki, w.lastGood.path) : undefined
+      const file = href ? `<a href="${esc(href)}" download>${esc(name)}</a>` : esc(name)
       const good = w.lastGood
-        ? `${age(now - w.lastGood.completedAt)} ago, ${size(w.lastGood.bytes)}, ${w.lastGood.count.toLocaleString('en-US')} titles<br><span class="file">${esc(file)}</span> <span class="sha" title="sha256 ${esc(w.lastGood.sha256)}">sha256 ${esc(w.lastGood.sha256.slice(0, 12))}…</span>`
+        ? `${age(now - w.lastGood.completedAt)} ago, ${size(w.lastGood.bytes)}, ${w.lastGood.count.toLocaleString('en-US')} titles<br><span class="file">${file}</span> <span class="sha" title="sha256 ${esc(w.lastGood.sha256)}">sha256 ${esc(w.lastGood.sha256.slice(0, 12))}…</span>`
         : 'none yet'
       const due = o.intervalMs === undefined ? '' : w.lastGood ? (w.lastGood.completedAt + o.intervalMs <= now ? 'due now' : `in ${age(w.lastGood.completedAt + o.intervalMs - now)}`) : 'due now'
       const running = w.running
@@ -118,7 +120,7 @@ export function dumpStatusPage(status: WikiDumpStatus[], now: number, o: { inter
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">${o.refreshSeconds ? `<meta http-equiv="refresh" content="${Math.max(1, Math.floor(o.refreshSeconds))}">` : ''}<title>mbwa dumps</title>
 <style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}th,td{padding:.3em .8em;border-bottom:1px solid #ddd;text-align:left}.running{color:#060}.stale{color:#a00}</style>
-</head><body><h1>mbwa dumps</h1><p>As of ${new Date(now).toISOString()}${o.refreshSeconds ? `; this page reloads every ${Math.floor(o.refreshSeconds)} s` : ' (<a href="?refresh=10">reload every 10 s</a>)'}. The files are in the dumps folder (dumps.dir, public/WIKI/); <code>mbwa dump verify FILE</code> checks one. JSON: <a href="/v1/dumps">/v1/dumps</a>.</p>
+</head><body><h1>mbwa dumps</h1><p>As of ${new Date(now).toISOString()}${o.refreshSeconds ? `; this page reloads every ${Math.floor(o.refreshSeconds)} s` : ' (<a href="?refresh=10">reload every 10 s</a>)'}. The files are in the dumps folder (dumps.dir, public/WIKI/)${o.fileUrl ? '; the ones this member holds download from here' : ''}; <code>mbwa dump verify FILE</code> checks one. JSON: <a href="/v1/dumps">/v1/dumps</a>.</p>
 <table><thead><tr><th>wiki</th><th>last good dump</th><th>next due</th><th>running job</th><th>last failure</th><th>abandoned</th></tr></thead>
 <tbody>
 ${rows || '<tr><td colspan="6">no dump jobs yet</td></tr>'}

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { createReadStream, readdirSync, statSync } from 'node:fs'
 import { open, stat } from 'node:fs/promises'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { request as undiciRequest } from 'undici'
 import { MbwaError, type ErrorCode } from '../errors/errors.js'
@@ -54,6 +54,31 @@ export interface QueryServerOptions {
   logKind?: string
   /** Where this deployment's sink keeps its dry-run diffs, a file per wiki (the diffs pages). */
   diffsDir?: string
+  /** The dump folder (dumps.dir): its public dumps can be downloaded from the dumps page. */
+  dumpsDir?: string
+}
+
+/** A time as the API gives every time: ISO 8601 in UTC. */
+function iso(ms: number | null | undefined): string | null {
+  return ms === null || ms === undefined || !Number.isFinite(ms) ? null : new Date(ms).toISOString()
+}
+
+/** A title's pages as JSON shows them: the same fields, their times (observedAt, changedAt, createdAt) in ISO 8601. */
+function withIsoTimes(pages: Record<string, { observedAt: number; changedAt: number; createdAt: number | null }>): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const [w, p] of Object.entries(pages)) out[w] = { ...p, observedAt: iso(p.observedAt), changedAt: iso(p.changedAt), createdAt: iso(p.createdAt) }
+  return out
+}
+
+/** The path of a public dump file of `wiki` in `dir`, when the name is one the dump worker makes and it is there. */
+function localDumpFile(dir: string, wiki: string, name: string): string | undefined {
+  if (!/^[a-z0-9-]{1,40}$/.test(wiki) || !/^[a-z0-9-]{1,40}-[0-9TZ-]+\.mbwa\.gz$/.test(name) || !name.startsWith(`${wiki}-`)) return undefined
+  const path = join(dir, 'public', safeWikiCode(wiki), name)
+  try {
+    return statSync(path).isFile() ? path : undefined
+  } catch {
+    return undefined
+  }
 }
 
 const MAX_TITLE_BYTES = 255
@@ -173,12 +198,12 @@ export class QueryServer {
       return {
         title: key,
         partition,
-        wikis: pages,
+        wikis: withIsoTimes(pages),
         linkSet: verdict.linkSet,
         complete: verdict.complete,
         incomplete: verdict.incomplete,
         pages: verdict.pages,
-        pendingEdits: pending,
+        pendingEdits: Object.fromEntries(Object.entries(pending).map(([w, c]) => [w, { ...c, requestedAt: iso(c.requestedAt) }])),
       }
     })
 
@@ -244,7 +269,7 @@ export class QueryServer {
         return { items: await store.discrepancies(p, wiki, kind, q.after, limit) }
       }
       const { items, next } = await this.discrepancyPage(wiki, kind, cursor, limit)
-      return { wiki, kind: kind ?? null, items, cursor: next }
+      return { wiki, kind: kind ?? null, items: items.map((i) => (i.at === undefined ? i : { ...i, at: iso(i.at) })), cursor: next }
     })
 
     // "Missing here": titles that are real pages on at least minWikis other wikis and absent on this one, most-present
@@ -342,8 +367,22 @@ export class QueryServer {
       if (!monitor) fail('MBWA_NOT_FOUND', 'no dump monitor runs here')
       const refresh = req.query.refresh === undefined ? undefined : Number(req.query.refresh)
       if (refresh !== undefined && !(Number.isFinite(refresh) && refresh >= 1 && refresh <= 3600)) fail('MBWA_BAD_REQUEST', 'refresh is seconds, 1 to 3600')
-      const page = dumpStatusPage(monitor.status(), Date.now(), { intervalMs: this.options.dumpIntervalMs, refreshSeconds: refresh })
+      const dumpsDir = this.options.dumpsDir
+      const fileUrl = dumpsDir ? (wiki: string, path: string) => (localDumpFile(dumpsDir, wiki, basename(path)) ? `/dumps/files/${encodeURIComponent(wiki)}/${encodeURIComponent(basename(path))}` : undefined) : undefined
+      const page = dumpStatusPage(monitor.status(), Date.now(), { intervalMs: this.options.dumpIntervalMs, refreshSeconds: refresh, fileUrl })
       return reply.header('content-type', 'text/html; charset=utf-8').send(page)
+    })
+    // A dump file this member's dump folder holds (dumps.dir/public/WIKI/NAME), for download: names as the dump
+    // worker makes them, nothing outside that folder.
+    app.get<{ Params: { wiki: string; name: string } }>('/dumps/files/:wiki/:name', async (req, reply) => {
+      const { wiki, name } = req.params
+      const path = this.options.dumpsDir ? localDumpFile(this.options.dumpsDir, wiki, name) : undefined
+      if (!path) fail('MBWA_NOT_FOUND', 'no such dump file here', { wiki, name })
+      return reply
+        .header('content-type', 'application/gzip')
+        .header('content-length', String(statSync(path).size))
+        .header('content-disposition', `attachment; filename="${name}"`)
+        .send(createReadStream(path))
     })
 
     // A wiki's pages, one partition at a time, in title order: what dump workers elsewhere read.

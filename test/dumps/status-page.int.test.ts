@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium, type Browser } from 'playwright-core'
@@ -70,6 +70,17 @@ dumps: {dir: ${join(work, 'dumps')}, heartbeatSeconds: 0.5, checkSeconds: 1${ext
     expect(await worker.exited).toBe(0)
     await waitFor(async () => (await state()) === 'idle', 30_000, 'the page to show the job done')
     expect(await page.locator('tr[data-wiki="en"] .good').textContent()).toMatch(/ago, .* 1,500 titles/)
+    // The file links to its download: the same bytes as in the dump folder; nothing else of the disk is served.
+    const href = await page.locator('tr[data-wiki="en"] .file a').getAttribute('href')
+    expect(href).toMatch(/^\/dumps\/files\/en\/en-[0-9TZ-]+\.mbwa\.gz$/)
+    const res = await fetch(`${url}${href}`)
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toBe('application/gzip')
+    const onDisk = readFileSync(join(work, 'dumps', 'public', 'en', href!.split('/').pop()!))
+    expect(Buffer.from(await res.arrayBuffer()).equals(onDisk)).toBe(true)
+    for (const bad of ['/dumps/files/en/..%2F..%2Fmember.yaml', '/dumps/files/en/fr-2026.mbwa.gz', '/dumps/files/..%2Fprivate/x.json', '/dumps/files/en/en-2026-12-07T00-00-00-000Z.mbwa.gz']) {
+      expect((await fetch(`${url}${bad}`)).status, bad).toBe(404)
+    }
     await page.screenshot({ path: join(work, 'dumps.png') })
   })
 })

@@ -69,6 +69,8 @@ async function get(path: string, method: 'GET' | 'POST' | 'DELETE' = 'GET') {
 describe('query endpoint (unit, embedded log)', () => {
   it('answers a title given percent-encoded in any Unicode: per-wiki state, link set, what each page should carry', async () => {
     const { status, body } = await get(`/v1/titles/${encodeURIComponent('Ελλάδα')}`)
+    // Times as every answer gives them: ISO 8601.
+    expect((body as { wikis: Record<string, { observedAt: string }> }).wikis.en!.observedAt).toBe(new Date(1_700_000_000_000).toISOString())
     expect(status).toBe(200)
     expect(body.title).toBe('Ελλάδα')
     expect(Object.keys(body.wikis as object).sort()).toEqual(['de', 'en', 'fr'])
@@ -139,7 +141,7 @@ describe('query endpoint (unit, embedded log)', () => {
     expect(new Set(seen).size).toBe(seen.length)
     expect(pages).toBeGreaterThan(4)
     const de = await get('/v1/wikis/de/discrepancies?kind=stale-missing')
-    expect((de.body as { items: { title: string; codes: string[] }[] }).items).toEqual([{ kind: 'stale-missing', title: 'Kuchen', codes: ['en'], links: [{ code: 'en', title: 'Kuchen' }], at: 1_700_000_000_000 }])
+    expect((de.body as { items: { title: string; codes: string[] }[] }).items).toEqual([{ kind: 'stale-missing', title: 'Kuchen', codes: ['en'], links: [{ code: 'en', title: 'Kuchen' }], at: new Date(1_700_000_000_000).toISOString() }])
   })
 
   it('lists wikis with titles known and last snapshot; stats, health, readiness and metrics', async () => {
