@@ -1,5 +1,7 @@
 import { pino, type Logger } from 'pino'
 import pretty from 'pino-pretty'
+import { Writable } from 'node:stream'
+import { writeAboveBars } from './terminal-lines.js'
 
 export type { Logger }
 
@@ -24,9 +26,17 @@ const REDACT = [
 
 export function createLogger(level: string = process.env.MBWA_LOGGING__LEVEL ?? 'info', format: 'auto' | 'json' | 'pretty' = 'auto'): Logger {
   const options = { name: 'mbwa', level, redact: { paths: REDACT, censor: '[redacted]' }, base: { pid: process.pid } }
-  const readable = format === 'pretty' || (format === 'auto' && process.stderr.isTTY === true)
-  if (!readable) return pino(options, pino.destination({ fd: 2, sync: false }))
-  return pino(options, pretty({ destination: 2, sync: true, colorize: process.stderr.isTTY === true, translateTime: "UTC:yyyy-mm-dd'T'HH:MM:ss.l'Z'", ignore: 'pid,hostname,name', singleLine: true }))
+  const tty = process.stderr.isTTY === true
+  const readable = format === 'pretty' || (format === 'auto' && tty)
+  // On a terminal, lines go above a live progress bar (terminal-lines.ts), written at once.
+  const toTerminal = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      writeAboveBars(chunk.toString())
+      done()
+    },
+  })
+  if (!readable) return pino(options, tty ? toTerminal : pino.destination({ fd: 2, sync: false }))
+  return pino(options, pretty({ destination: tty ? toTerminal : 2, sync: true, colorize: tty, translateTime: "UTC:yyyy-mm-dd'T'HH:MM:ss.l'Z'", ignore: 'pid,hostname,name', singleLine: true }))
 }
 
 /** A logger that drops everything (tests, benchmarks). */

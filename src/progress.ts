@@ -1,5 +1,6 @@
 import { Presets, SingleBar } from 'cli-progress'
 import type { Logger } from './logging.js'
+import { barStarted, barStopped } from './terminal-lines.js'
 
 // Progress of long work (snapshots, rebuild, import, dumps): a bar on a terminal (cli-progress), and a log line
 // every `everyMs` otherwise, so a person reading a journal or a Kubernetes log sees it move too. Rate and ETA
@@ -35,6 +36,7 @@ export class Progress {
   private done: number
   private total: number | null
   private readonly now: () => number
+  private live: { redraw(): void } | undefined
 
   constructor(
     private readonly options: ProgressOptions,
@@ -58,6 +60,10 @@ export class Progress {
         Presets.shades_classic,
       )
       this.bar.start(this.total ?? 0, done, { speed: 0 })
+      // Log lines go above it (terminal-lines.ts): cli-progress draws again what it drew last when told to.
+      const bar = this.bar as unknown as { lastDrawnString: string | null; render(): void }
+      this.live = { redraw: () => { bar.lastDrawnString = null; bar.render() } }
+      barStarted(this.live)
     }
   }
 
@@ -91,6 +97,7 @@ export class Progress {
     const f = this.figures()
     this.bar?.update(this.done, { speed: Math.round(f.rate) })
     this.bar?.stop()
+    if (this.live) barStopped(this.live)
     return f
   }
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { join, resolve } from 'node:path'
-import type { Config } from '../config/schema.js'
+import { isWikimediaApi, type Config } from '../config/schema.js'
 import type { EventStore } from '../events/event-log.js'
 import type { Logger } from '../logging.js'
 import type { TopicNames } from '../log/topics.js'
@@ -79,7 +79,9 @@ export class Sources {
     for (const meter of Object.values(sources.meters)) await meter.load(checkpoints)
     sources.meters.eventstreams.enabled = config.sources.eventStreams.enabled
     sources.meters.recentchanges.enabled = config.sources.recentChanges.enabled
-    sources.meters.snapshot.enabled = config.sources.snapshot.enabled
+    // Snapshots come from the API, or from Wikimedia's dumps for the wikis those feed (auto: Wikimedia's).
+    const wd = config.sources.wikimediaDumps.enabled
+    sources.meters.snapshot.enabled = config.sources.snapshot.enabled || wd === true || (wd === 'auto' && (wikisFromConfig(config).some((w) => isWikimediaApi(w.api)) || (config.discovery.sitematrix.enabled && isWikimediaApi(config.discovery.sitematrix.api))))
     sources.meters.discovery.enabled = config.discovery.sitematrix.enabled
     // The configured wikis now; the sitematrix's in the background, so that neither a slow nor an unreachable
     // meta wiki keeps mbwa from starting (its endpoint answers /healthz meanwhile).
