@@ -156,9 +156,11 @@ async function everyPartitionComplete(url: string): Promise<boolean> {
     const v = (await (await request(`${url}/v1/titles/${encodeURIComponent(t)}`)).body.json()) as { partition: number }
     if (!probes.has(v.partition)) probes.set(v.partition, t)
   }
+  // A probe may stay incomplete for a reason of its own (a short page's blankness is unknown): what counts is that
+  // no wiki is still without its snapshot there.
   for (const t of probes.values()) {
-    const v = (await (await request(`${url}/v1/titles/${encodeURIComponent(t)}`)).body.json()) as { complete: boolean }
-    if (!v.complete) return false
+    const v = (await (await request(`${url}/v1/titles/${encodeURIComponent(t)}`)).body.json()) as { incomplete: string[] }
+    if (v.incomplete.some((why) => why.includes('not snapshotted'))) return false
   }
   return true
 }
