@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util'
 import { keys, TitleStore } from '../src/projections/title-store.js'
 import { mix } from '../test/setup/generated-wikis.js'
 import { fmt, machine, writeSection } from './report.js'
+import { TitleSpread } from './title-spread.js'
 
 // "Missing here" at the real size: a store whose presence index holds N titles over W wikis (how many wikis have
 // each title falls off as on the Wiktionaries: most have one, a few have dozens; wiki sizes by a power of their
@@ -18,30 +19,8 @@ const N = Number(args.titles)
 const W = Number(args.wikis)
 const P = 12
 const CODES = Array.from({ length: W }, (_, i) => (i === 0 ? 'en' : `x${i.toString(36)}`))
-const weights = CODES.map((_, i) => 1 / (i + 1) ** 0.9)
-const cumulative: number[] = []
-weights.reduce((sum, w, i) => (cumulative[i] = sum + w), 0)
-const total = cumulative[W - 1]!
-const pick = (r: number): number => {
-  const x = (r / 2 ** 32) * total
-  let lo = 0
-  let hi = W - 1
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1
-    if (cumulative[mid]! < x) lo = mid + 1
-    else hi = mid
-  }
-  return lo
-}
-function holders(t: number): number[] {
-  const out = [pick(mix(t, 0))]
-  for (let j = 1; out.length < W && mix(t, j, 9) % 100 < 60; j++) {
-    const w = pick(mix(t, j))
-    if (!out.includes(w)) out.push(w)
-    else if (j > 40) break
-  }
-  return out
-}
+const spread = new TitleSpread(W)
+const holders = (t: number): number[] => spread.holders(t)
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'mbwa-bench-missing-'))
@@ -77,6 +56,7 @@ async function main(): Promise<void> {
       const start = performance.now()
       let n = 0
       for await (const _ of store.db.iterator({ gte: keys.presencePrefix(0), lt: keys.end(keys.presencePrefix(0)), limit: 1000 })) n++
+      if (n !== 1000) throw new Error(`the index read gave ${n} entries, not 1,000`)
       return performance.now() - start
     }
     const rows: string[] = []

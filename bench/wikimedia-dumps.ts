@@ -14,6 +14,7 @@ import { SqlDumpParser } from '../src/streams/wikimedia-dumps/sql-dump.js'
 import { mix } from '../test/setup/generated-wikis.js'
 import { pageRow, serveDumpsSite, writeRun, type Cell } from '../test/setup/wikimedia-dump-files.js'
 import { fmt, machine, writeSection } from './report.js'
+import { TitleSpread } from './title-spread.js'
 
 // The bootstrap of every Wiktionary from Wikimedia's dumps, at the real size: a generator of its own writes W wikis'
 // page and langlinks tables in the real format (mysqldump text, gzip, dumpstatus.json with sha1), with sizes falling
@@ -34,33 +35,8 @@ const BASE = ['en', 'fr', 'mg', 'zh', 'ru', 'de', 'es', 'sh', 'sv', 'nl', 'el', 
 const CODES = Array.from({ length: W }, (_, i) => BASE[i] ?? `x${i.toString(36)}`)
 const DB = CODES.map((c) => `${c.replace(/-/g, '_')}wiktionary`)
 // Sizes fall off as a power of the rank (en has about a seventh of all pages, the smallest few thousand).
-const weights = CODES.map((_, i) => 1 / (i + 1) ** 0.9)
-const cumulative: number[] = []
-weights.reduce((sum, w, i) => (cumulative[i] = sum + w), 0)
-const totalWeight = cumulative[W - 1]!
-
-function pick(r: number): number {
-  const x = (r / 2 ** 32) * totalWeight
-  let lo = 0
-  let hi = W - 1
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1
-    if (cumulative[mid]! < x) lo = mid + 1
-    else hi = mid
-  }
-  return lo
-}
-
-/** The wikis that have title t: a first one by size, then others while a draw says so (2.5 on average). */
-function holders(t: number): number[] {
-  const out = [pick(mix(t, 0))]
-  for (let j = 1; out.length < W && mix(t, j, 9) % 100 < 60; j++) {
-    const w = pick(mix(t, j))
-    if (!out.includes(w)) out.push(w)
-    else if (j > 40) break
-  }
-  return out
-}
+const spread = new TitleSpread(W)
+const holders = (t: number): number[] => spread.holders(t)
 
 const T = Math.round(P / 2.5)
 function title(t: number): string {
