@@ -50,5 +50,12 @@ describe('mbwa on a terminal (int, a pseudo-terminal)', () => {
       const before = line.slice(0, line.search(/\[\d{4}-/))
       expect(before === '' || before.endsWith('\r\x1b[2K'), JSON.stringify(line)).toBe(true)
     }
+
+    // A one-shot command on a terminal says what it was asked, and no log chatter before it.
+    const offsets = await onTerminal(['offsets'], work)
+    expect(offsets.status, offsets.out).toBe(0)
+    expect(offsets.out).toMatch(/^\s*(topic|group|partition)/i)
+    expect(offsets.out).not.toContain('log: embedded')
+    expect(offsets.out).not.toContain('"msg"')
   })
 })
