@@ -212,7 +212,7 @@ export class QueryServer {
       const parts = await this.gather(req, local, async () => {
         const out: Record<string, { titles: number; lastSnapshot: number | null; lag: number; snapshotFailures: number }> = {}
         const failures = this.snapshotFailures()
-        for (const [p, owned] of projector.owned) {
+        for (const owned of projector.owned.values()) {
           const lag = Math.max(0, owned.end - owned.offset)
           for (const code of owned.applier.rules.keys()) {
             const o = (out[code] ??= { titles: 0, lastSnapshot: null, lag: 0, snapshotFailures: 0 })
@@ -222,7 +222,6 @@ export class QueryServer {
             if (mark && (o.lastSnapshot === null || mark.completedAt > o.lastSnapshot)) o.lastSnapshot = mark.completedAt
             o.lag += lag
           }
-          void p
         }
         return out
       })
@@ -597,7 +596,7 @@ export class QueryServer {
     const router = this.options.router
     if (local || !router || req.headers[FORWARDED]) return [own]
     await router.refresh()
-    const self = this.selfAddress()
+    const self = this.self
     const others = router.addresses().filter((a) => a !== self)
     const path = req.url.split('?')[0]!
     const remote = await Promise.all(
@@ -608,10 +607,6 @@ export class QueryServer {
       }),
     )
     return [own, ...remote]
-  }
-
-  private selfAddress(): string | undefined {
-    return this.self
   }
 
   private async remoteDiscrepancies(p: number, wiki: string, kind: string | undefined, after: string | undefined, limit: number) {
@@ -628,11 +623,11 @@ export class QueryServer {
     const router = this.options.router
     if (!router) fail('MBWA_RESTORING', `partition ${partition} is not served here`, { partition })
     let owner = router.ownerOf(partition)
-    if (!owner || owner === this.selfAddress()) {
+    if (!owner || owner === this.self) {
       await router.refresh()
       owner = router.ownerOf(partition)
     }
-    if (!owner || owner === this.selfAddress()) fail('MBWA_RESTORING', `partition ${partition} has no owner right now (rebalancing)`, { partition })
+    if (!owner || owner === this.self) fail('MBWA_RESTORING', `partition ${partition} has no owner right now (rebalancing)`, { partition })
     return owner
   }
 
