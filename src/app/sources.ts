@@ -29,7 +29,12 @@ export interface SupervisionOptions {
   discoveryRetryMs?: number
   /** Extra options of the EventStreams source (tests: batch sizes, timings). */
   eventStreams?: Partial<EventStreamsOptions>
+  /** Events of the log this process's projection has yet to apply: a dumps import waits while it is large. */
+  projectionBacklog?: () => number
 }
+
+/** A dumps import waits while the projection has more than this many events to apply (about 20 of its batches). */
+const IMPORT_BACKLOG = 100_000
 
 const ANNOUNCED_EDITS_KEY = 'discovery:announced:edits'
 const ANNOUNCED_KEY = 'discovery:announced'
@@ -207,7 +212,7 @@ export class Sources {
       const dumps =
         wd.enabled === false
           ? undefined
-          : { source: new WikimediaDumpSource({ config: this.config, events: this.events, topic: this.topics.events, checkpoints: this.checkpoints, logger: this.logger, meter }), checkEveryMs: wd.checkHours * 3_600_000, fallbackAfterMs: wd.fallbackAfterDays * 86_400_000 }
+          : { source: new WikimediaDumpSource({ config: this.config, events: this.events, topic: this.topics.events, checkpoints: this.checkpoints, logger: this.logger, meter, pace: this.pace() }), checkEveryMs: wd.checkHours * 3_600_000, fallbackAfterMs: wd.fallbackAfterDays * 86_400_000 }
       this.scheduler = new SnapshotScheduler(wikis, { reader, checkpoints: this.checkpoints, intervalMs: sources.snapshot.intervalHours * 3_600_000, logger: this.logger, meter, dumps, api: sources.snapshot.enabled })
       this.scheduler.start()
       meter.connected = true
@@ -217,6 +222,15 @@ export class Sources {
       { wikis: wikis.map((w) => w.code), recentChanges: sources.recentChanges.enabled, snapshot: sources.snapshot.enabled, wikimediaDumps: wd.enabled, eventStreams: sources.eventStreams.enabled },
       'sources started',
     )
+  }
+
+  /** Waits while the projection's backlog is over IMPORT_BACKLOG (never while stopping). */
+  private pace(): (() => Promise<void>) | undefined {
+    const backlog = this.supervision.projectionBacklog
+    if (!backlog) return undefined
+    return async () => {
+      while (!this.stopping && backlog() > IMPORT_BACKLOG) await new Promise((r) => setTimeout(r, 100))
+    }
   }
 
   /**

@@ -36,7 +36,8 @@ export function registerRun(program: Command): void {
         const p = await ProjectionService.start(config, events, topics, logger, { sink: s ? () => s.status() : undefined, sources: () => sourcesStatus() })
         projection = p
         started.push(p)
-        sources = await Sources.start(config, events, topics, logger)
+        const projector = projection.projector
+        sources = await Sources.start(config, events, topics, logger, { projectionBacklog: () => projector.status().reduce((n, st) => n + Math.max(0, st.end - st.offset), 0) })
         const src = sources
         sourcesStatus = () => src.status()
       } catch (err) {

@@ -176,7 +176,8 @@ export function languageLinkTarget(target: string, codes: ReadonlySet<string>, o
   }
   raw = raw.replace(/^ +/, '')
   if (raw.startsWith(':') || PROTOCOLS.test(raw)) return undefined // [[:fr:x]] is an ordinary link; URLs are external
-  let key = decodeCharReferences(raw).normalize('NFC').replace(BIDI, '').replace(SPACES, '_').replace(/^_+|_+$/g, '')
+  // NFC again once the bidi marks are gone, as MediaWiki's title does: `u` RLM U+0301 is `ú` (a property-test seed found it).
+  let key = decodeCharReferences(raw).normalize('NFC').replace(BIDI, '').normalize('NFC').replace(SPACES, '_').replace(/^_+|_+$/g, '')
   if (key.includes('\ufffd')) return undefined
   if (key.startsWith(':')) key = key.slice(1).replace(/^_+/, '') // '_:fr:x': the colon names the main namespace
   if (key === '') return undefined

@@ -26,6 +26,8 @@ describe('language links in wikitext (unit)', () => {
     expect(languageLinks(text, CODES, { self: 'en' })).toEqual([{ code: 'fr', title: 'chat' }, { code: 'de', title: 'Katze' }, { code: 'nl', title: 'kat' }, { code: 'mg', title: 'saka' }])
     expect(languageLinks('[[fr:a%20b]] [[de:x&amp;y]] [[nl:t#Noun_1]] [[pl::z]] [[mg:~~~x]] [[zh-min-nan:../x]]', CODES)).toEqual([{ code: 'fr', title: 'a b' }, { code: 'de', title: 'x&y' }, { code: 'nl', title: 't#Noun 1' }, { code: 'pl', title: 'z' }])
     // Unclosed <nowiki> is plain text; an unclosed template call hides nothing.
+    // A bidi mark between a letter and its combining accent: gone, and the two composed (NFC), as MediaWiki's title.
+    expect(languageLinks("[[fr:l'eau\u200f\u0301x]]", CODES)).toEqual([{ code: 'fr', title: "l'ea\u00fax" }])
     expect(languageLinks('<nowiki>[[fr:a]] {{x [[de:b]]', CODES)).toEqual([{ code: 'fr', title: 'a' }, { code: 'de', title: 'b' }])
     // A piped link's text may run over lines; a later [[ ends it.
     expect(languageLinks('[[fr:a|x\ny]] [[de:b|[[c]]]]', CODES)).toEqual([{ code: 'fr', title: 'a' }])

@@ -44,6 +44,11 @@ export interface DumpImportOptions {
   catchUp?: (wiki: WikiSource, since: number) => Promise<void>
   /** Draw a progress bar (a terminal); otherwise log lines. */
   bar?: boolean
+  /**
+   * Waits while what reads the log is far behind (mbwa run: the projection): the import, which can append faster
+   * than the projection applies, then shares the thread with it instead of taking it.
+   */
+  pace?: () => Promise<void>
   progressEveryMs?: number
   now?: () => number
 }
@@ -158,6 +163,7 @@ export class WikimediaDumpImport {
             batch = []
             await inFlight
             inFlight = appending
+            await this.options.pace?.()
             progress.update(pages)
             this.options.meter?.appended(5000, null, code)
             this.options.meter?.snapshotProgress(code, snapshotId, startedAt, pages, null)

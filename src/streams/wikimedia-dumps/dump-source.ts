@@ -29,6 +29,8 @@ export interface DumpSourceOptions {
   bar?: boolean
   /** The site, when not the configured one (mbwa import --wikimedia URL). */
   url?: string
+  /** Waits while the projection is far behind the log (see DumpImportOptions.pace). */
+  pace?: () => Promise<void>
   now?: () => number
 }
 
@@ -54,6 +56,7 @@ export class WikimediaDumpSource {
       logger: this.logger,
       meter: options.meter,
       bar: options.bar,
+      pace: options.pace,
       now: this.now,
       catchUp: async (wiki, since) => {
         const r = await RecentChangesPoller.catchUp(wiki, since, { events: options.events, topic: options.topic, checkpoints: options.checkpoints, logger: this.logger, now: this.now })
