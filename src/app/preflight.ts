@@ -15,14 +15,14 @@ export function checkSecrets(config: Config): void {
   const rules = wikiRules(config)
   for (const [code, w] of Object.entries(config.wikis)) {
     const r = rules.get(code)!
-    if (r.closed || r.locked || (!r.edit && !r.refreshLinks)) continue
+    if (r.closed || r.locked || (!r.edit && !r.refreshLinks && !(w.reportPage ?? config.wikiDefaults.reportPage))) continue
     const cred = w.credentials
     if (cred?.oauthToken) {
       readSecret(cred.oauthToken, `wikis.${code}.credentials.oauthToken`)
       continue
     }
     if (!(cred?.username && cred.password)) {
-      throw new MbwaError('MBWA_CONFIG_INVALID', `config key wikis.${code}.credentials: an editable wiki needs username and password, or oauthToken`, { wiki: code, key: `wikis.${code}.credentials` })
+      throw new MbwaError('MBWA_CONFIG_INVALID', `config key wikis.${code}.credentials: an editable wiki (or one with a reportPage) needs username and password, or oauthToken`, { wiki: code, key: `wikis.${code}.credentials` })
     }
     readSecret(cred.password, `wikis.${code}.credentials.password`)
   }
@@ -62,7 +62,7 @@ export function checkContact(config: Config, warn: (msg: string) => void): void 
   const discovering = config.discovery.sitematrix.enabled && isWikimediaHost(config.discovery.sitematrix.api)
   if (wikimedia.length === 0 && !discovering) return
   const rules = wikiRules(config)
-  const editing = config.sink.enabled && config.sink.apply && wikimedia.some(([code]) => rules.get(code)!.edit || rules.get(code)!.refreshLinks)
+  const editing = config.sink.enabled && config.sink.apply && wikimedia.some(([code, w]) => rules.get(code)!.edit || rules.get(code)!.refreshLinks || (w.reportPage ?? config.wikiDefaults.reportPage) !== undefined)
   const why = "Wikimedia's User-Agent policy asks for a contact (https://meta.wikimedia.org/wiki/User-Agent_policy)"
   if (editing) throw new MbwaError('MBWA_CONFIG_INVALID', `config key userAgent.contact: empty, and mbwa would edit Wikimedia's wikis: ${why}; set it to a URL or e-mail address where you can be reached`, { key: 'userAgent.contact' })
   const what = discovering ? "Wikimedia's wikis (the sitematrix's)" : `${wikimedia.length} Wikimedia wiki(s)`

@@ -12,6 +12,10 @@ import { EditSink } from '../sinks/edit-sink.js'
 import { Throttle } from '../sinks/throttle.js'
 import { interlanguageCodes, linkOrder } from '../sinks/wiki-codes.js'
 import { WikiEditor } from '../sinks/wiki-editor.js'
+import { ReportPublisher, type ReportPageStatus } from '../sinks/report-publisher.js'
+import { fetchReportItems, fetchWikiState } from '../projections/report-client.js'
+import { REPORT_KINDS, reportRows } from '../projections/report-rows.js'
+import { partitionForKey } from '../log/partitioner.js'
 
 /** Where `mbwa sink resume WIKI` leaves a request for a running sink (the sink store is locked while it runs). */
 export function sinkControlDir(config: Config): string {
@@ -31,7 +35,12 @@ export interface SinkStatus {
   failed: number
   verified: number
   verifyBatches: number
+  /** The on-wiki report pages (wikis.CODE.reportPage) and how each last run ended. */
+  reportPages?: Record<string, ReportPageStatus>
 }
+
+/** The projection may have this many events still to apply and its reports count as current. */
+const REPORT_MAX_LAG = 1000
 
 // The sink side of `mbwa run`: readers for every configured wiki (and for discovered ones, as the edits topic
 // announces them), writers (logged in) for those mbwa may edit,
@@ -43,7 +52,15 @@ export class SinkService {
     private readonly queue: EditQueue,
     private readonly clients: MediaWikiClient[],
     private readonly apply: boolean,
+    private readonly reports: ReportPublisher | undefined,
+    private readonly endpoint: { url?: string; headers: Record<string, string> },
   ) {}
+
+  /** Where the report pages read the reports: the query endpoint (it gathers every member's partitions). */
+  reportsFrom(url: string, headers: Record<string, string>): void {
+    this.endpoint.url = url
+    this.endpoint.headers = headers
+  }
 
   static async start(config: Config, events: EventStore, topics: TopicNames, logger: Logger): Promise<SinkService> {
     const rules = wikiRules(config)
@@ -56,7 +73,7 @@ export class SinkService {
       const r = rules.get(code)!
       if (r.closed) continue
       const connections = Math.max(2, concurrency(code))
-      if ((!r.edit && !r.refreshLinks) || r.locked || !config.sink.apply) {
+      if ((!r.edit && !r.refreshLinks && !reportPageOf(config, code)) || r.locked || !config.sink.apply) {
         const reader = new MediaWikiClient({ api: w.api, contact: config.userAgent.contact, logger, connections })
         readers.set(code, reader)
         all.push(reader)
@@ -65,7 +82,7 @@ export class SinkService {
       const cred = w.credentials
       const oauth = cred?.oauthToken ? readSecret(cred.oauthToken, `wikis.${code}.credentials.oauthToken`) : undefined
       if (!oauth && !(cred?.username && cred.password)) {
-        throw new MbwaError('MBWA_CONFIG_INVALID', `config key wikis.${code}.credentials: an editable wiki needs username and password, or oauthToken`, { wiki: code })
+        throw new MbwaError('MBWA_CONFIG_INVALID', `config key wikis.${code}.credentials: an editable wiki (or one with a reportPage) needs username and password, or oauthToken`, { wiki: code })
       }
       const writer = new MediaWikiClient({ api: w.api, contact: config.userAgent.contact, logger, bearerToken: oauth, connections })
       all.push(writer)
@@ -82,6 +99,45 @@ export class SinkService {
       smallBacklog: config.sink.smallBacklog,
       slowdown: config.sink.slowdownFactor,
     })
+    const endpoint: { url?: string; headers: Record<string, string> } = { headers: {} }
+    const reportWikis = Object.entries(config.wikis)
+      .filter(([code]) => reportPageOf(config, code) !== undefined && !rules.get(code)!.closed && !rules.get(code)!.locked)
+      .map(([code, w]) => ({ code, page: reportPageOf(config, code)!, shutoffPage: w.reportShutoffPage ?? config.wikiDefaults.reportShutoffPage ?? config.reports.shutoffPage }))
+    const apiOf = (w: string) => config.wikis[w]?.api ?? config.family.api.replace('{code}', w)
+    // The sink, once made: the report pages ask it which partitions this member holds, and show diffs through it.
+    const made: { sink?: EditSink } = {}
+    const reports =
+      reportWikis.length === 0
+        ? undefined
+        : new ReportPublisher({
+            wikis: reportWikis,
+            source: {
+              rows: async (wiki) => {
+                if (!endpoint.url) return { notReady: 'the query endpoint is not up yet' }
+                const { lastSnapshot, lag } = await fetchWikiState(endpoint.url, endpoint.headers, wiki)
+                if (lastSnapshot === undefined) return { notReady: `no complete reading of ${wiki} yet (its first snapshot)` }
+                if (lag > REPORT_MAX_LAG) return { notReady: `the projection has ${lag} events still to apply` }
+                const items = await fetchReportItems(endpoint.url, endpoint.headers, wiki, REPORT_KINDS)
+                return { rows: reportRows(wiki, items, apiOf), lastSnapshot }
+              },
+            },
+            queue,
+            throttle,
+            readers: (wiki) => readers.get(wiki),
+            editors: (wiki) => editors.get(wiki),
+            apply: config.sink.apply,
+            intervalMs: config.reports.intervalHours * 3600_000,
+            checkMs: config.reports.checkMinutes * 60_000,
+            rowsPerPage: config.reports.rowsPerPage,
+            maxPages: config.reports.maxPages,
+            publicUrl: config.reports.publicUrl,
+            retryBaseMs: config.sink.retryAfterSeconds * 1000,
+            // One member of a group writes a wiki's report page: the one holding the edits partition of its key.
+            owns: (wiki) => made.sink?.holds(partitionForKey(`report-page:${wiki}`, config.log.partitions.edits)) ?? false,
+            show: async (wiki, text) => made.sink?.showText(wiki, text),
+            logger,
+          })
+    await reports?.load()
     const sink = new EditSink({
       events,
       topics,
@@ -105,11 +161,13 @@ export class SinkService {
       concurrency,
       out: process.stdout,
       diffsDir: diffsDirOf(config),
+      reports,
       logger,
     })
+    made.sink = sink
     await sink.start()
     logger.info({ apply: config.sink.apply, editable: [...editors.keys()] }, config.sink.apply ? 'sink: editing' : 'sink: dry run (diffs on stdout; --apply to edit)')
-    return new SinkService(sink, queue, all, config.sink.apply)
+    return new SinkService(sink, queue, all, config.sink.apply, reports, endpoint)
   }
 
   /** What /v1/stats shows of the sink. */
@@ -125,6 +183,7 @@ export class SinkService {
       failed: this.sink.stats.failed,
       verified: this.sink.stats.verified,
       verifyBatches: this.sink.stats.batches,
+      reportPages: this.reports?.status() ?? {},
     }
   }
 
@@ -133,6 +192,11 @@ export class SinkService {
     await this.queue.close()
     await Promise.allSettled(this.clients.map((c) => c.close()))
   }
+}
+
+/** A configured wiki's report page (wikis.CODE.reportPage, else wikiDefaults.reportPage), if it has one. */
+export function reportPageOf(config: Config, code: string): string | undefined {
+  return config.wikis[code]?.reportPage ?? config.wikiDefaults.reportPage
 }
 
 /** Where a deployment's sink keeps its dry-run diffs, a file per wiki (its endpoint shows them). */

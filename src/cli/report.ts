@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { Command } from 'commander'
-import { request } from 'undici'
 import type { Config } from '../config/schema.js'
 import { MbwaError } from '../errors/errors.js'
 import { REPORT_KINDS, reportRows, toCsv, toTable, toWikitext, type ReportRow } from '../projections/report-rows.js'
+import { fetchReportItems } from '../projections/report-client.js'
 import { TitleStore, type DiscrepancyItem } from '../projections/title-store.js'
 import { WIKI_CODE } from '../domain/wiki-code.js'
 import { commandContext, endpointHeaders, endpointUrl } from './context.js'
@@ -13,26 +13,6 @@ import { commandContext, endpointHeaders, endpointUrl } from './context.js'
 // (a sortable wikitable to paste), from a running mbwa's endpoint or, with mbwa run stopped, from the local store.
 
 const FORMATS = ['table', 'csv', 'json', 'wikitext'] as const
-
-async function fromEndpoint(base: string, headers: Record<string, string>, wiki: string, kinds: readonly string[]): Promise<DiscrepancyItem[]> {
-  const out: DiscrepancyItem[] = []
-  for (const kind of kinds) {
-    let cursor: string | null = null
-    do {
-      const qs = new URLSearchParams({ kind, limit: '1000', ...(cursor ? { cursor } : {}) })
-      const res = await request(`${base}/v1/wikis/${encodeURIComponent(wiki)}/discrepancies?${qs}`, { headers, headersTimeout: 30_000, bodyTimeout: 60_000 })
-      if (res.statusCode !== 200) {
-        const text = await res.body.text()
-        throw new MbwaError(res.statusCode === 404 ? 'MBWA_WIKI_NOT_CONFIGURED' : 'MBWA_UNREACHABLE', `${base} answered ${res.statusCode} for ${wiki}'s reports: ${text.slice(0, 200)}`)
-      }
-      // The endpoint gives times in ISO 8601.
-      const body = (await res.body.json()) as { items: (Omit<DiscrepancyItem, 'at'> & { at?: string | number })[]; cursor: string | null }
-      out.push(...body.items.map(({ at, ...i }) => (at === undefined ? i : { ...i, at: typeof at === 'string' ? Date.parse(at) : at })))
-      cursor = body.cursor
-    } while (cursor)
-  }
-  return out
-}
 
 async function fromStore(config: Config, wiki: string, kinds: readonly string[]): Promise<DiscrepancyItem[]> {
   const path = join(resolve(config.dataDir), 'projection')
@@ -77,7 +57,7 @@ export function registerReport(program: Command): void {
       const base = endpointUrl(config, options.url)
       let items: DiscrepancyItem[]
       try {
-        items = await fromEndpoint(base, endpointHeaders(config), options.wiki, kinds)
+        items = await fetchReportItems(base, endpointHeaders(config), options.wiki, kinds)
       } catch (err) {
         // No endpoint named and none answers locally: the store itself, with mbwa run stopped.
         const refused = (err as { code?: string }).code === 'ECONNREFUSED' || (err as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED'

@@ -5,7 +5,7 @@ import { Sources } from '../app/sources.js'
 import { EventStore } from '../events/event-log.js'
 import { SchemaRegistry } from '../events/registry.js'
 import { openLog } from '../log/open-log.js'
-import { commandContext, exitAfterStop, untilSignal } from './context.js'
+import { commandContext, endpointHeaders, exitAfterStop, untilSignal } from './context.js'
 import { missingNodeFlags } from '../node-flags.js'
 import { preflight } from '../app/preflight.js'
 
@@ -36,6 +36,7 @@ export function registerRun(program: Command): void {
         const p = await ProjectionService.start(config, events, topics, logger, { sink: s ? () => s.status() : undefined, sources: () => sourcesStatus() })
         projection = p
         started.push(p)
+        s?.reportsFrom(p.url, endpointHeaders(config))
         const projector = projection.projector
         sources = await Sources.start(config, events, topics, logger, { projectionBacklog: () => projector.status().reduce((n, st) => n + Math.max(0, st.end - st.offset), 0) })
         const src = sources

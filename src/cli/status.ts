@@ -31,6 +31,14 @@ export interface Stats {
 
 const n = (x: number) => x.toLocaleString('en-US')
 
+function inTime(ms: number, now: number): string {
+  const s = Math.max(0, Math.round((ms - now) / 1000))
+  if (s < 120) return `in ${s} s`
+  if (s < 7200) return `in ${Math.round(s / 60)} min`
+  if (s < 172_800) return `in ${Math.round(s / 3600)} h`
+  return `in ${Math.round(s / 86_400)} d`
+}
+
 function ago(ms: number | null | undefined, now: number): string {
   if (ms === null || ms === undefined) return 'never'
   const s = Math.max(0, Math.round((now - ms) / 1000))
@@ -116,6 +124,10 @@ export function renderStatus(stats: Stats, url: string, now = Date.now()): strin
     for (const w of wikis) {
       const p = s.paused[w]
       out.push(`    ${w}: ${n(s.waiting[w] ?? 0)} waiting${p ? `; paused ${ago(p.since, now)}: ${p.reason}` : ''}`)
+    }
+    for (const [w, r] of Object.entries(s.reportPages ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) {
+      const next = r.nextAt === null ? '' : Date.parse(r.nextAt) <= now ? '; due now' : `; next look ${inTime(Date.parse(r.nextAt), now)}`
+      out.push(`  report page ${w}:${r.page}: ${r.outcome}${r.message ? ` (${r.message})` : ''}; last run ${ago(r.lastRunAt === null ? null : Date.parse(r.lastRunAt), now)}${next}`)
     }
   }
   out.push('', 'dumps')

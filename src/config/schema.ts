@@ -57,6 +57,18 @@ const WikiSettings = z
     maxConcurrentRequests: z.int().min(1).max(32).optional(),
     /** How the wiki compares titles (default: what its siteinfo says; case-sensitive until read). */
     case: z.enum(['first-letter', 'case-sensitive']).optional(),
+    /**
+     * A page on this wiki where mbwa keeps its reports (opt-in), e.g. `User:MyBot/Interlanguage links`: written
+     * between mbwa's markers only, through the sink (needs credentials to apply). Never a main-namespace title.
+     */
+    reportPage: z
+      .string()
+      .trim()
+      .min(1)
+      .refine((t) => /^[^:]+:\s*\S/.test(t) && !t.startsWith(':'), 'a title outside the main namespace, with its namespace (User:MyBot/Interlanguage links): mbwa never writes reports into articles')
+      .optional(),
+    /** While this page (on this wiki) is not empty, mbwa does not write its report page (default: reports.shutoffPage). */
+    reportShutoffPage: z.string().trim().min(1).optional(),
   })
   .strict()
 
@@ -195,6 +207,24 @@ export const ConfigObject = z
         maxAttempts: z.int().min(1).max(100).default(5),
         /** Most purges (refreshLinks) per minute on one wiki: Wikimedia rate-limits purges. */
         maxPurgesPerMinute: z.number().min(0).default(10),
+      })
+      .strict()
+      .prefault({}),
+    /** On-wiki report pages (wikis.CODE.reportPage). */
+    reports: z
+      .object({
+        /** A wiki's report page is written at most once in this many hours. */
+        intervalHours: z.number().positive().default(168),
+        /** Rows on one page; more go to subpages (/2, /3 …). */
+        rowsPerPage: z.int().min(1).max(5000).default(500),
+        /** Most pages of one wiki's report (the first page and its subpages); rows past them are left out and counted. */
+        maxPages: z.int().min(1).max(20).default(20),
+        /** The public address of this instance's query endpoint: the report pages link to its HTML pages. */
+        publicUrl: z.url({ protocol: /^https?$/ }).optional(),
+        /** While this page is not empty on a wiki, mbwa does not write that wiki's report page (per wiki: wikis.CODE.reportShutoffPage). */
+        shutoffPage: z.string().trim().min(1).optional(),
+        /** How often mbwa looks whether a report page is due, and whether a shutoff page was emptied. */
+        checkMinutes: z.number().positive().default(10),
       })
       .strict()
       .prefault({}),

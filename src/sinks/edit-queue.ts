@@ -14,6 +14,7 @@ import type { KnownWiki } from '../domain/wiki-rules.js'
 //   l wiki                    → time              last edit on the wiki (the throttle's memory across restarts)
 //   b wiki                    → PauseInfo         wiki paused (read-only, blocked, rights lost)
 //   w                         → DiscoveredList    the wiki list the edits topic last announced (WikisDiscovered)
+//   r wiki                    → ReportPageState   the wiki's report page: when it is due, how its last run ended
 //
 // How many commands wait per wiki is counted once at open and kept up to date, so choosing the next command never
 // scans the queue.
@@ -48,6 +49,19 @@ export interface PauseInfo {
   checkAt: number
   /** The wait before the check after that one (doubles each time the wiki is still not writable). */
   backoffMs: number
+}
+
+/** A wiki's report page, as the sink last left it. */
+export interface ReportPageState {
+  /** When the last run that wrote (or found nothing to change) ended (ms). */
+  lastRunAt?: number
+  /** When the page is looked at next (ms). */
+  nextAt: number
+  /** How the last attempt ended: written, unchanged, shut-off, edit-conflict, kept-edit, refused, failed:CODE, waiting … */
+  outcome: string
+  message?: string
+  /** Failed tries in a row (backoff). */
+  failures?: number
 }
 
 export class EditQueue {
@@ -207,6 +221,15 @@ export class EditQueue {
 
   pausedWikis(): Map<string, PauseInfo> {
     return new Map(this.paused)
+  }
+
+  async reportState(wiki: string): Promise<ReportPageState | undefined> {
+    const v = await this.db.get(`r${S}${wiki}`)
+    return v === undefined ? undefined : (JSON.parse(v) as ReportPageState)
+  }
+
+  async setReportState(wiki: string, state: ReportPageState): Promise<void> {
+    await this.db.put(`r${S}${wiki}`, JSON.stringify(state), { sync: true })
   }
 }
 

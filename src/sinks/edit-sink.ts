@@ -24,6 +24,7 @@ import type { WikiEditor } from './wiki-editor.js'
 import { doublingDelay } from '../backoff.js'
 import { pageUrl } from '../domain/page-url.js'
 import { safeWikiCode } from '../domain/wiki-code.js'
+import type { ReportPublisher } from './report-publisher.js'
 
 // The edit sink: edit commands from the edits topic wait in the sink's queue; at the pace the throttle allows,
 // a command's title is verified on the live wikis, and its page is rewritten if it still needs it. Verification
@@ -95,6 +96,8 @@ export interface EditSinkOptions {
   out?: NodeJS.WritableStream
   /** Dry run: where the diffs are kept, a file per wiki. */
   diffsDir?: string
+  /** The on-wiki report pages: their page edits take the wikis' turns in the throttle like link edits. */
+  reports?: ReportPublisher
   logger?: Logger
   now?: () => number
 }
@@ -167,6 +170,8 @@ export class EditSink {
   private readonly discoveredReaders = new Map<string, MediaWikiClient>()
   private readonly codes: Set<string>
   private discoveredAt = -1
+  /** Partitions of the edits topic this member holds (a wiki's report page is written by the member holding its partition). */
+  private readonly held = new Set<number>()
   private readonly retry: RetryOptions
   private readonly logger: Logger
   private readonly now: () => number
@@ -209,7 +214,14 @@ export class EditSink {
       topics: [topics.edits],
       deadLetterTopic: topics.deadLetter,
       logger: this.logger,
-      onAssign: async (assigned) => new Map(await Promise.all(assigned.map(async (tp) => [tpKey(tp.topic, tp.partition), await queue.offset(tp.partition)] as [string, number]))),
+      onAssign: async (assigned) => {
+        this.held.clear()
+        for (const tp of assigned) this.held.add(tp.partition)
+        return new Map(await Promise.all(assigned.map(async (tp) => [tpKey(tp.topic, tp.partition), await queue.offset(tp.partition)] as [string, number])))
+      },
+      onRevoke: (revoked) => {
+        for (const tp of revoked) this.held.delete(tp.partition)
+      },
       eachBatch: async (batch) => {
         const commands = batch.events.flatMap((e) => (e.event.type === 'EditRequested' ? [e.event.value] : []))
         // The discovered list this partition announced last, stored with the batch's offset and taken into the
@@ -227,6 +239,11 @@ export class EditSink {
     this.worker = this.work()
   }
 
+  /** Whether this member holds a partition of the edits topic now. */
+  holds(partition: number): boolean {
+    return this.held.has(partition)
+  }
+
   /** Settles when the sink's consumer ends (rejects if it failed). */
   get closed(): Promise<void> {
     return this.subscription?.closed ?? Promise.resolve()
@@ -236,6 +253,7 @@ export class EditSink {
     this.stopping.abort()
     await this.subscription?.stop()
     await this.worker
+    await this.options.reports?.settled()
     await Promise.allSettled([...this.discoveredReaders.values()].map((c) => c.close()))
   }
 
@@ -253,9 +271,13 @@ export class EditSink {
       try {
         await this.checkPaused()
         const backlog = this.backlog()
-        const total = [...backlog.values()].reduce((a, b) => a + b, 0)
+        const reports = this.options.reports
+        reports?.tick()
+        const paused = this.options.queue.pausedWikis()
+        const reportEdits = (reports?.ready() ?? []).filter((w) => !paused.has(w))
+        const total = [...backlog.values()].reduce((a, b) => a + b, 0) + reportEdits.length
         const now = this.now()
-        const due = [...backlog.keys()].filter((w) => !this.allShown(w) && (this.notBefore.get(w) ?? 0) <= now)
+        const due = [...new Set([...[...backlog.keys()].filter((w) => !this.allShown(w) && (this.notBefore.get(w) ?? 0) <= now), ...reportEdits])]
         const turn = this.options.throttle.pick(due, total)
         if (!turn) {
           const soonest = Math.min(...[...backlog.keys()].map((w) => this.notBefore.get(w) ?? Infinity))
@@ -265,6 +287,11 @@ export class EditSink {
         const wait = turn.at - now
         if (wait > 0) {
           await pause(Math.min(wait, 1000))
+          continue
+        }
+        if (reportEdits.includes(turn.wiki)) {
+          // A report page's edit goes before the wiki's link edits (it comes once an interval).
+          await reports!.editNext(turn.wiki)
           continue
         }
         const next = await this.nextCommand(turn.wiki)
@@ -564,14 +591,19 @@ export class EditSink {
    */
   private async show(key: string, c: EditRequested, text: string): Promise<void> {
     this.shown.add(key)
+    await this.showText(c.wiki, text)
+    await this.options.queue.noteShown(c.commandId)
+  }
+
+  /** Dry run: a diff on the sink's output (coloured on a terminal) and in the wiki's file of diffs. */
+  async showText(wiki: string, text: string): Promise<void> {
     this.stats.shown++
     const out = this.options.out as (NodeJS.WritableStream & { isTTY?: boolean }) | undefined
     out?.write(out.isTTY ? colourDiff(text) : text)
     if (this.options.diffsDir) {
       await mkdir(this.options.diffsDir, { recursive: true })
-      await appendFile(join(this.options.diffsDir, `${safeWikiCode(c.wiki)}.diff`), text)
+      await appendFile(join(this.options.diffsDir, `${safeWikiCode(wiki)}.diff`), text)
     }
-    await this.options.queue.noteShown(c.commandId)
   }
 
   /** Runs one command to an outcome. */
@@ -667,7 +699,7 @@ export class EditSink {
       // leaves the pace and the page's cool-down on record, so a person's revert is not undone within the hour.
       await queue.noteEdit(c.wiki, this.now(), c.title)
       try {
-        const res = await editor.edit({ title: c.title, text: rewritten.text, summary, basetimestamp: page.timestamp, starttimestamp: page.readAt })
+        const res = await editor.edit({ title: c.title, text: rewritten.text, summary, basetimestamp: page.timestamp, baserevid: page.revision, starttimestamp: page.readAt })
         this.options.throttle.record(c.wiki) // on disk: noted before sending, and again with the outcome (finish)
         if (res.revision === null) {
           await this.skip(key, c, 'already-correct')

@@ -72,7 +72,11 @@ export class WikiEditor {
     if (!page.purged) throw new MediaWikiApiError('purge-failed', `purge of ${title}: not purged`, this.wiki)
   }
 
-  async edit(args: { title: string; text: string; summary: string; basetimestamp?: string; starttimestamp?: string }): Promise<EditResult> {
+  /**
+   * `create`: the page may be created, but only if it still does not exist (createonly: a page created meanwhile
+   * is an error, never overwritten); otherwise a page deleted meanwhile is not recreated (nocreate).
+   */
+  async edit(args: { title: string; text: string; summary: string; basetimestamp?: string; baserevid?: number | null; starttimestamp?: string; create?: boolean }): Promise<EditResult> {
     await this.session()
     for (let attempt = 0; ; attempt++) {
       try {
@@ -84,8 +88,11 @@ export class WikiEditor {
           token: this.token,
           bot: true,
           assert: this.assert,
-          nocreate: true,
+          nocreate: !args.create,
+          createonly: args.create === true,
           basetimestamp: args.basetimestamp,
+          // The revision read, as well as its time: two revisions within one second share a basetimestamp.
+          baserevid: args.baserevid ?? undefined,
           starttimestamp: args.starttimestamp,
         })
         const edit = res.edit as { result: string; newrevid?: number; newtimestamp?: string; nochange?: boolean }

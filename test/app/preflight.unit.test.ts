@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { loadConfig } from '../../src/config/load.js'
-import { checkContact, isWikimediaHost } from '../../src/app/preflight.js'
+import { checkContact, checkSecrets, isWikimediaHost } from '../../src/app/preflight.js'
 
 // Wikimedia's User-Agent policy at start: a warning when its wikis are read without a contact, a refusal to edit.
 describe('the User-Agent contact on Wikimedia (unit)', () => {
@@ -23,5 +23,18 @@ describe('the User-Agent contact on Wikimedia (unit)', () => {
     checkContact(config({ userAgent: { contact: 'me@example.org' }, sink: { apply: true }, wikis: { en: { edit: true } } }), (m) => quiet.push(m))
     checkContact(config({ wikis: { en: { api: 'http://127.0.0.1:18081/api.php' } }, sink: { apply: true } }), (m) => quiet.push(m))
     expect(quiet).toEqual([])
+  })
+})
+
+// A report page is an edit: it needs the account, and on Wikimedia the contact.
+describe('report pages at start (unit)', () => {
+  const config = (flags: Record<string, unknown>) => loadConfig({ env: {}, searchPaths: [], flags }).config
+
+  it('a wiki with a report page needs credentials to apply, even when its articles are not edited', () => {
+    const page = { reportPage: 'User:Bot/Reports' }
+    expect(() => checkSecrets(config({ sink: { apply: true }, wikis: { en: page } }))).toThrow(/config key wikis\.en\.credentials/)
+    expect(() => checkSecrets(config({ sink: { apply: true }, wikiDefaults: page, wikis: { en: {} } }))).toThrow(/config key wikis\.en\.credentials/)
+    expect(() => checkSecrets(config({ wikis: { en: page } }))).not.toThrow() // a dry run shows the diff
+    expect(() => checkContact(config({ sink: { apply: true }, wikis: { en: page } }), () => undefined)).toThrow(/config key userAgent.contact/)
   })
 })

@@ -54,6 +54,12 @@ describe('mbwa status screen', () => {
     expect(renderStatus({ ...stats(), sink: { ...sink, apply: true, applied: 3, purged: 1 } }, 'http://127.0.0.1:8642', now)).toContain('editing; 3 edits, 1 purges, 2 skipped')
   })
 
+  it('shows each report page: how its last run ended, and when it is looked at next', () => {
+    const sink = { apply: true, waiting: {}, paused: {}, applied: 0, shown: 0, purged: 0, skipped: {}, failed: 0, verified: 0, verifyBatches: 0 }
+    const reportPages = { en: { page: 'User:Bot/Reports', outcome: 'kept-edit', message: 'kept as someone left them: User:Bot/Reports', lastRunAt: new Date(now - 2 * 3600_000).toISOString(), nextAt: new Date(now + 3 * 86_400_000).toISOString(), pendingEdits: 0 } }
+    expect(renderStatus({ ...stats(), sink: { ...sink, reportPages } }, 'http://127.0.0.1:8642', now)).toContain('report page en:User:Bot/Reports: kept-edit (kept as someone left them: User:Bot/Reports); last run 2 h ago; next look in 3 d')
+  })
+
   it('says nothing of failures when none is failing, or when an older mbwa does not report them', () => {
     for (const s of [stats({}), stats()]) expect(renderStatus(s, 'http://127.0.0.1:8642', now)).not.toMatch(/failing/)
   })

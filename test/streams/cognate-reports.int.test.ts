@@ -244,6 +244,46 @@ sink: {editIntervalSeconds: 0.2, maxPurgesPerMinute: 60}
       for (const p of proxies.values()) await p.close()
     }
   })
+
+  it('mbwa run --apply keeps en\'s report page: the reports between the markers, the rest of the page and the articles untouched', { timeout: 300_000 }, async () => {
+    const bot = readFarm(farmJson).bot
+    const page = `User:${bot.user}/Interlanguage links ${s}`
+    await editors.get('en')!.edit(page, `Kept above.\n<!-- mbwa:reports:start -->\n<!-- mbwa:reports:end -->\nKept below.`)
+    // A short interval: the page follows the reports as they fill in (the texts are read after the snapshot).
+    const { farm, proxies, config } = await mbwaOnFarm('report-page', { en: `, reportPage: "${page}", credentials: {username: "${bot.botPasswordUser}", password: {env: FARM_BOT_PASSWORD}}` }, `reports: {intervalHours: 0.001, checkMinutes: 0.01, publicUrl: "https://mbwa.example.org"}
+sink: {editIntervalSeconds: 0.2}
+`)
+    const en = new MediaWikiClient({ api: farm.wikis.find((w) => w.lang === 'en')!.api, contact: 'mbwa tests', maxlag: 0 })
+    const run = startMbwa(['--config', config, 'run', '--apply'], { cwd: dir, env: { FARM_BOT_PASSWORD: farm.bot.botPassword } })
+    try {
+      await run.url()
+      const want = [t('house'), t('moon'), t('cat')] // stale-missing, stale-other-title
+      let links: string[] = []
+      await waitFor(async () => {
+        const res = await en.get({ action: 'parse', page, prop: 'links|iwlinks', formatversion: 2 }).catch(() => undefined)
+        links = ((res?.parse as { links?: { title: string }[] } | undefined)?.links ?? []).map((l) => l.title)
+        return want.every((x) => links.includes(x))
+      }, 120_000, 'the report page with the en reports').catch((err: unknown) => {
+        throw new Error(`${(err as Error).message}\nlinks: ${JSON.stringify(links)}\n${run.stderr().slice(-3000)}`)
+      })
+      const text = await pageText(en, page)
+      expect(text.startsWith('Kept above.\n<!-- mbwa:reports:start -->\n')).toBe(true)
+      expect(text.endsWith('<!-- mbwa:reports:end -->\nKept below.')).toBe(true)
+      expect(text).toContain('=== stale-missing ===')
+      expect(text).toContain('[https://mbwa.example.org/reports/en ')
+      // Report only: the articles are not edited, nor any page of the other wikis.
+      for (const p of [proxies.get('fr')!, proxies.get('de')!]) expect(p.counts.get('edit') ?? 0).toBe(0)
+      const rc = await en.get({ action: 'query', list: 'recentchanges', rcuser: bot.user, rcprop: 'title', rclimit: 'max', rctype: 'edit|new', formatversion: 2 })
+      const titles = new Set((rc.query as { recentchanges: { title: string }[] }).recentchanges.map((r) => r.title))
+      expect([...titles].filter((x) => x.endsWith(s))).toEqual([page])
+      run.child.kill('SIGTERM')
+      expect(await run.exited).toBe(0)
+    } finally {
+      run.child.kill('SIGKILL')
+      await en.close()
+      for (const p of proxies.values()) await p.close()
+    }
+  })
 })
 
 /** A page's stored langlinks (prop=langlinks), or undefined when it is missing or a redirect. */
