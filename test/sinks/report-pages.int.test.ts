@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../src/config/load.js'
@@ -50,6 +51,7 @@ describe('report pages (int, real MediaWiki)', () => {
     const queue = await EditQueue.open(join(h.dir, `sink-${name}`))
     const throttle = new Throttle({ intervalMs: () => throttleMs, perMinute: 0, smallBacklog: 0, slowdown: 1 })
     const asked = { count: 0 }
+    const shown = { text: '' }
     const holder: { sink?: EditSink } = {}
     const reports = new ReportPublisher({
       wikis: [{ code: 'en', page, shutoffPage: over.wikis?.[0]?.shutoffPage }],
@@ -85,14 +87,16 @@ describe('report pages (int, real MediaWiki)', () => {
       editors: new Map([['en', editor]]),
       codes: new Set(['en', 'fr', 'de']),
       order: () => ({ kind: 'code' }),
-      apply: true,
       botName: farm.bot.user,
       cooldownMs: 0,
       reports,
+      apply: over.apply ?? true,
+      diffsDir: join(h.dir, `diffs-${name}`),
+      out: { write: (chunk: string) => ((shown.text += chunk), true) } as unknown as NodeJS.WritableStream,
     })
     holder.sink = s
     await s.start()
-    return { s, queue, reports, asked, throttle }
+    return { s, queue, reports, asked, throttle, shown }
   }
 
   async function revisions(title: string): Promise<{ user: string; comment: string }[]> {
@@ -229,6 +233,20 @@ describe('report pages (int, real MediaWiki)', () => {
     expect((await parsed(base)).links).toContain('r1')
     await shrunk.s.stop()
     await shrunk.queue.close()
+  })
+
+  it('a dry run shows the page\'s diff once an interval and writes nothing', { timeout: 60_000 }, async () => {
+    const page = `User:${readFarm().bot.user}/${uniqueTitle('Dry')}`
+    await admin.edit(page, `Above.\n${MARK_START}\n${MARK_END}`)
+    const run = await sink('dry', page, { current: [row('alpha')] }, { apply: false })
+    await waitFor(() => run.reports.status().en?.outcome === 'shown', 30_000, 'the diff shown')
+    expect(run.shown.text).toContain(`+++ en:${page}`)
+    expect(run.shown.text).toContain('+| [[:alpha|<nowiki>alpha</nowiki>]]')
+    expect(readFileSync(join(h.dir, 'diffs-dry', 'en.diff'), 'utf8')).toBe(run.shown.text)
+    expect(await revisions(page)).toHaveLength(1)
+    expect(Date.parse(run.reports.status().en!.nextAt!)).toBeGreaterThan(Date.now() + 3_000_000)
+    await run.s.stop()
+    await run.queue.close()
   })
 
   it('refuses a title the wiki reads as an article', { timeout: 60_000 }, async () => {
