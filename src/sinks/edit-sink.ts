@@ -1,6 +1,3 @@
-import { readdirSync, rmSync } from 'node:fs'
-import { appendFile, mkdir } from 'node:fs/promises'
-import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createTwoFilesPatch } from 'diff'
 import type { EventStore, EventToAppend } from '../events/event-log.js'
@@ -10,7 +7,7 @@ import { silentLogger, type Logger } from '../logging.js'
 import type { TopicNames } from '../log/topics.js'
 import { tpKey, type Subscription } from '../log/types.js'
 import { MediaWikiApiError, type MediaWikiClient } from '../mediawiki/client.js'
-import { evaluateTitle, type PageVerdict, type TitleCase } from '../domain/link-rules.js'
+import { evaluateTitle, type PageVerdict } from '../domain/link-rules.js'
 import { REFRESH_LINKS } from '../projections/edit-commands.js'
 import { readTitles } from './verify.js'
 import type { KnownWiki, RulesByWiki } from '../domain/wiki-rules.js'
@@ -23,8 +20,12 @@ import { asPageState, observation, verifyTitles, type LivePage, type Verificatio
 import type { WikiEditor } from './wiki-editor.js'
 import { doublingDelay } from '../backoff.js'
 import { pageUrl } from '../domain/page-url.js'
-import { safeWikiCode } from '../domain/wiki-code.js'
 import type { ReportPublisher } from './report-publisher.js'
+import { classifyEditFailure, type EditFailure } from './edit-failure.js'
+import { PauseControl } from './pause-control.js'
+import { Readings } from './readings.js'
+import { WikiFactsCache } from './wiki-facts.js'
+import { DiffOutput } from './diff-output.js'
 
 // The edit sink: edit commands from the edits topic wait in the sink's queue; at the pace the throttle allows,
 // a command's title is verified on the live wikis, and its page is rewritten if it still needs it. Verification
@@ -114,40 +115,7 @@ export interface SinkStats {
   batches: number
 }
 
-/** Refusals that concern one page: the command ends, the wiki goes on. */
-const PAGE_REFUSALS = new Set([
-  'protectedpage',
-  'cascadeprotected',
-  'protectedtitle',
-  'permissiondenied',
-  'abusefilter-disallowed',
-  'abusefilter-warning',
-  'spamblacklist',
-  'titleblacklist-forbidden',
-  'contenttoobig',
-  'noedit-anon',
-])
-/** States of the wiki or the account: writing there pauses until a check finds it writable again. */
-const WIKI_PAUSES = new Set(['readonly', 'blocked', 'autoblocked', 'assertbotfailed', 'assertuserfailed', 'login-failed', 'noedit', 'writeapidenied'])
-
 const DEFAULT_RETRY: RetryOptions = { maxAttempts: 5, baseDelayMs: 60_000, maxDelayMs: 6 * 3600_000 }
-
-interface Reading {
-  at: number
-  v: Verification
-}
-
-interface WikiFacts {
-  /** The editing account's name there (userinfo), for {{bots|deny=…}}. */
-  userName?: string
-  perRequest: number
-  titleCase: TitleCase | undefined
-  mainPage: string | undefined
-}
-
-function asTitleCase(v: string | undefined): TitleCase | undefined {
-  return v === 'first-letter' || v === 'case-sensitive' ? v : undefined
-}
 
 export class EditSink {
   readonly stats: SinkStats = { applied: 0, skipped: {}, failed: 0, shown: 0, verified: 0, batches: 0, purged: 0 }
@@ -160,9 +128,10 @@ export class EditSink {
   private readonly shownWikis = new Set<string>()
   /** Wikis whose first command is not due before this time. */
   private readonly notBefore = new Map<string, number>()
-  /** Readings of titles, by normalised title. */
-  private readonly readings = new Map<string, Reading>()
-  private readonly facts = new Map<string, WikiFacts>()
+  private readonly readings: Readings
+  private readonly pauses: PauseControl
+  private readonly facts: WikiFactsCache
+  private readonly diffs: DiffOutput
   private lastEnqueueAt = 0
   private rules: RulesByWiki
   private readonly clients: Map<string, MediaWikiClient>
@@ -183,6 +152,10 @@ export class EditSink {
     this.rules = options.rules
     this.clients = new Map(options.clients)
     this.codes = new Set(options.codes)
+    this.readings = new Readings(options.verifyMaxAgeMs ?? 300_000, 2 * (options.maxBatchTitles ?? 500), this.now)
+    this.diffs = new DiffOutput(options.out, options.diffsDir)
+    this.facts = new WikiFactsCache({ apply: options.apply, editors: options.editors, clients: this.clients, titlesPerRequest: options.titlesPerRequest, logger: this.logger })
+    this.pauses = new PauseControl({ queue: options.queue, editors: options.editors, controlDir: options.controlDir, check: options.pauseCheck, logger: this.logger, now: this.now })
   }
 
   /** Takes a discovered wiki list into the rules, with a reader for each open wiki not configured. */
@@ -269,7 +242,7 @@ export class EditSink {
     const pause = (ms: number) => sleep(Math.max(1, ms), undefined, { signal }).catch(() => undefined)
     while (!signal.aborted) {
       try {
-        await this.checkPaused()
+        await this.pauses.checkPaused()
         const backlog = this.backlog()
         const reports = this.options.reports
         reports?.tick()
@@ -369,88 +342,8 @@ export class EditSink {
     this.logger.warn({ wiki: c.wiki, title: c.title, code, attempts, retryInMs: delay }, 'sink: will try again')
   }
 
-  private async pauseWiki(wiki: string, reason: string): Promise<void> {
-    const base = this.options.pauseCheck?.baseDelayMs ?? 60_000
-    await this.options.queue.pause(wiki, { reason, since: this.now(), checkAt: this.now() + base, backoffMs: base })
-    this.logger.error({ wiki, reason }, 'sink: paused writing to this wiki; it is checked again with backoff (mbwa sink resume resumes it by hand)')
-  }
-
-  /** Paused wikis whose check is due (or whose resume was asked for): writable again → resumed. */
-  private async checkPaused(): Promise<void> {
-    const { queue, editors, controlDir } = this.options
-    const asked = new Set<string>()
-    if (controlDir) {
-      try {
-        for (const f of readdirSync(controlDir)) {
-          asked.add(f)
-          rmSync(join(controlDir, f), { force: true })
-        }
-      } catch {
-        // no requests
-      }
-    }
-    for (const [wiki, info] of queue.pausedWikis()) {
-      if (asked.has(wiki)) {
-        await queue.resume(wiki)
-        this.logger.info({ wiki }, 'sink: resumed by hand')
-        continue
-      }
-      if (info.checkAt > this.now()) continue
-      const editor = editors.get(wiki)
-      const state = editor ? await editor.writable() : { ok: true as const }
-      if (state.ok) {
-        await queue.resume(wiki)
-        this.logger.info({ wiki, pausedFor: info.reason }, 'sink: the wiki is writable again; resumed')
-        continue
-      }
-      const max = this.options.pauseCheck?.maxDelayMs ?? 3600_000
-      const backoffMs = Math.min(max, info.backoffMs * 2)
-      await queue.pause(wiki, { ...info, reason: state.reason, checkAt: this.now() + info.backoffMs, backoffMs })
-    }
-  }
-
-  /**
-   * What the sink needs to know of a wiki before reading it, asked once (one request): titles per request (500
-   * where the editing account has apihighlimits) and how the wiki compares titles (siteinfo `case`).
-   */
-  private async wikiFacts(wiki: string): Promise<WikiFacts> {
-    const known = this.facts.get(wiki)
-    if (known) return known
-    const editor = this.options.apply ? this.options.editors.get(wiki) : undefined
-    let facts: WikiFacts = { perRequest: 50, titleCase: undefined, mainPage: undefined }
-    try {
-      if (editor) {
-        const f = await editor.facts()
-        facts = { perRequest: f.rights.includes('apihighlimits') ? 500 : 50, titleCase: asTitleCase(f.titleCase), mainPage: f.mainPage, userName: f.userName }
-      } else {
-        const res = await this.clients.get(wiki)?.get({ action: 'query', meta: 'siteinfo', siprop: 'general' })
-        const general = (res?.query as { general?: { case?: string; mainpage?: string } } | undefined)?.general
-        facts = { perRequest: 50, titleCase: asTitleCase(general?.case), mainPage: general?.mainpage }
-      }
-    } catch (err) {
-      // Read again next time; meanwhile the safe defaults (50 a request, titles compared exactly).
-      this.logger.warn({ wiki, err: (err as Error).message }, 'sink: could not read what the wiki says of itself')
-      return facts
-    }
-    if (this.options.titlesPerRequest) facts.perRequest = await this.options.titlesPerRequest(wiki)
-    this.facts.set(wiki, facts)
-    return facts
-  }
-
   private async titlesPerRequest(wiki: string): Promise<number> {
-    return (await this.wikiFacts(wiki)).perRequest
-  }
-
-  /**
-   * A fresh reading of the command's title that includes its own page's text. A reading older than the command
-   * is not used: the command may come from a newer fact (a deletion, an edit) than what the reading saw.
-   */
-  private reading(c: EditRequested): Verification | undefined {
-    const r = this.readings.get(titleKey(c.title))
-    if (!r || r.at < c.observedAt || this.now() - r.at > (this.options.verifyMaxAgeMs ?? 300_000)) return undefined
-    const own = r.v.pages.get(c.wiki)
-    if (!r.v.failed.has(c.wiki) && (!own || (own.exists && own.text === undefined))) return undefined
-    return r.v
+    return (await this.facts.of(wiki)).perRequest
   }
 
   /**
@@ -483,7 +376,7 @@ export class EditSink {
       const count = interval <= 0 ? per : Math.max(1, Math.min(per, Math.ceil(ahead / interval)))
       for (const w of await queue.take(wiki, count)) {
         if (items.size >= maxTitles) break
-        if ((w.command.notBefore ?? 0) > now + ahead || this.shown.has(w.key) || this.reading(w.command)) continue
+        if ((w.command.notBefore ?? 0) > now + ahead || this.shown.has(w.key) || this.readings.forCommand(w.command)) continue
         add(w.command)
       }
     }
@@ -491,18 +384,9 @@ export class EditSink {
     const batchStart = this.now()
     const readings = await verifyTitles([...items.values()], { clients: this.clients, codes: this.codes, titlesPerRequest: (w) => this.titlesPerRequest(w), concurrency: this.options.concurrency })
     const at = batchStart
-    for (const [title, r] of this.readings) if (this.now() - r.at > (this.options.verifyMaxAgeMs ?? 300_000)) this.readings.delete(title)
+    this.readings.keep(readings, at)
     const seen: EventToAppend[] = []
-    for (const [title, v] of readings) {
-      this.readings.delete(title) // re-inserted last: the map stays in reading order
-      this.readings.set(title, { at, v })
-      for (const p of v.pages.values()) seen.push({ type: 'PageObserved', key: title, value: observation(p, title, at) })
-    }
-    // Memory stays bounded: at most two batches of readings (texts included); the oldest go first.
-    for (const title of this.readings.keys()) {
-      if (this.readings.size <= 2 * maxTitles) break
-      this.readings.delete(title)
-    }
+    for (const [title, v] of readings) for (const p of v.pages.values()) seen.push({ type: 'PageObserved', key: title, value: observation(p, title, at) })
     this.stats.verified += readings.size
     this.stats.batches++
     await this.outcome(seen)
@@ -515,13 +399,12 @@ export class EditSink {
    */
   private edited(c: EditRequested, page: LivePage, saved: { text: string; links: { code: string; title: string }[]; revision: number; timestamp: string | undefined }): LivePage | undefined {
     const { text, links, revision, timestamp } = saved
-    const key = titleKey(c.title)
     if (this.rules.get(c.wiki)?.linkMode !== 'manual') {
-      this.readings.delete(key)
+      this.readings.forget(c.title)
       return undefined
     }
     const now: LivePage = { ...page, text, links, writtenLinks: links, blank: isBlank(text, this.codes, { self: c.wiki }), revision, timestamp, readAt: timestamp }
-    this.readings.get(key)?.v.pages.set(c.wiki, now)
+    this.readings.update(c.title, c.wiki, now)
     return now
   }
 
@@ -559,7 +442,7 @@ export class EditSink {
       return
     }
     this.stats.purged++
-    this.readings.delete(titleKey(c.title))
+    this.readings.forget(c.title)
     const events: EventToAppend[] = [
       { type: 'EditApplied', key: titleKey(c.title), value: { id: `${c.commandId}:applied`, source: 'sink', observedAt: this.now(), wiki: c.wiki, title: c.title, commandId: c.commandId, revision: revision ?? 0, added: [], removed: [] } },
     ]
@@ -598,169 +481,191 @@ export class EditSink {
   /** Dry run: a diff on the sink's output (coloured on a terminal) and in the wiki's file of diffs. */
   async showText(wiki: string, text: string): Promise<void> {
     this.stats.shown++
-    const out = this.options.out as (NodeJS.WritableStream & { isTTY?: boolean }) | undefined
-    out?.write(out.isTTY ? colourDiff(text) : text)
-    if (this.options.diffsDir) {
-      await mkdir(this.options.diffsDir, { recursive: true })
-      await appendFile(join(this.options.diffsDir, `${safeWikiCode(wiki)}.diff`), text)
-    }
+    await this.diffs.write(wiki, text)
   }
 
-  /** Runs one command to an outcome. */
+  /** Runs one command to an outcome: judged on a fresh reading, rewritten, sent; each step says how it ended. */
   async run(key: string, c: QueuedCommand): Promise<void> {
-    const { queue, editors } = this.options
-    const rules = this.rules
+    const { queue } = this.options
     if (await queue.isDone(c.commandId)) {
       await queue.finish(key, c.commandId, 'done-before')
       return
     }
-    const r = rules.get(c.wiki)
-    const editor = editors.get(c.wiki)
-    // A purge (refreshLinks) writes nothing; it needs the wiki to ask for it, and the account where it is sent.
-    const purge = c.reason === REFRESH_LINKS
-    if (!r || !(purge ? r.refreshLinks : r.edit) || r.closed || r.locked || (this.options.apply && !editor)) {
-      // Only configured, editable wikis are ever written, whatever a command says.
-      await this.skip(key, c, 'not-configured')
-      return
-    }
+    if (!this.mayRun(c)) return this.settle(key, c, { kind: 'skipped', reason: 'not-configured' })
     for (let attempt = 0; attempt < 3; attempt++) {
-      let v = this.reading(c)
-      if (!v) {
-        await this.verifyAhead(c)
-        v = this.reading(c)
-      }
-      const page = v?.pages.get(c.wiki)
-      if (!v || !page) {
-        await this.tryLater(key, c, 'MBWA_MEDIAWIKI_UNREACHABLE', v?.failed.get(c.wiki) ?? 'not read')
+      const outcome = await this.attempt(key, c)
+      // Someone edited meanwhile: read again, judge again.
+      if (outcome.kind !== 'conflict') return this.settle(key, c, outcome)
+      this.readings.forget(c.title)
+    }
+    this.readings.forget(c.title)
+    await this.settle(key, c, { kind: 'retry', code: 'editconflict', message: 'edit conflicts three times in a row' })
+  }
+
+  /** Only configured, editable wikis are ever written, whatever a command says; a purge needs refreshLinks. */
+  private mayRun(c: QueuedCommand): boolean {
+    const r = this.rules.get(c.wiki)
+    const purge = c.reason === REFRESH_LINKS
+    return !!r && (purge ? r.refreshLinks : r.edit) && !r.closed && !r.locked && (!this.options.apply || this.options.editors.has(c.wiki))
+  }
+
+  /** One try: the reading, the verdict, the new text, and the edit (or the dry run's diff, or a purge). */
+  private async attempt(key: string, c: QueuedCommand): Promise<Outcome> {
+    const read = await this.freshReading(c)
+    if ('kind' in read) return read
+    const { v, page } = read
+    const verdict = this.verdictOf(c, v)
+    if (c.reason === REFRESH_LINKS && verdict) {
+      await this.purge(key, c, verdict, page.revision, this.options.editors.get(c.wiki))
+      return { kind: 'settled' }
+    }
+    if (!verdict || !verdict.editable) return { kind: 'skipped', reason: 'not-editable' }
+    const plan = this.rewrite(c, page, verdict)
+    if ('kind' in plan) return plan
+    const editor = this.options.editors.get(c.wiki)
+    if (!this.options.apply || !editor) {
+      // Both sides end with a line break, so no hunk ends with "\\ No newline at end of file".
+      const nl = (t: string) => (t.endsWith('\n') ? t : `${t}\n`)
+      const url = this.pageUrlOf(c)
+      await this.show(key, c, createTwoFilesPatch(`${c.wiki}:${c.title}`, `${c.wiki}:${c.title}`, nl(page.text ?? ''), nl(plan.text), `revision ${page.revision}${url ? ` ${url}` : ''}`, plan.summary))
+      return { kind: 'settled' }
+    }
+    return this.send(c, page, plan, editor)
+  }
+
+  /** The command's title as the wikis have it now, with its own page's text (read in a batch when not fresh). */
+  private async freshReading(c: QueuedCommand): Promise<{ v: Verification; page: LivePage } | Outcome> {
+    let v = this.readings.forCommand(c)
+    if (!v) {
+      await this.verifyAhead(c)
+      v = this.readings.forCommand(c)
+    }
+    const page = v?.pages.get(c.wiki)
+    if (!v || !page) return { kind: 'retry', code: 'MBWA_MEDIAWIKI_UNREACHABLE', message: v?.failed.get(c.wiki) ?? 'not read' }
+    if (!page.exists) return { kind: 'skipped', reason: 'page-missing' }
+    return { v, page }
+  }
+
+  /** The rules' verdict on the command's page, from the reading of every wiki. */
+  private verdictOf(c: QueuedCommand, v: Verification): PageVerdict | undefined {
+    const rules = this.rules
+    const now = this.now()
+    const snapshotted = new Set([...rules.keys()].filter((w) => !v.failed.has(w)))
+    const states = new Map([...v.pages].filter(([, p]) => p.exists).map(([w, p]) => [w, asPageState(p, now)]))
+    const verdict = evaluateTitle(titleKey(c.title), states, rules, { snapshotted, titleCase: (w) => this.facts.known(w)?.titleCase, mainPage: (w) => this.facts.known(w)?.mainPage }).pages.find((pv) => pv.wiki === c.wiki)
+    // Cognate mode judges a target under Cognate's key, over every spelling of the word, which a reading of this
+    // one title does not see: the live reading may veto a removal the projection asked for, never add one.
+    if (verdict?.mode === 'cognate') verdict.remove = verdict.remove.filter((x) => c.remove.includes(x))
+    return verdict
+  }
+
+  /** The page's new text, or why there is none ({{bots}}, nothing to change, a text mbwa must not touch). */
+  private rewrite(c: QueuedCommand, page: LivePage, verdict: PageVerdict): Planned | Outcome {
+    if (verdict.add.length === 0 && verdict.remove.length === 0) return { kind: 'skipped', reason: 'already-correct' }
+    const text = page.text ?? ''
+    // The page may name the account (as the wiki knows it) or the tool.
+    const userName = this.facts.known(c.wiki)?.userName
+    if (botsDenied(text, [...new Set([...(userName ? [userName] : []), this.options.botName, 'mbwa'])])) return { kind: 'skipped', reason: 'nobots' }
+    const desired = new Map((page.writtenLinks ?? []).map((l) => [l.code, l.title]))
+    for (const code of verdict.remove) desired.delete(code)
+    for (const code of verdict.add) desired.set(code, titleKey(c.title))
+    let rewritten
+    try {
+      rewritten = rewriteLanguageLinks(text, desired, this.codes, this.options.order(c.wiki), { self: c.wiki })
+    } catch (err) {
+      // Never retried: the title, or the page's text, is what is wrong; a person has to look.
+      if (isMbwaError(err, 'MBWA_BAD_TITLE')) return { kind: 'skipped', reason: 'bad-title' }
+      if (isMbwaError(err, 'MBWA_UNSAFE_TEXT')) return { kind: 'skipped', reason: 'unsafe-text' }
+      throw err
+    }
+    if (!rewritten.changed) return { kind: 'skipped', reason: 'already-correct' }
+    const summary = `mbwa: interwiki ${[...verdict.add.map((x) => `+${x}`), ...verdict.remove.map((x) => `−${x}`)].join(' ')}`
+    return { text: rewritten.text, links: rewritten.after, summary, verdict }
+  }
+
+  /** The edit, at the page's cool-down, and what the wiki's answer means. */
+  private async send(c: QueuedCommand, page: LivePage, plan: Planned, editor: WikiEditor): Promise<Outcome> {
+    const { queue } = this.options
+    const last = await queue.lastEdit(c.wiki, c.title)
+    // The page was edited recently (rule 6): the edit waits until the cool-down is over.
+    if (last !== undefined && this.now() - last < this.options.cooldownMs) return { kind: 'later', at: last + this.options.cooldownMs }
+    // Noted before sending too: a crash while the edit is in flight (or before its outcome is stored) still
+    // leaves the pace and the page's cool-down on record, so a person's revert is not undone within the hour.
+    await queue.noteEdit(c.wiki, this.now(), c.title)
+    let res
+    try {
+      res = await editor.edit({ title: c.title, text: plan.text, summary: plan.summary, basetimestamp: page.timestamp, baserevid: page.revision, starttimestamp: page.readAt })
+    } catch (err) {
+      const failure = classifyEditFailure(err)
+      // The wiki answered with an error: nothing was written, the page's cool-down is as it was.
+      if (failure.kind !== 'outcome-unknown') await queue.restoreCooldown(c.wiki, c.title, last)
+      // The write may or may not have happened: never resent blindly; the next verify tells.
+      else this.readings.forget(c.title)
+      return failure
+    }
+    this.options.throttle.record(c.wiki) // on disk: noted before sending, and again with the outcome (settle)
+    if (res.revision === null) return { kind: 'skipped', reason: 'already-correct' }
+    const now = this.edited(c, page, { text: plan.text, links: plan.links, revision: res.revision, timestamp: res.timestamp })
+    return { kind: 'applied', revision: res.revision, verdict: plan.verdict, summary: plan.summary, now }
+  }
+
+  /** What an outcome means for the command: its events, and where it goes in the queue. One place for all. */
+  private async settle(key: string, c: QueuedCommand, o: Outcome): Promise<void> {
+    const { queue } = this.options
+    switch (o.kind) {
+      case 'settled':
+      case 'conflict':
         return
-      }
-      if (!page.exists) {
-        await this.skip(key, c, 'page-missing')
+      case 'skipped':
+        return this.skip(key, c, o.reason)
+      case 'missing':
+        return this.skip(key, c, 'page-missing')
+      case 'page-refused':
+        this.logger.warn({ wiki: c.wiki, title: c.title, code: o.code }, 'sink: the wiki refused this page')
+        return this.skip(key, c, o.code)
+      case 'later':
+        await queue.later(key, c, o.at, false)
         return
-      }
-      const now = this.now()
-      const snapshotted = new Set([...rules.keys()].filter((w) => !v.failed.has(w)))
-      const states = new Map([...v.pages].filter(([, p]) => p.exists).map(([w, p]) => [w, asPageState(p, now)]))
-      const verdict = evaluateTitle(titleKey(c.title), states, rules, { snapshotted, titleCase: (w) => this.facts.get(w)?.titleCase, mainPage: (w) => this.facts.get(w)?.mainPage }).pages.find((pv) => pv.wiki === c.wiki)
-      if (purge && verdict) {
-        await this.purge(key, c, verdict, page.revision, editor)
+      case 'pause-wiki':
+        // The command stays where it is; the wiki is paused until it can be written again.
+        await this.outcome([this.failed(c, o.code, o.message, true)])
+        return this.pauses.pause(c.wiki, `${o.code}: ${o.message}`)
+      case 'final':
+        await this.outcome([this.failed(c, o.code, o.message, false)])
+        await queue.finish(key, c.commandId, `failed:${o.code}`)
         return
-      }
-      if (!verdict || !verdict.editable) {
-        await this.skip(key, c, 'not-editable')
-        return
-      }
-      // Cognate mode judges a target under Cognate's key, over every spelling of the word, which a reading of this
-      // one title does not see: the live reading may veto a removal the projection asked for, never add one.
-      if (verdict.mode === 'cognate') verdict.remove = verdict.remove.filter((x) => c.remove.includes(x))
-      if (verdict.add.length === 0 && verdict.remove.length === 0) {
-        await this.skip(key, c, 'already-correct')
-        return
-      }
-      const text = page.text ?? ''
-      // The page may name the account (as the wiki knows it) or the tool.
-      const userName = this.facts.get(c.wiki)?.userName
-      if (botsDenied(text, [...new Set([...(userName ? [userName] : []), this.options.botName, 'mbwa'])])) {
-        await this.skip(key, c, 'nobots')
-        return
-      }
-      const desired = new Map((page.writtenLinks ?? []).map((l) => [l.code, l.title]))
-      for (const code of verdict.remove) desired.delete(code)
-      for (const code of verdict.add) desired.set(code, titleKey(c.title))
-      let rewritten
-      try {
-        rewritten = rewriteLanguageLinks(text, desired, this.codes, this.options.order(c.wiki), { self: c.wiki })
-      } catch (err) {
-        // Never retried: the title, or the page's text, is what is wrong; a person has to look.
-        if (isMbwaError(err, 'MBWA_BAD_TITLE')) await this.skip(key, c, 'bad-title')
-        else if (isMbwaError(err, 'MBWA_UNSAFE_TEXT')) await this.skip(key, c, 'unsafe-text')
-        else throw err
-        return
-      }
-      if (!rewritten.changed) {
-        await this.skip(key, c, 'already-correct')
-        return
-      }
-      const summary = `mbwa: interwiki ${[...verdict.add.map((x) => `+${x}`), ...verdict.remove.map((x) => `−${x}`)].join(' ')}`
-      if (!this.options.apply || !editor) {
-        // Both sides end with a line break, so no hunk ends with "\\ No newline at end of file".
-        const nl = (t: string) => (t.endsWith('\n') ? t : `${t}\n`)
-        const url = this.pageUrlOf(c)
-        await this.show(key, c, createTwoFilesPatch(`${c.wiki}:${c.title}`, `${c.wiki}:${c.title}`, nl(text), nl(rewritten.text), `revision ${page.revision}${url ? ` ${url}` : ''}`, summary))
-        return
-      }
-      const last = await queue.lastEdit(c.wiki, c.title)
-      if (last !== undefined && this.now() - last < this.options.cooldownMs) {
-        // The page was edited recently (rule 6): the edit waits until the cool-down is over.
-        await queue.later(key, c, last + this.options.cooldownMs, false)
-        return
-      }
-      // Noted before sending too: a crash while the edit is in flight (or before its outcome is stored) still
-      // leaves the pace and the page's cool-down on record, so a person's revert is not undone within the hour.
-      await queue.noteEdit(c.wiki, this.now(), c.title)
-      try {
-        const res = await editor.edit({ title: c.title, text: rewritten.text, summary, basetimestamp: page.timestamp, baserevid: page.revision, starttimestamp: page.readAt })
-        this.options.throttle.record(c.wiki) // on disk: noted before sending, and again with the outcome (finish)
-        if (res.revision === null) {
-          await this.skip(key, c, 'already-correct')
-          return
-        }
-        const now = this.edited(c, page, { text: rewritten.text, links: rewritten.after, revision: res.revision, timestamp: res.timestamp })
+      case 'retry':
+      case 'outcome-unknown':
+        return this.tryLater(key, c, o.code, o.message)
+      case 'applied': {
         this.stats.applied++
+        const title = titleKey(c.title)
         await this.outcome([
-          { type: 'EditApplied', key: titleKey(c.title), value: { id: `${c.commandId}:applied`, source: 'sink', observedAt: this.now(), wiki: c.wiki, title: c.title, commandId: c.commandId, revision: res.revision, added: verdict.add, removed: verdict.remove } },
+          { type: 'EditApplied', key: title, value: { id: `${c.commandId}:applied`, source: 'sink', observedAt: this.now(), wiki: c.wiki, title: c.title, commandId: c.commandId, revision: o.revision, added: o.verdict.add, removed: o.verdict.remove } },
           // What the page is now, known without reading it again (manual wikis: its language links are its text's).
-          ...(now ? [{ type: 'PageObserved' as const, key: titleKey(c.title), value: { ...observation(now, titleKey(c.title), this.now()), source: 'sink' } }] : []),
+          ...(o.now ? [{ type: 'PageObserved' as const, key: title, value: { ...observation(o.now, title, this.now()), source: 'sink' } }] : []),
         ])
-        await queue.finish(key, c.commandId, `applied:${res.revision}`, { wiki: c.wiki, title: c.title, at: this.now() })
-        this.logger.info({ wiki: c.wiki, title: c.title, revision: res.revision, summary }, 'sink: edited')
-        return
-      } catch (err) {
-        if (err instanceof MediaWikiApiError) {
-          // The wiki answered with an error: nothing was written, the page's cool-down is as it was.
-          await queue.restoreCooldown(c.wiki, c.title, last)
-          if (err.apiCode === 'editconflict') {
-            this.readings.delete(titleKey(c.title)) // someone edited meanwhile: verify again
-            continue
-          }
-          if (err.apiCode === 'pagedeleted' || err.apiCode === 'missingtitle') {
-            await this.skip(key, c, 'page-missing')
-            return
-          }
-          if (PAGE_REFUSALS.has(err.apiCode) || err.apiCode.startsWith('abusefilter-')) {
-            this.logger.warn({ wiki: c.wiki, title: c.title, code: err.apiCode }, 'sink: the wiki refused this page')
-            await this.skip(key, c, err.apiCode)
-            return
-          }
-          if (WIKI_PAUSES.has(err.apiCode)) {
-            // The command stays where it is; the wiki is paused until it can be written again.
-            await this.outcome([this.failed(c, err.apiCode, err.info, true)])
-            await this.pauseWiki(c.wiki, `${err.apiCode}: ${err.info}`)
-            return
-          }
-          if (!err.retriable) {
-            await this.outcome([this.failed(c, err.apiCode, err.info, false)])
-            await queue.finish(key, c.commandId, `failed:${err.apiCode}`)
-            return
-          }
-          await this.tryLater(key, c, err.apiCode, err.info)
-          return
-        }
-        // The write may or may not have happened: never resend blindly; the next verify tells.
-        this.readings.delete(titleKey(c.title))
-        await this.tryLater(key, c, 'MBWA_MEDIAWIKI_UNREACHABLE', (err as Error).message)
+        await queue.finish(key, c.commandId, `applied:${o.revision}`, { wiki: c.wiki, title: c.title, at: this.now() })
+        this.logger.info({ wiki: c.wiki, title: c.title, revision: o.revision, summary: o.summary }, 'sink: edited')
         return
       }
     }
-    this.readings.delete(titleKey(c.title))
-    await this.tryLater(key, c, 'editconflict', 'edit conflicts three times in a row')
   }
 }
 
-/** A unified diff with additions green and removals red (ANSI), for a terminal. */
-function colourDiff(text: string): string {
-  return text
-    .split('\n')
-    .map((l) => (l.startsWith('+') && !l.startsWith('+++') ? `\x1b[32m${l}\x1b[0m` : l.startsWith('-') && !l.startsWith('---') ? `\x1b[31m${l}\x1b[0m` : l.startsWith('@@') ? `\x1b[36m${l}\x1b[0m` : l))
-    .join('\n')
+/** A page's new text, and what it changes. */
+interface Planned {
+  text: string
+  links: { code: string; title: string }[]
+  summary: string
+  verdict: PageVerdict
 }
+
+/** How one try of a command ended. */
+type Outcome =
+  | EditFailure
+  | { kind: 'skipped'; reason: string }
+  | { kind: 'later'; at: number }
+  | { kind: 'applied'; revision: number; verdict: PageVerdict; summary: string; now: LivePage | undefined }
+  /** Already done with its own events (a dry run's diff, a purge). */
+  | { kind: 'settled' }
