@@ -1,11 +1,13 @@
 import type { DecodedEvent } from '../events/event-log.js'
-import { isReadingSource, isSnapshotSource, type EditRequested, type MbwaEvent } from '../events/types.js'
-import { editRequested, commandId, isPurge } from './edit-commands.js'
+import { isReadingSource, type EditRequested, type MbwaEvent } from '../events/types.js'
+import { isPurge } from './edit-commands.js'
 import { discrepancies, evaluateTitle, type PageVerdict, type TitleVerdict } from '../domain/link-rules.js'
 import { applyToPage, pageWiki } from '../domain/page-state.js'
 import { keys, TEXT_WANTED, type Op, type SnapshotMark, type SweepStamp, type TitlePages, type TitleRecord, type TitleStore } from './title-store.js'
 import type { KnownWiki, RulesByWiki } from '../domain/wiki-rules.js'
 import { TimeSlice } from '../time-slice.js'
+import { BootstrapGate } from './bootstrap-gate.js'
+import { planEdits, type Answer } from './edit-planner.js'
 import { cognateKey, hasSpellings } from '../events/titles.js'
 
 // Applies one partition's events to the store: page facts in order, snapshot sweeps, the discrepancy index, and
@@ -50,24 +52,13 @@ export interface ApplyStats {
 }
 
 export class PartitionApplier {
-  private snapshotted = new Set<string>()
+  /** Which wikis have their first snapshot here, which are failing, whether first-snapshot pages are held. */
+  private gate: BootstrapGate
   private marks: Record<string, SnapshotMark> = {}
   private counts: Record<string, number> = {}
   private loaded = false
   private indexed = false
   private flagIndex = false
-  /** Titles of first snapshots are stored unevaluated, waiting for the pass over every title (key h). */
-  private held = false
-  /**
-   * Wikis whose snapshots failed since their last completed one here, with the failures in a row (key k). One
-   * that has no completed snapshot is not waited for by the pass over every title.
-   */
-  private failures = new Map<string, number>()
-  /**
-   * The pass over every title came while some open wiki still had no snapshot (all of those were failing, key r):
-   * pages of first snapshots are judged as they come until every open wiki has one, which brings the last pass.
-   */
-  private released = false
   /** Discrepancy index entries per `wiki \0 kind` (reports and text-wanted too), kept with the entries (key c). */
   private counted = new Map<string, number>()
   /** The wikis the link rules know in this partition: configured ones, and those the log said were discovered. */
@@ -79,6 +70,7 @@ export class PartitionApplier {
     private readonly options: ApplierOptions,
   ) {
     this.current = options.rules
+    this.gate = new BootstrapGate(partition)
   }
 
   get rules(): RulesByWiki {
@@ -93,13 +85,11 @@ export class PartitionApplier {
     const discovered = await this.store.discovered(this.partition)
     this.current = discovered && this.options.rulesWith ? this.options.rulesWith(discovered) : this.options.rules
     this.marks = await this.store.snapshots(this.partition)
-    this.snapshotted = new Set(Object.keys(this.marks))
+    this.gate = new BootstrapGate(this.partition)
+    await this.gate.load(this.store, Object.keys(this.marks))
 
     this.counts = await this.store.counts(this.partition)
     this.counted = await this.store.reportCounts(this.partition)
-    this.held = await this.store.isHeld(this.partition)
-    this.failures = new Map(Object.entries(await this.store.snapshotFailures(this.partition)))
-    this.released = await this.store.isReleased(this.partition)
     this.loaded = true
   }
 
@@ -114,7 +104,7 @@ export class PartitionApplier {
 
   /** Snapshot failures in a row per wiki since its last completed snapshot (as the log says, for /v1/wikis). */
   get snapshotFailures(): ReadonlyMap<string, number> {
-    return this.failures
+    return this.gate.failures
   }
 
   get titleCounts(): Readonly<Record<string, number>> {
@@ -141,22 +131,9 @@ export class PartitionApplier {
     }
   }
 
-  /** Open wikis (not closed) with no completed snapshot in this partition. */
-  private unsnapshotted(): string[] {
-    return [...this.current.values()].filter((r) => !r.closed && !this.snapshotted.has(r.code)).map((r) => r.code)
-  }
-
-  /**
-   * Nothing more to wait for before judging held titles: every open wiki has a snapshot here, or the snapshots of
-   * those that have none are failing (one wiki whose API keeps failing must not hold back every report).
-   */
-  private waitOver(): boolean {
-    return this.unsnapshotted().every((w) => this.failures.has(w))
-  }
-
   verdict(title: string, pages: TitlePages, spellings?: ReadonlyMap<string, TitlePages>): TitleVerdict {
     const others = spellings && spellings.size > 0 ? new Map([...spellings].map(([t, pgs]) => [t, new Map(Object.entries(pgs))])) : undefined
-    return evaluateTitle(title, new Map(Object.entries(pages)), this.current, { snapshotted: this.snapshotted, titleCase: this.titleCase, mainPage: this.mainPage, spellings: others })
+    return evaluateTitle(title, new Map(Object.entries(pages)), this.current, { snapshotted: this.gate.snapshotted, titleCase: this.titleCase, mainPage: this.mainPage, spellings: others })
   }
 
   /**
@@ -199,7 +176,7 @@ export class PartitionApplier {
     if (!this.loaded) await this.load()
     const stats: ApplyStats = { events: events.length, commands: 0, swept: 0, sweepReads: 0, reevaluated: 0, evaluated: 0 }
     // Held titles whose wait ended another way (the configuration no longer names the wiki they waited for).
-    if (this.held && this.waitOver() && events.length > 0) await this.passOverEveryTitle(events[0]!.offset, stats)
+    if (this.gate.holding && this.gate.waitIsOver(this.current) && events.length > 0) await this.passOverEveryTitle(events[0]!.offset, stats)
     let segment: DecodedEvent[] = []
     for (const e of events) {
       const marker = this.marker(e.event)
@@ -246,7 +223,7 @@ export class PartitionApplier {
       if (key === null) continue
       const w = work.get(key)
       if (!w) continue
-      if (w.holdable && !this.holdable(event)) w.holdable = false
+      if (w.holdable && !this.gate.holds(event, this.current)) w.holdable = false
       const wiki = pageWiki(event)
       if (wiki !== undefined) {
         const prev = w.pages[wiki]
@@ -279,10 +256,7 @@ export class PartitionApplier {
       if (!item.holdable || item.disc.length > 0 || Object.keys(item.pages).length === 0 || answeredTitles.has(item.title)) now.push(item)
       else ops.push({ type: 'put', key: keys.title(p, item.title), record: { pages: item.pages } })
     }
-    if (now.length < work.size && !this.held) {
-      this.held = true
-      ops.push({ type: 'put', key: keys.held(p), value: '1' })
-    }
+    if (now.length < work.size) ops.push(...this.gate.startHolding())
     // A title's other spellings are judged with it (Cognate links them as one word): a change to one is looked at
     // from the others too.
     const others = new Set<string>()
@@ -316,17 +290,6 @@ export class PartitionApplier {
       if (values[i] !== undefined) out.set(k, Number(values[i]))
     })
     return out
-  }
-
-  /**
-   * A page seen by the first snapshot of an open wiki: the last such snapshot brings a pass over every title. Not
-   * once a pass came without waiting for the wikis whose snapshots failed (released): from then on first
-   * snapshots' pages are judged as they come, so that a wiki that recovers costs its pages, not another pass.
-   */
-  private holdable(event: MbwaEvent): boolean {
-    if (this.released || event.type !== 'PageObserved' || !isSnapshotSource(event.value.source) || this.snapshotted.has(event.value.wiki)) return false
-    const rules = this.current.get(event.value.wiki)
-    return rules !== undefined && !rules.closed
   }
 
   /** Keeps the per-wiki title counts (and the wiki-title index) in step with pages appearing and disappearing. */
@@ -463,29 +426,9 @@ export class PartitionApplier {
     const commands: EditRequested[] = []
     const pendings = await this.store.pending(p, needPending.map((n) => n.item.title))
     needPending.forEach(({ item: { title, pages }, actionable, answers }, i) => {
-      const pending = { ...pendings[i]! }
-      const before = JSON.stringify(pending)
-      for (const a of answers) if (a.done && pending[a.wiki]?.commandId === a.commandId) delete pending[a.wiki]
-      const wanted = new Set(actionable.map((pv) => pv.wiki))
-      for (const wiki of Object.keys(pending)) if (!wanted.has(wiki)) delete pending[wiki] // resolved by itself
-      if (this.options.emitCommands) {
-        for (const pv of actionable) {
-          const page = pages[pv.wiki]!
-          const due = page.changedAt + this.options.settleMs
-          if (due > now) {
-            ops.push({ type: 'put', key: keys.deferred(p, due, title), value: '' })
-            continue
-          }
-          const id = commandId(pv.wiki, title, page.revision, pv.add, pv.remove, isPurge(pv))
-          if (pending[pv.wiki]?.commandId === id) continue
-          const cmd = editRequested(title, page, pv, now, Object.keys(pages).sort())
-          commands.push(cmd)
-          pending[pv.wiki] = { commandId: id, add: cmd.add, remove: cmd.remove, priority: cmd.priority, requestedAt: now, reason: cmd.reason }
-        }
-      }
-      if (JSON.stringify(pending) === before) return
-      if (Object.keys(pending).length === 0) ops.push({ type: 'del', key: keys.pending(p, title) })
-      else ops.push({ type: 'put', key: keys.pending(p, title), value: JSON.stringify(pending) })
+      const plan = planEdits({ partition: p, title, pages, actionable, answers, pending: pendings[i]!, now, settleMs: this.options.settleMs, emitCommands: this.options.emitCommands })
+      ops.push(...plan.ops)
+      commands.push(...plan.commands)
     })
     // Sent before the state that records them is written: a crash in between re-sends the same ids.
     if (commands.length > 0) await this.options.sendCommands?.(commands)
@@ -541,9 +484,9 @@ export class PartitionApplier {
       await this.store.write(done, this.options.sync)
       return
     }
-    this.failures.set(wiki, failures)
+    this.gate.snapshotFailed(wiki, failures)
     done.unshift({ type: 'put', key: keys.snapshotFailures(p, wiki), value: String(failures) })
-    if (this.held && !this.snapshotted.has(wiki) && this.waitOver()) {
+    if (this.gate.holding && !this.gate.snapshotted.has(wiki) && this.gate.waitIsOver(this.current)) {
       this.options.logger?.debug?.({ partition: p, wiki, failures }, 'snapshot failed; the pass over every title does not wait for it')
       await this.passOverEveryTitle(nextOffset, stats, done)
     } else await this.store.write(done, this.options.sync)
@@ -566,14 +509,7 @@ export class PartitionApplier {
       stats.reevaluated++
       if (chunk.length >= 2000) await flush([])
     }
-    this.held = false
-    await flush([...done, { type: 'del', key: keys.held(p) }, ...this.release(), { type: 'put', key: keys.offset(p), value: String(nextOffset) }])
-  }
-
-  /** After a pass over every title: released while an open wiki still has no snapshot (its snapshots failing). */
-  private release(): Op[] {
-    this.released = this.unsnapshotted().length > 0
-    return [this.released ? { type: 'put', key: keys.released(this.partition), value: '1' } : { type: 'del', key: keys.released(this.partition) }]
+    await flush([...done, ...this.gate.passDone(this.current), { type: 'put', key: keys.offset(p), value: String(nextOffset) }])
   }
 
   /** A snapshot of `wiki` completed: titles of that wiki it did not see, and nobody saw since it began, are gone. */
@@ -587,12 +523,10 @@ export class PartitionApplier {
     // incomplete. (A title with pages on every wiki still unknown is made complete by it; it is looked at again
     // in that last pass, or when it next changes.) Pages of first snapshots were stored unjudged (held) for this
     // pass, so it is also where they are judged for the first time.
-    const first = !this.snapshotted.has(wiki)
-    this.snapshotted.add(wiki)
-    const failedBefore = this.failures.delete(wiki)
+    const { first, failedBefore } = this.gate.snapshotCompleted(wiki)
     // Or the first snapshot after which only wikis whose snapshots fail are left: the pass comes without them.
-    const passAll = first && (this.unsnapshotted().length === 0 || (this.held && this.waitOver()))
-    if (first && !passAll) this.options.logger?.debug?.({ partition: p, wiki, waitingFor: this.unsnapshotted().length }, 'first snapshot; the pass over every title waits for the last open wiki')
+    const passAll = first && (this.gate.waitingFor(this.current).length === 0 || (this.gate.holding && this.gate.waitIsOver(this.current)))
+    if (first && !passAll) this.options.logger?.debug?.({ partition: p, wiki, waitingFor: this.gate.waitingFor(this.current).length }, 'first snapshot; the pass over every title waits for the last open wiki')
     let chunk: Work[] = []
     const flush = async (final: boolean): Promise<void> => {
       const ops: Op[] = []
@@ -601,10 +535,7 @@ export class PartitionApplier {
       stats.commands += commands
       stats.evaluated += evaluated
       if (final) {
-        if (passAll) {
-          this.held = false
-          ops.push({ type: 'del', key: keys.held(p) }, ...this.release())
-        }
+        if (passAll) ops.push(...this.gate.passDone(this.current))
         const titleCase = mark.titleCase === 'first-letter' || mark.titleCase === 'case-sensitive' ? mark.titleCase : null
         const m: SnapshotMark = { snapshotId: mark.snapshotId, startedAt: mark.startedAt, completedAt: mark.observedAt, pages: mark.pages, titleCase, mainPage: mark.mainPage ?? null }
         this.marks[wiki] = m
@@ -673,12 +604,6 @@ function sameEntries(a: readonly [string, string][], b: readonly [string, string
   return a.length === b.length && a.every(([w, k], i) => b[i]![0] === w && b[i]![1] === k)
 }
 
-interface Answer {
-  title: string
-  wiki: string
-  commandId: string
-  done: boolean
-}
 
 function toWork(title: string, record: TitleRecord): Work {
   return { title, pages: { ...record.pages }, before: record.pages, disc: record.disc ?? [], changed: false }

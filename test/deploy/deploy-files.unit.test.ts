@@ -9,7 +9,7 @@ import { ConfigObject } from '../../src/config/schema.js'
 import { defaultSearchPaths, loadConfig } from '../../src/config/load.js'
 import { PACKAGE_ROOT } from '../../src/paths.js'
 import { missingNodeFlags, NODE_FLAGS } from '../../src/node-flags.js'
-import { QueryServer } from '../../src/projections/query-server.js'
+import { QueryServer } from '../../src/projections/http/query-server.js'
 import { TitleStore } from '../../src/projections/title-store.js'
 import type { Projector } from '../../src/projections/projector.js'
 

@@ -11,7 +11,7 @@ import { mapStreamEvent } from '../../src/streams/eventstreams-mapping.js'
 import { findLanguageLinks, removeLanguageLinks, rewriteLanguageLinks } from '../../src/wikitext/interwiki.js'
 import { wikiRules } from '../../src/domain/wiki-rules.js'
 import { Projector } from '../../src/projections/projector.js'
-import { QueryServer } from '../../src/projections/query-server.js'
+import { QueryServer } from '../../src/projections/http/query-server.js'
 import { TitleStore } from '../../src/projections/title-store.js'
 import { harness, type Harness } from '../setup/events.js'
 

@@ -1,0 +1,113 @@
+import type { QueryServer } from './query-server.js'
+import { decodeTitleRecord } from '../title-record-codec.js'
+import { keys as storeKeys } from '../title-store.js'
+import { fail, iso, KINDS } from './http-util.js'
+
+// The wikis as JSON: each one's counts and last snapshot (gathered from every member), its discrepancy index and
+// "missing here" list (page after page over every partition), and its pages for dump workers elsewhere.
+
+export function registerWikiRoutes(s: QueryServer): void {
+  const app = s.app
+  const { store, projector } = s.options
+  app.get('/v1/wikis', async (req) => {
+    const local = (req.query as { local?: string }).local === '1'
+    const parts = await s.fanOut.gather(req, local, async () => {
+      const out: Record<string, { titles: number; lastSnapshot: number | null; lag: number; snapshotFailures: number }> = {}
+      const failures = s.snapshotFailures()
+      for (const owned of projector.owned.values()) {
+        const lag = Math.max(0, owned.end - owned.offset)
+        for (const code of owned.applier.rules.keys()) {
+          const o = (out[code] ??= { titles: 0, lastSnapshot: null, lag: 0, snapshotFailures: 0 })
+          o.titles += owned.applier.titleCounts[code] ?? 0
+          o.snapshotFailures = failures[code] ?? 0
+          const mark = owned.applier.snapshotMarks[code]
+          if (mark && (o.lastSnapshot === null || mark.completedAt > o.lastSnapshot)) o.lastSnapshot = mark.completedAt
+          o.lag += lag
+        }
+      }
+      return out
+    })
+    const merged: Record<string, { titles: number; lastSnapshot: number | null; lag: number; snapshotFailures: number }> = {}
+    for (const part of parts) {
+      for (const [code, v] of Object.entries(part as typeof merged)) {
+        const o = (merged[code] ??= { titles: 0, lastSnapshot: null, lag: 0, snapshotFailures: 0 })
+        o.titles += v.titles
+        o.lag += v.lag
+        o.snapshotFailures = Math.max(o.snapshotFailures, v.snapshotFailures ?? 0)
+        if (v.lastSnapshot !== null && (o.lastSnapshot === null || v.lastSnapshot > o.lastSnapshot)) o.lastSnapshot = v.lastSnapshot
+      }
+    }
+    return {
+      wikis: [...projector.rules().values()].map((r) => ({
+        code: r.code,
+        linkMode: r.linkMode,
+        closed: r.closed,
+        locked: r.locked,
+        edit: r.edit,
+        titles: merged[r.code]?.titles ?? 0,
+        lastSnapshot: merged[r.code]?.lastSnapshot ? new Date(merged[r.code]!.lastSnapshot!).toISOString() : null,
+        lag: merged[r.code]?.lag ?? 0,
+        // Failed snapshot attempts in a row since the wiki's last completed one (SnapshotFailed in the log).
+        snapshotFailures: merged[r.code]?.snapshotFailures ?? 0,
+      })),
+    }
+  })
+
+  app.get<{ Params: { wiki: string }; Querystring: Record<string, string | undefined> }>('/v1/wikis/:wiki/discrepancies', async (req, reply) => {
+    const { wiki } = req.params
+    if (!projector.rules().has(wiki)) fail('MBWA_NOT_FOUND', `no wiki ${wiki} configured or discovered`, { wiki })
+    const q = req.query
+    const kind = q.kind
+    if (kind !== undefined && !(KINDS as readonly string[]).includes(kind)) fail('MBWA_BAD_REQUEST', `kind must be one of ${KINDS.join(', ')}`, { kind })
+    const limit = q.limit === undefined ? 100 : Number(q.limit)
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) fail('MBWA_BAD_REQUEST', 'limit must be an integer from 1 to 1000')
+    const cursor = s.cursorOf(q.cursor)
+    // One partition's page, served here or by its owner (internal form: ?partition=).
+    if (q.partition !== undefined) {
+      const p = Number(q.partition)
+      if (!Number.isInteger(p) || p < 0 || p >= s.options.partitions) fail('MBWA_BAD_REQUEST', 'partition out of range')
+      if (!s.isLocal(p)) return s.fanOut.forward(req, reply, p)
+      return { items: await store.discrepancies(p, wiki, kind, q.after, limit) }
+    }
+    const { items, next } = await s.fanOut.discrepancyPage(wiki, kind, cursor, limit)
+    return { wiki, kind: kind ?? null, items: items.map((i) => (i.at === undefined ? i : { ...i, at: iso(i.at) })), cursor: next }
+  })
+
+  // "Missing here": titles that are real pages on at least minWikis other wikis and absent on this one, most-present
+  // first. Internal form (?partition=): one partition's part, served here or by its owner.
+  app.get<{ Params: { wiki: string }; Querystring: Record<string, string | undefined> }>('/v1/wikis/:wiki/missing', async (req, reply) => {
+    const { wiki } = s.reportQuery(req.params.wiki, undefined)
+    const { minWikis, limit, after } = s.missingQuery(req.query)
+    if (req.query.partition !== undefined) {
+      const p = Number(req.query.partition)
+      if (!Number.isInteger(p) || p < 0 || p >= s.options.partitions) fail('MBWA_BAD_REQUEST', 'partition out of range')
+      if (!s.isLocal(p)) return s.fanOut.forward(req, reply, p)
+      return { items: await store.missingHere(p, wiki, minWikis, after, limit) }
+    }
+    const { items, next } = await s.fanOut.missingPage(wiki, minWikis, after, limit)
+    return { wiki, minWikis, items: items.map(({ title, wikis }) => ({ title, wikis, count: wikis.length })), cursor: next }
+  })
+  // A wiki's pages, one partition at a time, in title order: what dump workers elsewhere read.
+  app.get<{ Params: { wiki: string }; Querystring: Record<string, string | undefined> }>('/v1/wikis/:wiki/pages', async (req, reply) => {
+    const { wiki } = req.params
+    if (!projector.rules().has(wiki)) fail('MBWA_NOT_FOUND', `no wiki ${JSON.stringify(wiki)} configured or discovered`)
+    const p = Number(req.query.partition)
+    if (!Number.isInteger(p) || p < 0 || p >= s.options.partitions) fail('MBWA_BAD_REQUEST', `partition must be an integer from 0 to ${s.options.partitions - 1}`)
+    const limit = req.query.limit === undefined ? 1000 : Number(req.query.limit)
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) fail('MBWA_BAD_REQUEST', 'limit must be an integer from 1 to 10000')
+    if (!s.isLocal(p)) return s.fanOut.forward(req, reply, p)
+    if (projector.owned.get(p)!.restoring) fail('MBWA_RESTORING', `partition ${p} is being restored`, { partition: p })
+    const prefix = storeKeys.titlePrefix(p)
+    const after = req.query.after
+    const items: { title: string; page: unknown }[] = []
+    let last: string | undefined
+    for await (const [k, v] of store.db.iterator<string, Buffer>({ ...(after === undefined ? { gte: prefix } : { gt: prefix + after }), lt: storeKeys.end(prefix), valueEncoding: 'buffer' })) {
+      last = k.slice(prefix.length)
+      const page = decodeTitleRecord(v, last, store.strings).pages[wiki]
+      if (page) items.push({ title: last, page })
+      if (items.length >= limit) break
+    }
+    return { partition: p, items, next: items.length >= limit ? last : null }
+  })
+
+}
