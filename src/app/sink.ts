@@ -6,7 +6,7 @@ import type { EventStore } from '../events/event-log.js'
 import type { Logger } from '../logging.js'
 import type { TopicNames } from '../log/topics.js'
 import { MediaWikiClient } from '../mediawiki/client.js'
-import { wikiRules } from '../domain/wiki-rules.js'
+import { wikiRules, type RulesByWiki } from '../domain/wiki-rules.js'
 import { EditQueue, type PauseInfo } from '../sinks/edit-queue.js'
 import { EditSink } from '../sinks/edit-sink.js'
 import { Throttle } from '../sinks/throttle.js'
@@ -65,33 +65,7 @@ export class SinkService {
   static async start(config: Config, events: EventStore, topics: TopicNames, logger: Logger): Promise<SinkService> {
     const rules = wikiRules(config)
     const concurrency = (wiki: string) => config.wikis[wiki]?.maxConcurrentRequests ?? config.wikiDefaults.maxConcurrentRequests ?? 1
-    const readers = new Map<string, MediaWikiClient>()
-    const editors = new Map<string, WikiEditor>()
-    const all: MediaWikiClient[] = []
-    let botName = 'mbwa'
-    for (const [code, w] of Object.entries(config.wikis)) {
-      const r = rules.get(code)!
-      if (r.closed) continue
-      const connections = Math.max(2, concurrency(code))
-      if ((!r.edit && !r.refreshLinks && !reportPageOf(config, code)) || r.locked || !config.sink.apply) {
-        const reader = new MediaWikiClient({ api: w.api, contact: config.userAgent.contact, logger, connections })
-        readers.set(code, reader)
-        all.push(reader)
-        continue
-      }
-      const cred = w.credentials
-      const oauth = cred?.oauthToken ? readSecret(cred.oauthToken, `wikis.${code}.credentials.oauthToken`) : undefined
-      if (!oauth && !(cred?.username && cred.password)) {
-        throw new MbwaError('MBWA_CONFIG_INVALID', `config key wikis.${code}.credentials: an editable wiki (or one with a reportPage) needs username and password, or oauthToken`, { wiki: code })
-      }
-      const writer = new MediaWikiClient({ api: w.api, contact: config.userAgent.contact, logger, bearerToken: oauth, connections })
-      all.push(writer)
-      // The wiki's one client: reads go through the logged-in session too, so apihighlimits (500 titles) apply.
-      readers.set(code, writer)
-      const login = oauth ? undefined : { username: cred!.username!, password: readSecret(cred!.password!, `wikis.${code}.credentials.password`) }
-      if (cred?.username) botName = cred.username.split('@')[0]!
-      editors.set(code, new WikiEditor(code, writer, login, config.sink.assert))
-    }
+    const { readers, editors, all, botName } = wikiClients(config, rules, concurrency, logger)
     const queue = await EditQueue.open(join(resolve(config.dataDir), 'sink'))
     const throttle = new Throttle({
       intervalMs: (wiki) => (config.wikis[wiki]?.editIntervalSeconds ?? config.wikiDefaults.editIntervalSeconds ?? config.sink.editIntervalSeconds) * 1000,
@@ -100,43 +74,9 @@ export class SinkService {
       slowdown: config.sink.slowdownFactor,
     })
     const endpoint: { url?: string; headers: Record<string, string> } = { headers: {} }
-    const reportWikis = Object.entries(config.wikis)
-      .filter(([code]) => reportPageOf(config, code) !== undefined && !rules.get(code)!.closed && !rules.get(code)!.locked)
-      .map(([code, w]) => ({ code, page: reportPageOf(config, code)!, shutoffPage: w.reportShutoffPage ?? config.wikiDefaults.reportShutoffPage ?? config.reports.shutoffPage }))
-    const apiOf = (w: string) => config.wikis[w]?.api ?? config.family.api.replace('{code}', w)
     // The sink, once made: the report pages ask it which partitions this member holds, and show diffs through it.
     const made: { sink?: EditSink } = {}
-    const reports =
-      reportWikis.length === 0
-        ? undefined
-        : new ReportPublisher({
-            wikis: reportWikis,
-            source: {
-              rows: async (wiki) => {
-                if (!endpoint.url) return { notReady: 'the query endpoint is not up yet' }
-                const { lastSnapshot, lag } = await fetchWikiState(endpoint.url, endpoint.headers, wiki)
-                if (lastSnapshot === undefined) return { notReady: `no complete reading of ${wiki} yet (its first snapshot)` }
-                if (lag > REPORT_MAX_LAG) return { notReady: `the projection has ${lag} events still to apply` }
-                const items = await fetchReportItems(endpoint.url, endpoint.headers, wiki, REPORT_KINDS)
-                return { rows: reportRows(wiki, items, apiOf), lastSnapshot }
-              },
-            },
-            queue,
-            throttle,
-            readers: (wiki) => readers.get(wiki),
-            editors: (wiki) => editors.get(wiki),
-            apply: config.sink.apply,
-            intervalMs: config.reports.intervalHours * 3600_000,
-            checkMs: config.reports.checkMinutes * 60_000,
-            rowsPerPage: config.reports.rowsPerPage,
-            maxPages: config.reports.maxPages,
-            publicUrl: config.reports.publicUrl,
-            retryBaseMs: config.sink.retryAfterSeconds * 1000,
-            // One member of a group writes a wiki's report page: the one holding the edits partition of its key.
-            owns: (wiki) => made.sink?.holds(partitionForKey(`report-page:${wiki}`, config.log.partitions.edits)) ?? false,
-            show: async (wiki, text) => made.sink?.showText(wiki, text),
-            logger,
-          })
+    const reports = reportPublisher(config, rules, { queue, throttle, readers, editors, endpoint, made, logger })
     await reports?.load()
     const sink = new EditSink({
       events,
@@ -192,6 +132,90 @@ export class SinkService {
     await this.queue.close()
     await Promise.allSettled(this.clients.map((c) => c.close()))
   }
+}
+
+/**
+ * A client for every configured open wiki: a reader, or where mbwa may write (edits, purges, a report page) one
+ * logged-in client that reads and writes, with its editor. Secrets are read here and go nowhere but the login.
+ */
+function wikiClients(config: Config, rules: RulesByWiki, concurrency: (wiki: string) => number, logger: Logger) {
+  const readers = new Map<string, MediaWikiClient>()
+  const editors = new Map<string, WikiEditor>()
+  const all: MediaWikiClient[] = []
+  let botName = 'mbwa'
+  for (const [code, w] of Object.entries(config.wikis)) {
+    const r = rules.get(code)!
+    if (r.closed) continue
+    const connections = Math.max(2, concurrency(code))
+    if ((!r.edit && !r.refreshLinks && !reportPageOf(config, code)) || r.locked || !config.sink.apply) {
+      const reader = new MediaWikiClient({ api: w.api, contact: config.userAgent.contact, logger, connections })
+      readers.set(code, reader)
+      all.push(reader)
+      continue
+    }
+    const cred = w.credentials
+    const oauth = cred?.oauthToken ? readSecret(cred.oauthToken, `wikis.${code}.credentials.oauthToken`) : undefined
+    if (!oauth && !(cred?.username && cred.password)) {
+      throw new MbwaError('MBWA_CONFIG_INVALID', `config key wikis.${code}.credentials: an editable wiki (or one with a reportPage) needs username and password, or oauthToken`, { wiki: code })
+    }
+    const writer = new MediaWikiClient({ api: w.api, contact: config.userAgent.contact, logger, bearerToken: oauth, connections })
+    all.push(writer)
+    // The wiki's one client: reads go through the logged-in session too, so apihighlimits (500 titles) apply.
+    readers.set(code, writer)
+    const login = oauth ? undefined : { username: cred!.username!, password: readSecret(cred!.password!, `wikis.${code}.credentials.password`) }
+    if (cred?.username) botName = cred.username.split('@')[0]!
+    editors.set(code, new WikiEditor(code, writer, login, config.sink.assert))
+  }
+  return { readers, editors, all, botName }
+}
+
+interface ReportParts {
+  queue: EditQueue
+  throttle: Throttle
+  readers: ReadonlyMap<string, MediaWikiClient>
+  editors: ReadonlyMap<string, WikiEditor>
+  /** The query endpoint, once it is up (the reports are read there: it gathers every member's partitions). */
+  endpoint: { url?: string; headers: Record<string, string> }
+  made: { sink?: EditSink }
+  logger: Logger
+}
+
+/** The on-wiki report pages of the wikis that name one (none: undefined). */
+function reportPublisher(config: Config, rules: RulesByWiki, parts: ReportParts): ReportPublisher | undefined {
+  const { queue, throttle, readers, editors, endpoint, made, logger } = parts
+  const reportWikis = Object.entries(config.wikis)
+    .filter(([code]) => reportPageOf(config, code) !== undefined && !rules.get(code)!.closed && !rules.get(code)!.locked)
+    .map(([code, w]) => ({ code, page: reportPageOf(config, code)!, shutoffPage: w.reportShutoffPage ?? config.wikiDefaults.reportShutoffPage ?? config.reports.shutoffPage }))
+  const apiOf = (w: string) => config.wikis[w]?.api ?? config.family.api.replace('{code}', w)
+  if (reportWikis.length === 0) return undefined
+  return new ReportPublisher({
+    wikis: reportWikis,
+    source: {
+      rows: async (wiki) => {
+        if (!endpoint.url) return { notReady: 'the query endpoint is not up yet' }
+        const { lastSnapshot, lag } = await fetchWikiState(endpoint.url, endpoint.headers, wiki)
+        if (lastSnapshot === undefined) return { notReady: `no complete reading of ${wiki} yet (its first snapshot)` }
+        if (lag > REPORT_MAX_LAG) return { notReady: `the projection has ${lag} events still to apply` }
+        const items = await fetchReportItems(endpoint.url, endpoint.headers, wiki, REPORT_KINDS)
+        return { rows: reportRows(wiki, items, apiOf), lastSnapshot }
+      },
+    },
+    queue,
+    throttle,
+    readers: (wiki) => readers.get(wiki),
+    editors: (wiki) => editors.get(wiki),
+    apply: config.sink.apply,
+    intervalMs: config.reports.intervalHours * 3600_000,
+    checkMs: config.reports.checkMinutes * 60_000,
+    rowsPerPage: config.reports.rowsPerPage,
+    maxPages: config.reports.maxPages,
+    publicUrl: config.reports.publicUrl,
+    retryBaseMs: config.sink.retryAfterSeconds * 1000,
+    // One member of a group writes a wiki's report page: the one holding the edits partition of its key.
+    owns: (wiki) => made.sink?.holds(partitionForKey(`report-page:${wiki}`, config.log.partitions.edits)) ?? false,
+    show: async (wiki, text) => made.sink?.showText(wiki, text),
+    logger,
+  })
 }
 
 /** A configured wiki's report page (wikis.CODE.reportPage, else wikiDefaults.reportPage), if it has one. */

@@ -51,6 +51,9 @@ export interface ApplyStats {
   evaluated: number
 }
 
+/** Titles judged and written in one batch during a pass or a sweep. */
+const CHUNK = 2000
+
 export class PartitionApplier {
   /** Which wikis have their first snapshot here, which are failing, whether first-snapshot pages are held. */
   private gate: BootstrapGate
@@ -271,8 +274,35 @@ export class PartitionApplier {
     const { commands, evaluated } = await this.evaluate(now, ops, answered, work)
     stats.commands += commands
     stats.evaluated += evaluated
-    ops.push({ type: 'put', key: keys.offset(p), value: String(nextOffset) })
-    await this.store.write(ops, this.options.sync)
+    await this.commit(ops, nextOffset)
+  }
+
+  /** The only place the partition's offset is written: with the state the events up to it made, in one batch. */
+  private async commit(ops: Op[], nextOffset: number): Promise<void> {
+    await this.store.write([...ops, { type: 'put', key: keys.offset(this.partition), value: String(nextOffset) }], this.options.sync)
+  }
+
+  /**
+   * Judges titles as they stream (a pass, a sweep), CHUNK at a time: `onChunk` adds what a chunk writes and the
+   * chunk is written; the last (possibly empty) one is committed with `last()`'s operations and the offset.
+   */
+  private async inChunks(items: AsyncIterable<Work>, nextOffset: number, stats: ApplyStats, last: () => Promise<Op[]> | Op[], onChunk: (chunk: Work[], ops: Op[]) => void = () => undefined): Promise<void> {
+    let chunk: Work[] = []
+    const judge = async (): Promise<Op[]> => {
+      const ops: Op[] = []
+      onChunk(chunk, ops)
+      const { commands, evaluated } = await this.evaluate(chunk, ops)
+      stats.commands += commands
+      stats.evaluated += evaluated
+      chunk = []
+      return ops
+    }
+    for await (const item of items) {
+      chunk.push(item)
+      if (chunk.length >= CHUNK) await this.store.write(await judge(), this.options.sync)
+    }
+    const ops = await judge()
+    await this.commit([...ops, ...(await last())], nextOffset)
   }
 
   /**
@@ -354,7 +384,7 @@ export class PartitionApplier {
         if (stamp !== undefined && !leftBehind(stamp, mark)) continue
         titles.push(t)
       }
-      if (titles.length >= 2000) yield* flush.call(this)
+      if (titles.length >= CHUNK) yield* flush.call(this)
     }
     yield* flush.call(this)
   }
@@ -463,12 +493,9 @@ export class PartitionApplier {
     this.current = this.options.rulesWith ? this.options.rulesWith(wikis) : this.options.rules
     const lost = [...before.values()].some((r) => !r.closed && (this.current.get(r.code)?.closed ?? true))
     // The list is stored with the offset, in the last write: a crash during the pass does the pass again.
-    const done: Op[] = [
-      { type: 'put', key: keys.discovered(p), value: JSON.stringify(wikis) },
-      { type: 'put', key: keys.offset(p), value: String(nextOffset) },
-    ]
+    const done: Op[] = [{ type: 'put', key: keys.discovered(p), value: JSON.stringify(wikis) }]
     if (lost) await this.passOverEveryTitle(nextOffset, stats, done)
-    else await this.store.write(done, this.options.sync)
+    else await this.commit(done, nextOffset)
   }
 
   /**
@@ -479,37 +506,26 @@ export class PartitionApplier {
    */
   private async snapshotFailed(wiki: string, failures: number, nextOffset: number, stats: ApplyStats): Promise<void> {
     const p = this.partition
-    const done: Op[] = [{ type: 'put', key: keys.offset(p), value: String(nextOffset) }]
-    if (!this.current.has(wiki)) {
-      await this.store.write(done, this.options.sync)
-      return
-    }
+    if (!this.current.has(wiki)) return this.commit([], nextOffset)
     this.gate.snapshotFailed(wiki, failures)
-    done.unshift({ type: 'put', key: keys.snapshotFailures(p, wiki), value: String(failures) })
+    const done: Op[] = [{ type: 'put', key: keys.snapshotFailures(p, wiki), value: String(failures) }]
     if (this.gate.holding && !this.gate.snapshotted.has(wiki) && this.gate.waitIsOver(this.current)) {
       this.options.logger?.debug?.({ partition: p, wiki, failures }, 'snapshot failed; the pass over every title does not wait for it')
       await this.passOverEveryTitle(nextOffset, stats, done)
-    } else await this.store.write(done, this.options.sync)
+    } else await this.commit(done, nextOffset)
   }
 
   /** Judges every title of the partition again, in one streaming pass; `done` is written with the last chunk. */
   private async passOverEveryTitle(nextOffset: number, stats: ApplyStats, done: Op[] = []): Promise<void> {
+    const store = this.store
     const p = this.partition
-    const ops: Op[] = []
-    let chunk: Work[] = []
-    const flush = async (last: Op[]): Promise<void> => {
-      const { commands, evaluated } = await this.evaluate(chunk, ops)
-      stats.commands += commands
-      stats.evaluated += evaluated
-      await this.store.write([...ops.splice(0), ...last], this.options.sync)
-      chunk = []
+    async function* everyTitle(): AsyncGenerator<Work> {
+      for await (const [title, record] of store.entries(p)) {
+        stats.reevaluated++
+        yield toWork(title, record)
+      }
     }
-    for await (const [title, record] of this.store.entries(p)) {
-      chunk.push(toWork(title, record))
-      stats.reevaluated++
-      if (chunk.length >= 2000) await flush([])
-    }
-    await flush([...done, ...this.gate.passDone(this.current), { type: 'put', key: keys.offset(p), value: String(nextOffset) }])
+    await this.inChunks(everyTitle(), nextOffset, stats, () => [...done, ...this.gate.passDone(this.current)])
   }
 
   /** A snapshot of `wiki` completed: titles of that wiki it did not see, and nobody saw since it began, are gone. */
@@ -527,45 +543,38 @@ export class PartitionApplier {
     // Or the first snapshot after which only wikis whose snapshots fail are left: the pass comes without them.
     const passAll = first && (this.gate.waitingFor(this.current).length === 0 || (this.gate.holding && this.gate.waitIsOver(this.current)))
     if (first && !passAll) this.options.logger?.debug?.({ partition: p, wiki, waitingFor: this.gate.waitingFor(this.current).length }, 'first snapshot; the pass over every title waits for the last open wiki')
-    let chunk: Work[] = []
-    const flush = async (final: boolean): Promise<void> => {
-      const ops: Op[] = []
-      this.countTitles(chunk, ops)
-      const { commands, evaluated } = await this.evaluate(chunk, ops)
-      stats.commands += commands
-      stats.evaluated += evaluated
-      if (final) {
-        if (passAll) ops.push(...this.gate.passDone(this.current))
-        const titleCase = mark.titleCase === 'first-letter' || mark.titleCase === 'case-sensitive' ? mark.titleCase : null
-        const m: SnapshotMark = { snapshotId: mark.snapshotId, startedAt: mark.startedAt, completedAt: mark.observedAt, pages: mark.pages, titleCase, mainPage: mark.mainPage ?? null }
-        this.marks[wiki] = m
-        ops.push({ type: 'put', key: keys.snapshot(p, wiki), value: JSON.stringify(m) })
-        if (failedBefore) ops.push({ type: 'del', key: keys.snapshotFailures(p, wiki) })
-        // Tombstones older than the snapshot: it read the wiki after them, and its sweep decides from here.
-        const prefix = keys.gonePrefix(p, wiki)
-        for await (const [k, v] of this.store.db.iterator({ gte: prefix, lt: keys.end(prefix) })) if (Number(v) < mark.startedAt) ops.push({ type: 'del', key: k })
-        ops.push({ type: 'put', key: keys.offset(p), value: String(nextOffset) })
-      }
-      await this.store.write(ops, this.options.sync)
-      chunk = []
+    // Written with the last chunk: the snapshot's mark, and the tombstones it makes obsolete.
+    const last = async (): Promise<Op[]> => {
+      const ops: Op[] = passAll ? this.gate.passDone(this.current) : []
+      const titleCase = mark.titleCase === 'first-letter' || mark.titleCase === 'case-sensitive' ? mark.titleCase : null
+      const m: SnapshotMark = { snapshotId: mark.snapshotId, startedAt: mark.startedAt, completedAt: mark.observedAt, pages: mark.pages, titleCase, mainPage: mark.mainPage ?? null }
+      this.marks[wiki] = m
+      ops.push({ type: 'put', key: keys.snapshot(p, wiki), value: JSON.stringify(m) })
+      if (failedBefore) ops.push({ type: 'del', key: keys.snapshotFailures(p, wiki) })
+      // Tombstones older than the snapshot: it read the wiki after them, and its sweep decides from here.
+      const prefix = keys.gonePrefix(p, wiki)
+      for await (const [k, v] of this.store.db.iterator({ gte: prefix, lt: keys.end(prefix) })) if (Number(v) < mark.startedAt) ops.push({ type: 'del', key: k })
+      return ops
     }
     // One pass over the partition's titles (a sweep is rare: once per wiki and snapshot).
-    for await (const [title, record] of this.sweepCandidates(wiki, passAll, mark)) {
-      stats.sweepReads++
-      const page = record.pages[wiki]
-      const gone = page !== undefined && leftBehind(page, mark)
-      if (!gone && !passAll) continue
-      const item = toWork(title, record)
-      if (gone) {
-        delete item.pages[wiki]
-        item.changed = true
-        stats.swept++
+    const candidates = this.sweepCandidates(wiki, passAll, mark)
+    async function* judged(): AsyncGenerator<Work> {
+      for await (const [title, record] of candidates) {
+        stats.sweepReads++
+        const page = record.pages[wiki]
+        const gone = page !== undefined && leftBehind(page, mark)
+        if (!gone && !passAll) continue
+        const item = toWork(title, record)
+        if (gone) {
+          delete item.pages[wiki]
+          item.changed = true
+          stats.swept++
+        }
+        stats.reevaluated++
+        yield item
       }
-      stats.reevaluated++
-      chunk.push(item)
-      if (chunk.length >= 2000) await flush(false)
     }
-    await flush(true)
+    await this.inChunks(judged(), nextOffset, stats, last, (chunk, ops) => this.countTitles(chunk, ops))
   }
 }
 

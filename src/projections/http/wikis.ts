@@ -8,7 +8,7 @@ import { fail, iso, KINDS } from './http-util.js'
 
 export function registerWikiRoutes(s: QueryServer): void {
   const app = s.app
-  const { store, projector } = s.options
+  const { projector } = s.options
   app.get('/v1/wikis', async (req) => {
     const local = (req.query as { local?: string }).local === '1'
     const parts = await s.fanOut.gather(req, local, async () => {
@@ -52,7 +52,13 @@ export function registerWikiRoutes(s: QueryServer): void {
       })),
     }
   })
+  registerWikiIndexes(s)
+}
 
+/** A wiki's discrepancy index and "missing here" list, page after page over every partition; its pages by partition. */
+function registerWikiIndexes(s: QueryServer): void {
+  const app = s.app
+  const { store, projector } = s.options
   app.get<{ Params: { wiki: string }; Querystring: Record<string, string | undefined> }>('/v1/wikis/:wiki/discrepancies', async (req, reply) => {
     const { wiki } = req.params
     if (!projector.rules().has(wiki)) fail('MBWA_NOT_FOUND', `no wiki ${wiki} configured or discovered`, { wiki })
