@@ -24,6 +24,15 @@ import { commandContext, endpointHeaders, flagOverrides, untilSignal, type Globa
 // projection, verify, look a title up. Public dumps go to dataDir/dumps/public/WIKI/.
 export function registerDump(program: Command): void {
   const dump = program.command('dump').description('dump files of a wiki\'s pages: write, verify, look up')
+  registerDumpWrite(dump)
+  registerDumpRun(dump)
+  registerDumpWorker(dump)
+  registerDumpVerify(dump)
+  registerDumpLookup(dump)
+}
+
+/** `mbwa dump write`: a dump of a wiki from the local store. */
+function registerDumpWrite(dump: Command): void {
   dump
     .command('write')
     .description('write a dump of one wiki from the local projection (stop mbwa run first, as for rebuild)')
@@ -65,6 +74,10 @@ export function registerDump(program: Command): void {
         await store.close()
       }
     })
+}
+
+/** `mbwa dump run`: a dump job with a lease on the log, from this store or a running endpoint. */
+function registerDumpRun(dump: Command): void {
   dump
     .command('run')
     .description('take the lease on one wiki (or the least recently dumped one), write its dump, announce the outcome')
@@ -101,6 +114,10 @@ export function registerDump(program: Command): void {
         }
       })
     })
+}
+
+/** `mbwa dump worker`: dumps every wiki that is due, again and again. */
+function registerDumpWorker(dump: Command): void {
   dump
     .command('worker')
     .description('dump wikis one after the other, least recently dumped first, until SIGINT or SIGTERM')
@@ -124,6 +141,10 @@ export function registerDump(program: Command): void {
         ended.abort()
       }
     })
+}
+
+/** `mbwa dump verify FILE`: a dump file checked through. */
+function registerDumpVerify(dump: Command): void {
   dump
     .command('verify <file>')
     .description('check a dump: complete (not truncated), every block intact, count and checksum as in its trailer')
@@ -131,6 +152,10 @@ export function registerDump(program: Command): void {
       const v = verifyDump(file)
       process.stdout.write(`ok: ${v.header.wiki}, ${v.count} titles in ${v.blocks} blocks, sha256 ${v.sha256}\n`)
     })
+}
+
+/** `mbwa dump lookup FILE TITLE`: one title of a dump file. */
+function registerDumpLookup(dump: Command): void {
   dump
     .command('lookup <file> <title>')
     .description('find one title in a dump through its index (reads one block, not the whole file)')

@@ -48,84 +48,113 @@ export function mapStreamEvent(data: unknown, wikiByDbName: ReadonlyMap<string, 
   const metaId = str(meta.id)
   const fallbackId = `${wiki}:stream:${metaId ?? 'no-id'}`
 
+  const c: Context = { base, metaId, fallbackId, wiki }
   switch (stream) {
-    case 'mediawiki.recentchange': {
-      const type = str(e.type)
-      if (type !== 'edit') return { kind: 'ignored', reason: type === 'new' || type === 'log' ? 'covered-by-page-streams' : `rc-${type ?? 'unknown'}` }
-      if (num(e.namespace) !== 0) return { kind: 'ignored', reason: 'namespace' }
-      const title = str(e.title)
-      const rev = num((e.revision as Json | undefined)?.new)
-      if (!title) return { kind: 'malformed', reason: 'rc-edit-without-title' }
-      if (!isLegalTitle(title)) return { kind: 'malformed', reason: 'illegal-title', metaId }
-      return {
-        kind: 'events',
-        metaId,
-        events: [titleEvent('PageEdited', { ...base, id: rev ? `${wiki}:rev:${rev}` : fallbackId, title, pageId: null, revision: rev ?? null, byBot: isBot(e.bot === true, str(e.user)) })],
-      }
-    }
+    case 'mediawiki.recentchange':
+      return recentChange(e, stream, c)
     case 'mediawiki.page-create':
-    case 'mediawiki.page-undelete': {
-      if (num(e.page_namespace) !== 0) return { kind: 'ignored', reason: 'namespace' }
-      const title = str(e.page_title)
-      if (!title) return { kind: 'malformed', reason: 'no-page-title' }
-      if (!isLegalTitle(title)) return { kind: 'malformed', reason: 'illegal-title', metaId }
-      const performer = e.performer as Json | undefined
-      const rev = num(e.rev_id)
-      const created = stream === 'mediawiki.page-create'
-      const at = Date.parse(str(e.rev_timestamp) ?? '')
-      return {
-        kind: 'events',
-        metaId,
-        events: [
-          titleEvent('PageCreated', {
-            ...base,
-            id: created && rev ? `${wiki}:rev:${rev}` : fallbackId,
-            title,
-            pageId: num(e.page_id) || null,
-            revision: rev ?? null,
-            byBot: isBot(performer?.user_is_bot === true, str(performer?.user_text)),
-            createdAt: created && Number.isFinite(at) ? at : null,
-            redirect: typeof e.page_is_redirect === 'boolean' ? e.page_is_redirect : null,
-          }),
-        ],
-      }
-    }
-    case 'mediawiki.page-delete': {
-      if (num(e.page_namespace) !== 0) return { kind: 'ignored', reason: 'namespace' }
-      const title = str(e.page_title)
-      if (!title) return { kind: 'malformed', reason: 'no-page-title' }
-      if (!isLegalTitle(title)) return { kind: 'malformed', reason: 'illegal-title', metaId }
-      return { kind: 'events', metaId, events: [titleEvent('PageDeleted', { ...base, id: fallbackId, title, pageId: num(e.page_id) || null, logId: null })] }
-    }
-    case 'mediawiki.page-move': {
-      const prior = e.prior_state as Json | undefined
-      const fromNs = num(prior?.page_namespace)
-      const toNs = num(e.page_namespace)
-      const fromTitle = str(prior?.page_title)
-      const toTitle = str(e.page_title)
-      if (fromNs === undefined || toNs === undefined || !fromTitle || !toTitle) return { kind: 'malformed', reason: 'move-without-titles' }
-      if (!isLegalTitle(fromTitle) || !isLegalTitle(toTitle)) return { kind: 'malformed', reason: 'illegal-title', metaId }
-      if (fromNs !== 0 && toNs !== 0) return { kind: 'ignored', reason: 'namespace' }
-      const performer = e.performer as Json | undefined
-      // page_is_redirect says whether the moved page itself is a redirect: a moved redirect stays one.
-      const redirect = typeof e.page_is_redirect === 'boolean' ? e.page_is_redirect : null
-      const events = moveFacts(base, {
-        id: fallbackId,
-        fromNs,
-        fromTitle,
-        toNs,
-        toTitle,
-        redirectLeft: e.new_redirect_page !== undefined && e.new_redirect_page !== null,
-        pageId: num(e.page_id) ?? null,
-        logId: null,
-        byBot: isBot(performer?.user_is_bot === true, str(performer?.user_text)),
-        redirect,
-      })
-      return { kind: 'events', metaId, events }
-    }
+    case 'mediawiki.page-undelete':
+      return pageCreate(e, stream, c)
+    case 'mediawiki.page-delete':
+      return pageDelete(e, stream, c)
+    case 'mediawiki.page-move':
+      return pageMove(e, stream, c)
     default:
       return { kind: 'ignored', reason: `stream-${stream ?? 'unknown'}` }
   }
+}
+
+/** What every stream's mapping starts from. */
+interface Context {
+  base: { source: string; observedAt: number; wiki: string }
+  metaId: string | undefined
+  fallbackId: string
+  wiki: string
+}
+
+/** An edit (recentchange of type edit): its title and new revision; creations and logs come from the page streams. */
+function recentChange(e: Json, stream: string, c: Context): Mapped {
+  const { base, metaId, fallbackId, wiki } = c
+  const type = str(e.type)
+  if (type !== 'edit') return { kind: 'ignored', reason: type === 'new' || type === 'log' ? 'covered-by-page-streams' : `rc-${type ?? 'unknown'}` }
+  if (num(e.namespace) !== 0) return { kind: 'ignored', reason: 'namespace' }
+  const title = str(e.title)
+  const rev = num((e.revision as Json | undefined)?.new)
+  if (!title) return { kind: 'malformed', reason: 'rc-edit-without-title' }
+  if (!isLegalTitle(title)) return { kind: 'malformed', reason: 'illegal-title', metaId }
+  return {
+    kind: 'events',
+    metaId,
+    events: [titleEvent('PageEdited', { ...base, id: rev ? `${wiki}:rev:${rev}` : fallbackId, title, pageId: null, revision: rev ?? null, byBot: isBot(e.bot === true, str(e.user)) })],
+  }
+}
+
+/** A page created or undeleted. */
+function pageCreate(e: Json, stream: string, c: Context): Mapped {
+  const { base, metaId, fallbackId, wiki } = c
+  if (num(e.page_namespace) !== 0) return { kind: 'ignored', reason: 'namespace' }
+  const title = str(e.page_title)
+  if (!title) return { kind: 'malformed', reason: 'no-page-title' }
+  if (!isLegalTitle(title)) return { kind: 'malformed', reason: 'illegal-title', metaId }
+  const performer = e.performer as Json | undefined
+  const rev = num(e.rev_id)
+  const created = stream === 'mediawiki.page-create'
+  const at = Date.parse(str(e.rev_timestamp) ?? '')
+  return {
+    kind: 'events',
+    metaId,
+    events: [
+      titleEvent('PageCreated', {
+        ...base,
+        id: created && rev ? `${wiki}:rev:${rev}` : fallbackId,
+        title,
+        pageId: num(e.page_id) || null,
+        revision: rev ?? null,
+        byBot: isBot(performer?.user_is_bot === true, str(performer?.user_text)),
+        createdAt: created && Number.isFinite(at) ? at : null,
+        redirect: typeof e.page_is_redirect === 'boolean' ? e.page_is_redirect : null,
+      }),
+    ],
+  }
+}
+
+/** A page deleted. */
+function pageDelete(e: Json, stream: string, c: Context): Mapped {
+  const { base, metaId, fallbackId } = c
+  if (num(e.page_namespace) !== 0) return { kind: 'ignored', reason: 'namespace' }
+  const title = str(e.page_title)
+  if (!title) return { kind: 'malformed', reason: 'no-page-title' }
+  if (!isLegalTitle(title)) return { kind: 'malformed', reason: 'illegal-title', metaId }
+  return { kind: 'events', metaId, events: [titleEvent('PageDeleted', { ...base, id: fallbackId, title, pageId: num(e.page_id) || null, logId: null })] }
+}
+
+/** A page moved: the facts of both titles (moveFacts). */
+function pageMove(e: Json, stream: string, c: Context): Mapped {
+  const { base, metaId, fallbackId } = c
+  const prior = e.prior_state as Json | undefined
+  const fromNs = num(prior?.page_namespace)
+  const toNs = num(e.page_namespace)
+  const fromTitle = str(prior?.page_title)
+  const toTitle = str(e.page_title)
+  if (fromNs === undefined || toNs === undefined || !fromTitle || !toTitle) return { kind: 'malformed', reason: 'move-without-titles' }
+  if (!isLegalTitle(fromTitle) || !isLegalTitle(toTitle)) return { kind: 'malformed', reason: 'illegal-title', metaId }
+  if (fromNs !== 0 && toNs !== 0) return { kind: 'ignored', reason: 'namespace' }
+  const performer = e.performer as Json | undefined
+  // page_is_redirect says whether the moved page itself is a redirect: a moved redirect stays one.
+  const redirect = typeof e.page_is_redirect === 'boolean' ? e.page_is_redirect : null
+  const events = moveFacts(base, {
+    id: fallbackId,
+    fromNs,
+    fromTitle,
+    toNs,
+    toTitle,
+    redirectLeft: e.new_redirect_page !== undefined && e.new_redirect_page !== null,
+    pageId: num(e.page_id) ?? null,
+    logId: null,
+    byBot: isBot(performer?.user_is_bot === true, str(performer?.user_text)),
+    redirect,
+  })
+  return { kind: 'events', metaId, events }
 }
 
 function streamOfSchema(schema: string | undefined): string | undefined {
