@@ -104,9 +104,9 @@ export class SnapshotReader {
     return this.options.checkpoints.get<SnapshotState>(SnapshotReader.stateKey(wiki))
   }
 
-  async run(wiki: WikiSource, run: SnapshotRunOptions = {}): Promise<SnapshotResult> {
+  /** A snapshot's start (its SnapshotStarted and state), or the state of one that was cut, and the wiki's siteinfo. */
+  private async begin(wiki: WikiSource): Promise<{ state: SnapshotState; resumed: boolean }> {
     const { events, topic, checkpoints } = this.options
-    const requestsBefore = wiki.client.requests
     let state = await this.state(wiki.code)
     const resumed = state !== undefined
     if (!state) {
@@ -138,6 +138,40 @@ export class SnapshotReader {
       }
       await checkpoints.put(SnapshotReader.stateKey(wiki.code), state)
     }
+    return { state, resumed }
+  }
+
+  /** The end of a snapshot: a marker in every partition, the wiki's schedule, its state gone. */
+  private async complete(wiki: WikiSource, state: SnapshotState): Promise<void> {
+    const { events, checkpoints, topic } = this.options
+    // One marker per partition: each projector sweeps its own titles of this wiki.
+    const completedAt = this.now()
+    const done = state
+    await events.appendToEveryPartition(topic, 'SnapshotCompleted', (partition) => ({
+      id: `${wiki.code}:snapshot-completed:${done.snapshotId}:${partition}`,
+      source: 'snapshot',
+      observedAt: completedAt,
+      wiki: wiki.code,
+      snapshotId: done.snapshotId,
+      partition,
+      startedAt: done.startedAt,
+      pages: done.pages,
+      titleCase: done.titleCase ?? null,
+      mainPage: done.mainPage ?? null,
+    }))
+    const schedule: SnapshotSchedule = { lastStartedAt: state.startedAt, lastCompletedAt: completedAt, lastDurationMs: completedAt - state.startedAt, pages: state.pages }
+    await checkpoints.put(SnapshotReader.scheduleKey(wiki.code), schedule)
+    await checkpoints.delete(SnapshotReader.stateKey(wiki.code))
+    this.options.meter?.snapshotEnded(wiki.code)
+    this.logger.info({ wiki: wiki.code, snapshotId: state.snapshotId, pages: state.pages, ms: schedule.lastDurationMs }, 'snapshot completed')
+  }
+
+  async run(wiki: WikiSource, run: SnapshotRunOptions = {}): Promise<SnapshotResult> {
+    const { events, topic, checkpoints } = this.options
+    const requestsBefore = wiki.client.requests
+    const begun = await this.begin(wiki)
+    const resumed = begun.resumed
+    let state = begun.state
 
     const params = {
       action: 'query',
@@ -202,26 +236,7 @@ export class SnapshotReader {
       return { snapshotId: state.snapshotId, completed: false, pages: state.pages, batches: state.batches, resumed, requests: wiki.client.requests - requestsBefore }
     }
 
-    // One marker per partition: each projector sweeps its own titles of this wiki.
-    const completedAt = this.now()
-    const done = state
-    await events.appendToEveryPartition(topic, 'SnapshotCompleted', (partition) => ({
-      id: `${wiki.code}:snapshot-completed:${done.snapshotId}:${partition}`,
-      source: 'snapshot',
-      observedAt: completedAt,
-      wiki: wiki.code,
-      snapshotId: done.snapshotId,
-      partition,
-      startedAt: done.startedAt,
-      pages: done.pages,
-      titleCase: done.titleCase ?? null,
-      mainPage: done.mainPage ?? null,
-    }))
-    const schedule: SnapshotSchedule = { lastStartedAt: state.startedAt, lastCompletedAt: completedAt, lastDurationMs: completedAt - state.startedAt, pages: state.pages }
-    await checkpoints.put(SnapshotReader.scheduleKey(wiki.code), schedule)
-    await checkpoints.delete(SnapshotReader.stateKey(wiki.code))
-    meter?.snapshotEnded(wiki.code)
-    this.logger.info({ wiki: wiki.code, snapshotId: state.snapshotId, pages: state.pages, ms: schedule.lastDurationMs }, 'snapshot completed')
+    await this.complete(wiki, state)
     return { snapshotId: state.snapshotId, completed: true, pages: state.pages, batches: state.batches, resumed, requests: wiki.client.requests - requestsBefore }
   }
 

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { isMbwaError } from '../../src/errors/errors.js'
 import { EmbeddedLog } from '../../src/log/embedded-log.js'
-import { logContract } from './contract.js'
+import { logContract } from './contract/index.js'
 import { uniqueName } from './helpers.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'mbwa-embedded-'))

@@ -1,4 +1,4 @@
-import { logContract } from './contract.js'
+import { logContract } from './contract/index.js'
 import { connectTestKafka } from '../setup/kafka.js'
 
 logContract('Kafka (kafkajs, real broker)', {

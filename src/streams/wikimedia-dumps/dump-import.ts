@@ -91,12 +91,9 @@ export class WikimediaDumpImport {
     return this.options.checkpoints.get<DumpImportState>(WikimediaDumpImport.stateKey(wiki))
   }
 
-  /** Imports `run` as the snapshot of `wiki` (its API client reads siteinfo and the recent changes). */
-  async run(wiki: WikiSource, run: CompleteRun, signal?: AbortSignal): Promise<DumpImportResult> {
-    const { events, topic, checkpoints, site } = this.options
-    const began = this.now()
-    const code = wiki.code
-    // Everything downloaded and checked first: a cut or altered file stops here, before any event is appended.
+  /** The run's page and langlinks files, downloaded (or found in the cache) and checked, in series. */
+  private async download(run: CompleteRun, code: string): Promise<{ pagePath: string; linksPath: string }> {
+    const { site } = this.options
     const total = (run.files.page.size ?? 0) + (run.files.langlinks.size ?? 0)
     const dl = new Progress({ label: `download ${run.db}-${run.date}`, unit: 'MB', total: total > 0 ? mb(total) : null, logger: this.logger, bar: this.options.bar ?? false, everyMs: this.options.progressEveryMs ?? 30_000, fields: { wiki: code } })
     let before = 0
@@ -108,6 +105,38 @@ export class WikimediaDumpImport {
     const pagePath = await fetchOne(run.files.page)
     const linksPath = await fetchOne(run.files.langlinks)
     dl.stop()
+    return { pagePath, linksPath }
+  }
+
+  /** The run's end: a marker in every partition (as a snapshot's), and the import's state marked complete. */
+  private async complete(code: string, state: DumpImportState, mark: { startedAt: number; pages: number; titleCase: 'first-letter' | 'case-sensitive' | null; mainPage: string | null }): Promise<void> {
+    const { events, topic, checkpoints } = this.options
+    const { snapshotId } = state
+    const { startedAt, pages, titleCase, mainPage } = mark
+    const completedAt = this.now()
+    await events.appendToEveryPartition(topic, 'SnapshotCompleted', (partition) => ({
+      id: `${snapshotId}:completed:${partition}`,
+      source: 'dump',
+      observedAt: completedAt,
+      wiki: code,
+      snapshotId,
+      partition,
+      startedAt,
+      pages,
+      titleCase,
+      mainPage,
+    }))
+    await checkpoints.put(WikimediaDumpImport.stateKey(code), { ...state, completedAt })
+    this.options.meter?.snapshotEnded(code)
+  }
+
+  /** Imports `run` as the snapshot of `wiki` (its API client reads siteinfo and the recent changes). */
+  async run(wiki: WikiSource, run: CompleteRun, signal?: AbortSignal): Promise<DumpImportResult> {
+    const { events, topic, checkpoints } = this.options
+    const began = this.now()
+    const code = wiki.code
+    // Everything downloaded and checked first: a cut or altered file stops here, before any event is appended.
+    const { pagePath, linksPath } = await this.download(run, code)
     if (signal?.aborted) throw signal.reason
 
     let state = await this.state(code)
@@ -182,21 +211,7 @@ export class WikimediaDumpImport {
     }
     // What happened during the run's dumping and since: recent changes from the run's date, after its pages.
     if (this.options.catchUp) await this.options.catchUp(wiki, startedAt)
-    const completedAt = this.now()
-    await events.appendToEveryPartition(topic, 'SnapshotCompleted', (partition) => ({
-      id: `${snapshotId}:completed:${partition}`,
-      source: 'dump',
-      observedAt: completedAt,
-      wiki: code,
-      snapshotId,
-      partition,
-      startedAt,
-      pages,
-      titleCase,
-      mainPage: general?.mainpage ?? null,
-    }))
-    await checkpoints.put(WikimediaDumpImport.stateKey(code), { ...state, completedAt })
-    this.options.meter?.snapshotEnded(code)
+    await this.complete(code, state, { startedAt, pages, titleCase, mainPage: general?.mainpage ?? null })
     const seconds = (this.now() - began) / 1000
     const result = { snapshotId, date: run.date, pages, linksNewer, orphanLinks: links.orphans, seconds }
     this.logger.info({ wiki: code, ...result }, 'wikimedia dump imported')
