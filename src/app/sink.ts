@@ -13,7 +13,7 @@ import { Throttle } from '../sinks/throttle.js'
 import { interlanguageCodes, linkOrder } from '../sinks/wiki-codes.js'
 import { WikiEditor } from '../sinks/wiki-editor.js'
 import { ReportPublisher, type ReportPageStatus } from '../sinks/report-publisher.js'
-import { fetchReportItems, fetchWikiState } from '../projections/report-client.js'
+import { fetchReportItems, fetchTextsWanted, fetchWikiState } from '../projections/report-client.js'
 import { REPORT_KINDS, reportRows } from '../projections/report-rows.js'
 import { partitionForKey } from '../log/partitioner.js'
 
@@ -41,6 +41,9 @@ export interface SinkStatus {
 
 /** The projection may have this many events still to apply and its reports count as current. */
 const REPORT_MAX_LAG = 1000
+/** Pages whose texts are still to be read, above which a report page waits (for at most REPORT_TEXTS_WAIT_MS after the snapshot). */
+const REPORT_MAX_TEXTS_WANTED = 100
+const REPORT_TEXTS_WAIT_MS = 6 * 3600_000
 
 // The sink side of `mbwa run`: readers for every configured wiki (and for discovered ones, as the edits topic
 // announces them), writers (logged in) for those mbwa may edit,
@@ -196,6 +199,9 @@ function reportPublisher(config: Config, rules: RulesByWiki, parts: ReportParts)
         const { lastSnapshot, lag } = await fetchWikiState(endpoint.url, endpoint.headers, wiki)
         if (lastSnapshot === undefined) return { notReady: `no complete reading of ${wiki} yet (its first snapshot)` }
         if (lag > REPORT_MAX_LAG) return { notReady: `the projection has ${lag} events still to apply` }
+        // Reports that wait for a page's text are not made yet: the first hours after a snapshot, wait for them.
+        const wanted = await fetchTextsWanted(endpoint.url, endpoint.headers, wiki)
+        if (wanted > REPORT_MAX_TEXTS_WANTED && Date.now() - lastSnapshot < REPORT_TEXTS_WAIT_MS) return { notReady: `${wanted} pages' texts still to read` }
         const items = await fetchReportItems(endpoint.url, endpoint.headers, wiki, REPORT_KINDS)
         return { rows: reportRows(wiki, items, apiOf), lastSnapshot }
       },

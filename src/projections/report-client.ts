@@ -1,6 +1,6 @@
 import { request } from 'undici'
 import { MbwaError } from '../errors/errors.js'
-import type { DiscrepancyItem } from './title-store.js'
+import { TEXT_WANTED, type DiscrepancyItem } from './title-store.js'
 
 // A client of the query endpoint's reports: every report of a wiki, page after page over every partition (the
 // endpoint gathers them from the group's members), and when the wiki's last complete reading ended. `mbwa report`
@@ -39,4 +39,18 @@ export async function fetchWikiState(base: string, headers: Record<string, strin
   const body = (await res.body.json()) as { wikis: { code: string; lastSnapshot: string | null; lag?: number }[] }
   const w = body.wikis.find((x) => x.code === wiki)
   return { lastSnapshot: w?.lastSnapshot ? Date.parse(w.lastSnapshot) : undefined, lag: w?.lag ?? 0 }
+}
+
+/**
+ * Pages of the wiki whose texts the projection still has to read before their reports are made (cognate mode), as
+ * the endpoint's own partitions count them (/v1/stats: in a group, a lower bound).
+ */
+export async function fetchTextsWanted(base: string, headers: Record<string, string>, wiki: string): Promise<number> {
+  const res = await request(`${base}/v1/stats`, { headers, headersTimeout: 30_000, bodyTimeout: 30_000 })
+  if (res.statusCode !== 200) {
+    const text = await res.body.text()
+    throw new MbwaError('MBWA_UNREACHABLE', `${base} answered ${res.statusCode} for /v1/stats: ${text.slice(0, 200)}`)
+  }
+  const body = (await res.body.json()) as { reports?: Record<string, Record<string, number>> }
+  return body.reports?.[wiki]?.[TEXT_WANTED] ?? 0
 }

@@ -107,6 +107,17 @@ describe('query endpoint (unit, embedded log)', () => {
       ['/v1/wikis/en/discrepancies?limit=0', 400],
       ['/v1/wikis/en/discrepancies?limit=5000', 400],
       ['/v1/wikis/en/discrepancies?cursor=garbage', 400],
+      ['/v1/wikis/en/discrepancies?limit=1.5', 400],
+      ['/v1/wikis/en/discrepancies?partition=99', 400],
+      ['/v1/wikis/en/discrepancies?partition=-1', 400],
+      ['/v1/wikis/en/missing?minWikis=1', 400],
+      ['/v1/wikis/en/missing?limit=abc', 400],
+      ['/v1/wikis/en/pages', 400],
+      ['/v1/wikis/en/pages?partition=0&limit=20000', 400],
+      ['/reports/en?kind=missing', 400],
+      ['/reports/en/csv?kind=<script>', 400],
+      ['/reports/en/diffs?format=pdf', 400],
+      [`/v1/wikis/${'x'.repeat(101)}/discrepancies`, 400],
       ['/v1/nothing', 404],
     ]
     for (const [path, status] of cases) {
@@ -114,6 +125,9 @@ describe('query endpoint (unit, embedded log)', () => {
       expect([path, res.status]).toEqual([path, status])
       expect((res.body as { error: { code: string } }).error.code).toMatch(/^MBWA_/)
     }
+    // The route's schema names what is wrong.
+    const bad = await get('/v1/wikis/en/discrepancies?limit=5000')
+    expect(bad.body).toEqual({ error: { code: 'MBWA_BAD_REQUEST', message: expect.stringMatching(/limit must be <= 1000/) } })
   })
 
   it('is read-only: other methods get 405', async () => {

@@ -16,6 +16,7 @@ import { registerWikiRoutes } from './wikis.js'
 import { registerReportPages } from './report-html.js'
 import { registerDumpRoutes } from './dumps.js'
 import { FanOut } from './fan-out.js'
+import { sharedSchemas } from './schemas.js'
 
 // The read-only HTTP query endpoint over the title store (fastify). Any member answers any title: a title whose
 // partition another member holds is forwarded to it (once; a forwarded request is never forwarded again).
@@ -77,6 +78,7 @@ export class QueryServer {
         void (reply as FastifyReply).code(400).send({ error: { code: 'MBWA_BAD_REQUEST', message: err.message } })
       },
     })
+    for (const schema of sharedSchemas(options.partitions)) this.app.addSchema(schema)
     this.guard()
     registerProbeRoutes(this)
     registerTitleRoutes(this)
@@ -173,7 +175,7 @@ export class QueryServer {
     return { wiki, kind }
   }
 
-  missingQuery(q: Record<string, string | undefined>): { minWikis: number; limit: number; after: string | undefined } {
+  missingQuery(q: { minWikis?: number | string; limit?: number | string; cursor?: string; after?: string }): { minWikis: number; limit: number; after: string | undefined } {
     const minWikis = q.minWikis === undefined ? 3 : Number(q.minWikis)
     if (!Number.isInteger(minWikis) || minWikis < 2 || minWikis > 99_999) fail('MBWA_BAD_REQUEST', 'minWikis must be an integer of 2 or more (titles on a single other wiki are not listed)')
     const limit = q.limit === undefined ? 100 : Number(q.limit)

@@ -1,4 +1,5 @@
 import type { QueryServer } from './query-server.js'
+import { diffsQuery, missingQuery, reportsQuery } from './schemas.js'
 import type { DiscrepancyItem } from '../title-store.js'
 import { PACKAGE_VERSION } from '../../paths.js'
 import { join } from 'node:path'
@@ -16,7 +17,7 @@ import { fail } from './http-util.js'
 export function registerReportPages(s: QueryServer): void {
   const app = s.app
   const { projector } = s.options
-  app.get<{ Params: { wiki: string }; Querystring: Record<string, string | undefined> }>('/reports/:wiki/missing', async (req, reply) => {
+  app.get<{ Params: { wiki: string }; Querystring: { minWikis?: number; limit?: number; cursor?: string; after?: string } }>('/reports/:wiki/missing', { schema: missingQuery }, async (req, reply) => {
     const { wiki } = s.reportQuery(req.params.wiki, undefined)
     const { minWikis, limit, after } = s.missingQuery({ ...req.query, limit: req.query.limit ?? '200' })
     const { items, next } = await s.fanOut.missingPage(wiki, minWikis, after, limit)
@@ -37,13 +38,13 @@ export function registerReportPages(s: QueryServer): void {
     const html = reportsPage(wikis, { eventsInStore: status.reduce((a, s) => a + s.offset, 0), now: Date.now(), partial: status.length < s.options.partitions })
     return reply.header('content-type', 'text/html; charset=utf-8').send(html)
   })
-  app.get<{ Params: { wiki: string }; Querystring: Record<string, string | undefined> }>('/reports/:wiki', async (req, reply) => {
+  app.get<{ Params: { wiki: string }; Querystring: { kind?: string; cursor?: string } }>('/reports/:wiki', { schema: reportsQuery }, async (req, reply) => {
     const { wiki, kind } = s.reportQuery(req.params.wiki, req.query.kind)
     const { items, next } = await s.fanOut.discrepancyPage(wiki, kind, s.cursorOf(req.query.cursor), 100)
     const html = wikiReportsPage(wiki, reportRows(wiki, items, (w) => s.options.apiOf?.(w)), { kind, next, now: Date.now() })
     return reply.header('content-type', 'text/html; charset=utf-8').send(html)
   })
-  app.get<{ Params: { wiki: string }; Querystring: Record<string, string | undefined> }>('/reports/:wiki/csv', async (req, reply) => {
+  app.get<{ Params: { wiki: string }; Querystring: { kind?: string } }>('/reports/:wiki/csv', { schema: reportsQuery }, async (req, reply) => {
     const { wiki, kind } = s.reportQuery(req.params.wiki, req.query.kind)
     const rows = []
     let cursor: { p: number; after?: string } | null = { p: 0 }
@@ -58,10 +59,9 @@ export function registerReportPages(s: QueryServer): void {
       .send(toCsv(rows))
   })
 
-  app.get<{ Params: { wiki: string }; Querystring: { format?: string } }>('/reports/:wiki/diffs', async (req, reply) => {
+  app.get<{ Params: { wiki: string }; Querystring: { format?: string } }>('/reports/:wiki/diffs', { schema: diffsQuery }, async (req, reply) => {
     const { wiki } = s.reportQuery(req.params.wiki, undefined)
     const format = req.query.format
-    if (format !== undefined && format !== 'text' && format !== 'html') fail('MBWA_BAD_REQUEST', 'format is text or html')
     const file = s.options.diffsDir ? join(s.options.diffsDir, `${safeWikiCode(wiki)}.diff`) : undefined
     const size = file ? await stat(file).then((s) => s.size, () => undefined) : undefined
     if (format === 'text') {

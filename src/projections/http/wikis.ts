@@ -1,7 +1,8 @@
 import type { QueryServer } from './query-server.js'
+import { discrepanciesQuery, missingQuery, pagesQuery } from './schemas.js'
 import { decodeTitleRecord } from '../title-record-codec.js'
 import { keys as storeKeys } from '../title-store.js'
-import { fail, iso, KINDS } from './http-util.js'
+import { fail, iso } from './http-util.js'
 
 // The wikis as JSON: each one's counts and last snapshot (gathered from every member), its discrepancy index and
 // "missing here" list (page after page over every partition), and its pages for dump workers elsewhere.
@@ -59,19 +60,16 @@ export function registerWikiRoutes(s: QueryServer): void {
 function registerWikiIndexes(s: QueryServer): void {
   const app = s.app
   const { store, projector } = s.options
-  app.get<{ Params: { wiki: string }; Querystring: Record<string, string | undefined> }>('/v1/wikis/:wiki/discrepancies', async (req, reply) => {
+  app.get<{ Params: { wiki: string }; Querystring: { kind?: string; limit?: number; cursor?: string; partition?: number; after?: string } }>('/v1/wikis/:wiki/discrepancies', { schema: discrepanciesQuery }, async (req, reply) => {
     const { wiki } = req.params
     if (!projector.rules().has(wiki)) fail('MBWA_NOT_FOUND', `no wiki ${wiki} configured or discovered`, { wiki })
     const q = req.query
     const kind = q.kind
-    if (kind !== undefined && !(KINDS as readonly string[]).includes(kind)) fail('MBWA_BAD_REQUEST', `kind must be one of ${KINDS.join(', ')}`, { kind })
-    const limit = q.limit === undefined ? 100 : Number(q.limit)
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) fail('MBWA_BAD_REQUEST', 'limit must be an integer from 1 to 1000')
+    const limit = q.limit ?? 100
     const cursor = s.cursorOf(q.cursor)
     // One partition's page, served here or by its owner (internal form: ?partition=).
     if (q.partition !== undefined) {
-      const p = Number(q.partition)
-      if (!Number.isInteger(p) || p < 0 || p >= s.options.partitions) fail('MBWA_BAD_REQUEST', 'partition out of range')
+      const p = q.partition
       if (!s.isLocal(p)) return s.fanOut.forward(req, reply, p)
       return { items: await store.discrepancies(p, wiki, kind, q.after, limit) }
     }
@@ -81,12 +79,11 @@ function registerWikiIndexes(s: QueryServer): void {
 
   // "Missing here": titles that are real pages on at least minWikis other wikis and absent on this one, most-present
   // first. Internal form (?partition=): one partition's part, served here or by its owner.
-  app.get<{ Params: { wiki: string }; Querystring: Record<string, string | undefined> }>('/v1/wikis/:wiki/missing', async (req, reply) => {
+  app.get<{ Params: { wiki: string }; Querystring: { minWikis?: number; limit?: number; cursor?: string; partition?: number; after?: string } }>('/v1/wikis/:wiki/missing', { schema: missingQuery }, async (req, reply) => {
     const { wiki } = s.reportQuery(req.params.wiki, undefined)
     const { minWikis, limit, after } = s.missingQuery(req.query)
     if (req.query.partition !== undefined) {
-      const p = Number(req.query.partition)
-      if (!Number.isInteger(p) || p < 0 || p >= s.options.partitions) fail('MBWA_BAD_REQUEST', 'partition out of range')
+      const p = req.query.partition
       if (!s.isLocal(p)) return s.fanOut.forward(req, reply, p)
       return { items: await store.missingHere(p, wiki, minWikis, after, limit) }
     }
@@ -94,13 +91,11 @@ function registerWikiIndexes(s: QueryServer): void {
     return { wiki, minWikis, items: items.map(({ title, wikis }) => ({ title, wikis, count: wikis.length })), cursor: next }
   })
   // A wiki's pages, one partition at a time, in title order: what dump workers elsewhere read.
-  app.get<{ Params: { wiki: string }; Querystring: Record<string, string | undefined> }>('/v1/wikis/:wiki/pages', async (req, reply) => {
+  app.get<{ Params: { wiki: string }; Querystring: { partition: number; limit?: number; after?: string } }>('/v1/wikis/:wiki/pages', { schema: pagesQuery }, async (req, reply) => {
     const { wiki } = req.params
     if (!projector.rules().has(wiki)) fail('MBWA_NOT_FOUND', `no wiki ${JSON.stringify(wiki)} configured or discovered`)
-    const p = Number(req.query.partition)
-    if (!Number.isInteger(p) || p < 0 || p >= s.options.partitions) fail('MBWA_BAD_REQUEST', `partition must be an integer from 0 to ${s.options.partitions - 1}`)
-    const limit = req.query.limit === undefined ? 1000 : Number(req.query.limit)
-    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) fail('MBWA_BAD_REQUEST', 'limit must be an integer from 1 to 10000')
+    const p = req.query.partition
+    const limit = req.query.limit ?? 1000
     if (!s.isLocal(p)) return s.fanOut.forward(req, reply, p)
     if (projector.owned.get(p)!.restoring) fail('MBWA_RESTORING', `partition ${p} is being restored`, { partition: p })
     const prefix = storeKeys.titlePrefix(p)
