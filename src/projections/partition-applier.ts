@@ -7,6 +7,7 @@ import { keys, TEXT_WANTED, type Op, type SnapshotMark, type SweepStamp, type Ti
 import type { KnownWiki, RulesByWiki } from '../domain/wiki-rules.js'
 import { TimeSlice } from '../time-slice.js'
 import { BootstrapGate } from './bootstrap-gate.js'
+import { TitleIndex } from './title-index.js'
 import { planEdits, type Answer } from './edit-planner.js'
 import { cognateKey, hasSpellings } from '../events/titles.js'
 
@@ -58,10 +59,9 @@ export class PartitionApplier {
   /** Which wikis have their first snapshot here, which are failing, whether first-snapshot pages are held. */
   private gate: BootstrapGate
   private marks: Record<string, SnapshotMark> = {}
-  private counts: Record<string, number> = {}
+  /** Titles per wiki, the wiki-title index, presence and spellings: kept beside the records. */
+  private readonly titles: TitleIndex
   private loaded = false
-  private indexed = false
-  private flagIndex = false
   /** Discrepancy index entries per `wiki \0 kind` (reports and text-wanted too), kept with the entries (key c). */
   private counted = new Map<string, number>()
   /** The wikis the link rules know in this partition: configured ones, and those the log said were discovered. */
@@ -74,6 +74,7 @@ export class PartitionApplier {
   ) {
     this.current = options.rules
     this.gate = new BootstrapGate(partition)
+    this.titles = new TitleIndex(partition)
   }
 
   get rules(): RulesByWiki {
@@ -81,17 +82,13 @@ export class PartitionApplier {
   }
 
   async load(): Promise<void> {
-    // A partition that starts empty keeps a wiki-title index from its first event, so a snapshot's sweep reads
-    // that wiki's pages only; a store from before the index scans every title, as it always did.
-    this.indexed = (await this.store.isIndexed(this.partition)) || (await this.store.offset(this.partition)) === 0
-    this.flagIndex = this.indexed && !(await this.store.isIndexed(this.partition))
+    await this.titles.load(this.store)
     const discovered = await this.store.discovered(this.partition)
     this.current = discovered && this.options.rulesWith ? this.options.rulesWith(discovered) : this.options.rules
     this.marks = await this.store.snapshots(this.partition)
     this.gate = new BootstrapGate(this.partition)
     await this.gate.load(this.store, Object.keys(this.marks))
 
-    this.counts = await this.store.counts(this.partition)
     this.counted = await this.store.reportCounts(this.partition)
     this.loaded = true
   }
@@ -111,7 +108,7 @@ export class PartitionApplier {
   }
 
   get titleCounts(): Readonly<Record<string, number>> {
-    return this.counts
+    return this.titles.titleCounts
   }
 
   /** Entries of the discrepancy index per wiki and kind (`wiki \0 kind`). */
@@ -249,7 +246,7 @@ export class PartitionApplier {
       if (event.type === 'EditFailed') answered.push({ title: key, wiki: event.value.wiki, commandId: event.value.commandId, done: !event.value.retriable })
     }
     const ops: Op[] = goneOps
-    this.countTitles([...work.values()], ops)
+    this.titles.update([...work.values()], ops)
     // A title that only a wiki's first snapshot changed waits for the pass over every title, which comes when
     // the last open wiki has its first snapshot: judging it now would be judging it again there (a bootstrap
     // would judge every title once per wiki), and its verdict stays incomplete until then anyway.
@@ -322,54 +319,9 @@ export class PartitionApplier {
     return out
   }
 
-  /** Keeps the per-wiki title counts (and the wiki-title index) in step with pages appearing and disappearing. */
-  private countTitles(items: Work[], ops: Op[]): void {
-    const touched = new Set<string>()
-    const p = this.partition
-    if (this.flagIndex) {
-      ops.push({ type: 'put', key: keys.indexed(p), value: '1' })
-      this.flagIndex = false
-    }
-    for (const { title, pages, before } of items) {
-      // The presence index ("missing here"): titles with real pages on two wikis or more.
-      const was = realPages(before)
-      const is = realPages(pages)
-      if (was !== is) {
-        if (was.includes(',')) ops.push({ type: 'del', key: keys.presence(p, was.split(',').length, title) })
-        if (is.includes(',')) ops.push({ type: 'put', key: keys.presence(p, is.split(',').length, title), value: is })
-      }
-      if (hasSpellings(title)) {
-        const had = Object.keys(before).length > 0
-        const has = Object.keys(pages).length > 0
-        if (had !== has) ops.push(has ? { type: 'put', key: keys.spelling(p, cognateKey(title), title), value: '' } : { type: 'del', key: keys.spelling(p, cognateKey(title), title) })
-      }
-      for (const w in pages) {
-        const page = pages[w]!
-        if (!(w in before)) {
-          this.counts[w] = (this.counts[w] ?? 0) + 1
-          touched.add(w)
-        } else if (page === before[w]) continue
-        // The entry carries what a sweep asks of the page, so a sweep reads only the records of pages it may remove.
-        if (this.indexed) ops.push({ type: 'put', key: keys.wikiTitle(p, w, title), stamp: page })
-      }
-      for (const w in before) {
-        if (w in pages) continue
-        this.counts[w] = Math.max(0, (this.counts[w] ?? 0) - 1)
-        touched.add(w)
-        if (this.indexed) ops.push({ type: 'del', key: keys.wikiTitle(p, w, title) })
-      }
-    }
-    for (const w of touched) ops.push({ type: 'put', key: keys.count(p, w), value: String(this.counts[w] ?? 0) })
-  }
-
-  /**
-   * The titles a sweep of `wiki` looks at: every title for the pass that makes titles complete (or in a store
-   * without the index); otherwise, through the index, only the titles whose page on that wiki the snapshot may
-   * have left behind (the entry's stamp says; an entry without one is read to find out).
-   */
   private async *sweepCandidates(wiki: string, all: boolean, mark: SweepMark): AsyncGenerator<[string, TitleRecord]> {
     const p = this.partition
-    if (all || !this.indexed) {
+    if (all || !this.titles.complete) {
       yield* this.store.entries(p)
       return
     }
@@ -574,7 +526,7 @@ export class PartitionApplier {
         yield item
       }
     }
-    await this.inChunks(judged(), nextOffset, stats, last, (chunk, ops) => this.countTitles(chunk, ops))
+    await this.inChunks(judged(), nextOffset, stats, last, (chunk, ops) => this.titles.update(chunk, ops))
   }
 }
 
@@ -594,16 +546,6 @@ interface Work {
 type SweepMark = { snapshotId: string; startedAt: number }
 
 /** The wikis where a title is a real page (not a redirect, not known blank), in code order, joined by commas. */
-function realPages(pages: TitlePages): string {
-  let out = ''
-  for (const w of Object.keys(pages).sort()) {
-    const page = pages[w]!
-    if (!page.redirect && page.blank !== true) out = out === '' ? w : `${out},${w}`
-  }
-  return out
-}
-
-/** A page the snapshot did not see, and nothing saw since it began: gone from the wiki. */
 function leftBehind(page: SweepStamp, mark: SweepMark): boolean {
   return page.snapshotId !== mark.snapshotId && page.observedAt < mark.startedAt
 }
