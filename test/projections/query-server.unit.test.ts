@@ -166,6 +166,9 @@ describe('query endpoint (unit, embedded log)', () => {
       ['fr', 31],
     ])
     expect(wikis.wikis.every((w) => w.lastSnapshot !== null && w.lag === 0)).toBe(true)
+    const reports = (await get('/v1/reports')).body as { reports: Record<string, Record<string, number>>; partitions: number[] }
+    expect(reports.partitions).toEqual(Array.from({ length: PARTITIONS }, (_, i) => i))
+    expect(reports.reports.de).toMatchObject({ 'stale-missing': 1 })
     const stats = (await get('/v1/stats')).body as { eventsApplied: number; partitions: unknown[] }
     expect(stats.eventsApplied).toBeGreaterThanOrEqual(63)
     expect(stats.partitions.length).toBe(PARTITIONS)

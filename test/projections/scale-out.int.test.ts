@@ -87,6 +87,15 @@ ${farm.codes.map((c) => `  ${c}: {api: "${api!.url}/${c}/api.php", linkMode: man
       expect(body).toMatchObject({ digest: digestHex(reference.sum), pages: reference.pages, complete: true })
     }
 
+    // The report counts of the whole group, from any member: every partition covered, the same numbers everywhere.
+    const counts = await Promise.all(urls.map(async (u) => (await (await request(`${u}/v1/reports`)).body.json()) as { reports: unknown; partitions: number[] }))
+    for (const c of counts) {
+      expect(c.partitions).toEqual(Array.from({ length: PARTITIONS }, (_, i) => i))
+      expect(c.reports).toEqual(counts[0]!.reports)
+    }
+    const local = (await (await request(`${urls[0]}/v1/reports?local=1`)).body.json()) as { partitions: number[] }
+    expect(local.partitions.length).toBeLessThan(PARTITIONS)
+
     // Verdicts of sampled titles, asked of member 2 (it owns a third of them; the rest are forwarded).
     const wrong: string[] = []
     let checked = 0

@@ -60,17 +60,18 @@ export class FanOut {
   }
 
   /** This member's part, plus (unless asked for local only) every other member's, via ?local=1. */
-  async gather(req: FastifyRequest, local: boolean, mine: () => Promise<unknown>): Promise<unknown[]> {
+  /** This member's part, and (unless asked for local only, or forwarded) every other member's from `path` (default: the request's). */
+  async gather(req: FastifyRequest, local: boolean, mine: () => Promise<unknown>, path?: string): Promise<unknown[]> {
     const own = await mine()
     const router = this.server.options.router
     if (local || !router || req.headers[FORWARDED]) return [own]
     await router.refresh()
     const self = this.server.self
     const others = router.addresses().filter((a) => a !== self)
-    const path = req.url.split('?')[0]!
+    const route = path ?? req.url.split('?')[0]!
     const remote = await Promise.all(
       others.map(async (base) => {
-        const res = await undiciRequest(`${base}${path}?local=1`, { headers: this.forwardHeaders(), headersTimeout: 10_000, bodyTimeout: 10_000 })
+        const res = await undiciRequest(`${base}${route}?local=1`, { headers: this.forwardHeaders(), headersTimeout: 10_000, bodyTimeout: 10_000 })
         if (res.statusCode !== 200) throw new MbwaError('MBWA_RESTORING', `member ${base} answered ${res.statusCode}`)
         return res.body.json()
       }),

@@ -1,3 +1,4 @@
+import type { FastifyRequest } from 'fastify'
 import type { QueryServer } from './query-server.js'
 import { diffsQuery, missingQuery, reportsQuery } from './schemas.js'
 import type { DiscrepancyItem } from '../title-store.js'
@@ -31,11 +32,12 @@ export function registerReportPages(s: QueryServer): void {
     const html = indexPage({ version: PACKAGE_VERSION, log: s.options.logKind ?? 'embedded', partitions: s.options.partitions, held: status.length, eventsInStore: status.reduce((a, s) => a + s.offset, 0), wikis: projector.rules().size, members: s.options.router?.addresses() ?? [] })
     return reply.header('content-type', 'text/html; charset=utf-8').send(html)
   })
-  app.get('/reports', async (_req, reply) => {
-    const counts = s.reportCounts()
-    const status = projector.status()
-    const wikis = [...projector.rules().keys()].sort().map((wiki) => ({ wiki, counts: counts[wiki] ?? {}, lastSnapshot: s.lastSnapshot(wiki) }))
-    const html = reportsPage(wikis, { eventsInStore: status.reduce((a, s) => a + s.offset, 0), now: Date.now(), partial: status.length < s.options.partitions })
+  // The counts of the whole group: each member's partitions, gathered (JSON at /v1/reports).
+  app.get<{ Querystring: { local?: string } }>('/v1/reports', async (req) => groupReports(s, req, req.query.local === '1'))
+  app.get('/reports', async (req, reply) => {
+    const group = await groupReports(s, req, false)
+    const wikis = [...projector.rules().keys()].sort().map((wiki) => ({ wiki, counts: group.reports[wiki] ?? {}, lastSnapshot: group.lastSnapshots[wiki] ?? null }))
+    const html = reportsPage(wikis, { eventsInStore: group.eventsInStore, now: Date.now(), partial: group.partitions.length < s.options.partitions })
     return reply.header('content-type', 'text/html; charset=utf-8').send(html)
   })
   app.get<{ Params: { wiki: string }; Querystring: { kind?: string; cursor?: string } }>('/reports/:wiki', { schema: reportsQuery }, async (req, reply) => {
@@ -86,4 +88,42 @@ export function registerReportPages(s: QueryServer): void {
     return reply.header('content-type', 'text/html; charset=utf-8').send(diffsPage(wiki, text, { truncated: size !== undefined && size > SHOWN, now: Date.now() }))
   })
 
+}
+
+interface ReportCounts {
+  /** Index entries per wiki and kind. */
+  reports: Record<string, Record<string, number>>
+  /** When each wiki's last snapshot completed (ms). */
+  lastSnapshots: Record<string, number | null>
+  eventsInStore: number
+  /** The partitions these counts cover. */
+  partitions: number[]
+}
+
+/** The report counts of this member's partitions, or of every member's (merged). */
+async function groupReports(s: QueryServer, req: FastifyRequest, local: boolean): Promise<ReportCounts> {
+  const { projector } = s.options
+  const mine = async (): Promise<ReportCounts> => ({
+    reports: s.reportCounts(),
+    lastSnapshots: Object.fromEntries([...projector.rules().keys()].map((w) => [w, s.lastSnapshot(w)])),
+    eventsInStore: projector.status().reduce((a, st) => a + st.offset, 0),
+    partitions: [...projector.owned.keys()],
+  })
+  const parts = (await s.fanOut.gather(req, local, mine, '/v1/reports')) as ReportCounts[]
+  const out: ReportCounts = { reports: {}, lastSnapshots: {}, eventsInStore: 0, partitions: [] }
+  for (const part of parts) {
+    for (const [wiki, kinds] of Object.entries(part.reports)) {
+      const o = (out.reports[wiki] ??= {})
+      for (const [kind, n] of Object.entries(kinds)) o[kind] = (o[kind] ?? 0) + n
+    }
+    for (const [wiki, at] of Object.entries(part.lastSnapshots)) {
+      const was = out.lastSnapshots[wiki] ?? null
+      if (at !== null && (was === null || at > was)) out.lastSnapshots[wiki] = at
+      else out.lastSnapshots[wiki] = was
+    }
+    out.eventsInStore += part.eventsInStore
+    out.partitions.push(...part.partitions)
+  }
+  out.partitions = [...new Set(out.partitions)].sort((a, b) => a - b)
+  return out
 }
