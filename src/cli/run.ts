@@ -22,6 +22,10 @@ export function registerRun(program: Command): void {
       // Everything that can be checked is checked before anything starts: a failed start leaves nothing running.
       await preflight(config)
       const started: { stop(): Promise<void> }[] = []
+      // Listening for SIGINT and SIGTERM from here on: a signal while mbwa starts (or just as it says it runs, which
+      // a supervisor may answer at once) is an orderly stop once the start is over, never the default kill.
+      const ended = new AbortController()
+      const signalled = untilSignal(ended.signal)
       let log, topics, sources: Sources, sink: SinkService | undefined, projection: ProjectionService
       try {
         ;({ log, topics } = await openLog(config, logger))
@@ -42,6 +46,7 @@ export function registerRun(program: Command): void {
         const src = sources
         sourcesStatus = () => src.status()
       } catch (err) {
+        ended.abort()
         logger.error({ err: (err as Error).message }, 'mbwa could not start; stopping what had started')
         for (const part of started.reverse()) await part.stop().catch(() => undefined)
         logger.flush()
@@ -61,8 +66,7 @@ export function registerRun(program: Command): void {
           () => new Promise<never>(() => undefined),
           (err: unknown) => ({ failed: name, err }),
         )
-      const ended = new AbortController()
-      const outcome = await Promise.race([untilSignal(ended.signal).then((signal) => ({ signal })), failed('projection', projection.projector.closed), failed('sources', sources.closed), ...(sink ? [failed('sink', sink.sink.closed)] : [])])
+      const outcome = await Promise.race([signalled.then((signal) => ({ signal })), failed('projection', projection.projector.closed), failed('sources', sources.closed), ...(sink ? [failed('sink', sink.sink.closed)] : [])])
       // A component failed: the wait for a signal ends too (it alone would keep the process up after the stop).
       ended.abort()
       if ('failed' in outcome) {
