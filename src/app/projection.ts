@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path'
-import type { Config } from '../config/schema.js'
+import { wikiApi, type Config } from '../config/schema.js'
 import type { EventStore } from '../events/event-log.js'
 import type { Logger } from '../logging.js'
 import type { TopicNames } from '../log/topics.js'
@@ -69,7 +69,7 @@ export class ProjectionService {
         const p = projector.owned.keys().next()
         if (!p.done) void store.discovered(p.value).then((list) => list?.forEach((w) => apis.has(w.code) || apis.set(w.code, w.api)))
       }
-      return apis.get(wiki) ?? config.family.api.replace('{code}', wiki)
+      return apis.get(wiki) ?? wikiApi(config, wiki)
     }
     const server = new QueryServer({ store, projector, rules, partitions, router, logger, dumps, sink: parts.sink, sources: parts.sources, token, apiOf, logKind: events.log.kind, dumpIntervalMs: config.dumps.intervalHours * 3_600_000, diffsDir: diffsDirOf(config), dumpsDir: dumpsDirOf(config) })
     await server.listen(config.http.host, config.http.port)

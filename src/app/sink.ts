@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path'
-import type { Config } from '../config/schema.js'
+import { wikiApi, type Config } from '../config/schema.js'
 import { readSecret } from '../config/secrets.js'
 import { MbwaError } from '../errors/errors.js'
 import type { EventStore } from '../events/event-log.js'
@@ -189,7 +189,7 @@ function reportPublisher(config: Config, rules: RulesByWiki, parts: ReportParts)
   const reportWikis = Object.entries(config.wikis)
     .filter(([code]) => reportPageOf(config, code) !== undefined && !rules.get(code)!.closed && !rules.get(code)!.locked)
     .map(([code, w]) => ({ code, page: reportPageOf(config, code)!, shutoffPage: w.reportShutoffPage ?? config.wikiDefaults.reportShutoffPage ?? config.reports.shutoffPage }))
-  const apiOf = (w: string) => config.wikis[w]?.api ?? config.family.api.replace('{code}', w)
+  const apiOf = (w: string) => wikiApi(config, w)
   if (reportWikis.length === 0) return undefined
   return new ReportPublisher({
     wikis: reportWikis,
@@ -209,6 +209,7 @@ function reportPublisher(config: Config, rules: RulesByWiki, parts: ReportParts)
     queue,
     throttle,
     readers: (wiki) => readers.get(wiki),
+    mainPage: async (wiki) => made.sink?.mainPageOf(wiki),
     editors: (wiki) => editors.get(wiki),
     apply: config.sink.apply,
     intervalMs: config.reports.intervalHours * 3600_000,

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { Command } from 'commander'
-import type { Config } from '../config/schema.js'
+import { wikiApi, type Config } from '../config/schema.js'
 import { MbwaError } from '../errors/errors.js'
 import { REPORT_KINDS, reportRows, toCsv, toTable, toWikitext, type ReportRow } from '../projections/report-rows.js'
 import { fetchReportItems } from '../projections/report-client.js'
@@ -64,7 +64,7 @@ export function registerReport(program: Command): void {
         if (options.url !== undefined || !refused) throw err
         items = await fromStore(config, options.wiki, kinds)
       }
-      const apiOf = (w: string) => config.wikis[w]?.api ?? config.family.api.replace('{code}', w)
+      const apiOf = (w: string) => wikiApi(config, w)
       const rows: ReportRow[] = reportRows(options.wiki, items, apiOf)
       const out = format === 'json' ? JSON.stringify(rows, null, 2) + '\n' : format === 'csv' ? toCsv(rows) : format === 'wikitext' ? toWikitext(rows) : toTable(rows)
       process.stdout.write(out)

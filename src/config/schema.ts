@@ -392,4 +392,9 @@ export function isWikimediaApi(api: string): boolean {
 }
 
 export type Config = z.infer<typeof ConfigSchema>
+
+/** A wiki's Action API: the configured one, else the family's template with its code (discovered wikis). */
+export function wikiApi(config: Config, code: string): string {
+  return config.wikis[code]?.api ?? config.family.api.replace(/\{code\}/g, code)
+}
 export type WikiConfig = Config['wikis'][string]

@@ -67,11 +67,20 @@ export function toCsv(rows: readonly ReportRow[]): string {
   return [CSV_COLUMNS.join(','), ...rows.map((r) => CSV_COLUMNS.map((c) => csvField(r[c])).join(','))].join('\r\n') + '\r\n'
 }
 
+/** Text in wikitext shown as it is: no markup, no signature tildes, no template, no closing nowiki of its own. */
+export function nowiki(s: string): string {
+  return `<nowiki>${s.replace(/<\/?nowiki\s*\/?>/gi, (m) => m.replace('<', '&lt;'))}</nowiki>`
+}
+
+/** A title as a link target, with nothing the pre-save transform would expand (~~~ becomes a signature even there). */
+export function linkTarget(title: string): string {
+  return title.replace(/~/g, '&#126;')
+}
+
 /** A sortable wikitable, for pasting on a wiki: page and target as wiki links, the evidence as plain text. */
 export function toWikitext(rows: readonly ReportRow[]): string {
-  const nowiki = (s: string) => `<nowiki>${s.replace(/<\/nowiki>/gi, '&lt;/nowiki>')}</nowiki>`
   const out = ['{| class="wikitable sortable"', '! Page !! Kind !! Link !! Evidence !! Since']
-  for (const r of rows) out.push('|-', `| [[:${r.title}]] || ${r.kind} || [[:${r.code}:${r.target}|${r.code}:${nowiki(r.target)}]] || ${nowiki(r.evidence)} || ${r.since?.slice(0, 10) ?? ''}`)
+  for (const r of rows) out.push('|-', `| [[:${linkTarget(r.title)}]] || ${r.kind} || [[:${r.code}:${linkTarget(r.target)}|${r.code}:${nowiki(r.target)}]] || ${nowiki(r.evidence)} || ${r.since?.slice(0, 10) ?? ''}`)
   out.push('|}')
   return out.join('\n') + '\n'
 }

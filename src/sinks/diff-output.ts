@@ -1,5 +1,6 @@
 import { appendFile, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
+import { createTwoFilesPatch } from 'diff'
 import { safeWikiCode } from '../domain/wiki-code.js'
 
 // Where a dry run's diffs go: the sink's output (coloured on a terminal) and a file per wiki in the diffs folder
@@ -19,6 +20,15 @@ export class DiffOutput {
       await appendFile(join(this.dir, `${safeWikiCode(wiki)}.diff`), text)
     }
   }
+}
+
+/**
+ * A page's change as a unified diff a person reviews: both sides end with a line break, so no hunk ends with
+ * "\\ No newline at end of file".
+ */
+export function unifiedDiff(name: string, before: string, after: string, beforeHeader: string, afterHeader: string): string {
+  const nl = (t: string) => (t === '' || t.endsWith('\n') ? t : `${t}\n`)
+  return createTwoFilesPatch(name, name, nl(before), nl(after), beforeHeader, afterHeader)
 }
 
 /** A unified diff with additions green and removals red (ANSI), for a terminal. */

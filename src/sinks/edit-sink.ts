@@ -1,5 +1,4 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { createTwoFilesPatch } from 'diff'
 import type { EventStore, EventToAppend } from '../events/event-log.js'
 import { titleKey } from '../events/titles.js'
 import type { EditRequested } from '../events/types.js'
@@ -25,7 +24,7 @@ import { classifyEditFailure, type EditFailure } from './edit-failure.js'
 import { PauseControl } from './pause-control.js'
 import { Readings } from './readings.js'
 import { WikiFactsCache } from './wiki-facts.js'
-import { DiffOutput } from './diff-output.js'
+import { DiffOutput, unifiedDiff } from './diff-output.js'
 
 // The edit sink: edit commands from the edits topic wait in the sink's queue; at the pace the throttle allows,
 // a command's title is verified on the live wikis, and its page is rewritten if it still needs it. Verification
@@ -210,6 +209,11 @@ export class EditSink {
       },
     })
     this.worker = this.work()
+  }
+
+  /** The wiki's main page, as its siteinfo says (asked once per wiki, with the rest of what the sink knows of it). */
+  async mainPageOf(wiki: string): Promise<string | undefined> {
+    return (await this.facts.of(wiki)).mainPage
   }
 
   /** Whether this member holds a partition of the edits topic now. */
@@ -524,10 +528,8 @@ export class EditSink {
     if ('kind' in plan) return plan
     const editor = this.options.editors.get(c.wiki)
     if (!this.options.apply || !editor) {
-      // Both sides end with a line break, so no hunk ends with "\\ No newline at end of file".
-      const nl = (t: string) => (t.endsWith('\n') ? t : `${t}\n`)
       const url = this.pageUrlOf(c)
-      await this.show(key, c, createTwoFilesPatch(`${c.wiki}:${c.title}`, `${c.wiki}:${c.title}`, nl(page.text ?? ''), nl(plan.text), `revision ${page.revision}${url ? ` ${url}` : ''}`, plan.summary))
+      await this.show(key, c, unifiedDiff(`${c.wiki}:${c.title}`, page.text ?? '', plan.text, `revision ${page.revision}${url ? ` ${url}` : ''}`, plan.summary))
       return { kind: 'settled' }
     }
     return this.send(c, page, plan, editor)

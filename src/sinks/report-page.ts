@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { REPORT_KINDS, type ReportRow } from '../projections/report-rows.js'
+import { linkTarget as target, nowiki, REPORT_KINDS, type ReportRow } from '../projections/report-rows.js'
 
 // A wiki's report page, as report bots keep theirs (SDZeroBot's database reports, ListeriaBot): mbwa writes only
 // between its two markers and leaves the rest of the page alone. The section ends with a digest of what mbwa wrote
@@ -31,15 +31,6 @@ export function pageTitle(first: string, index: number): string {
   return index === 0 ? first : `${first}/${index + 1}`
 }
 
-/** Text in a wikitext cell or link label shown as it is: no markup, no signature tildes, no template. */
-function nowiki(s: string): string {
-  return `<nowiki>${s.replace(/<\/?nowiki\s*\/?>/gi, (m) => m.replace('<', '&lt;'))}</nowiki>`
-}
-
-/** A link target with nothing the pre-save transform would expand (~~~ becomes a signature even in a link). */
-function target(s: string): string {
-  return s.replace(/~/g, '&#126;')
-}
 
 function isoMinute(ms: number): string {
   return `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`

@@ -1,4 +1,3 @@
-import { createTwoFilesPatch } from 'diff'
 import { silentLogger, type Logger } from '../logging.js'
 import { MediaWikiApiError, type MediaWikiClient } from '../mediawiki/client.js'
 import type { ReportRow } from '../projections/report-rows.js'
@@ -7,6 +6,7 @@ import type { EditQueue, ReportPageState } from './edit-queue.js'
 import { emptySection, findSection, pageTitle, reportSections, sectionDigest, withSection, type ReportPagesInput } from './report-page.js'
 import type { Throttle } from './throttle.js'
 import type { WikiEditor } from './wiki-editor.js'
+import { unifiedDiff } from './diff-output.js'
 
 // The on-wiki report pages (wikis.CODE.reportPage), written by the sink: at most once per interval a wiki's
 // reports are read from the query endpoint, its report page and subpages are read from the wiki, and each page whose
@@ -36,6 +36,8 @@ export interface ReportPublisherOptions {
   queue: EditQueue
   throttle: Throttle
   readers: (wiki: string) => MediaWikiClient | undefined
+  /** The wiki's main page, as the sink knows it (siteinfo, asked once): no report's subject. */
+  mainPage: (wiki: string) => Promise<string | undefined>
   editors: (wiki: string) => WikiEditor | undefined
   apply: boolean
   intervalMs: number
@@ -86,7 +88,6 @@ export interface ReportPageStatus {
 export class ReportPublisher {
   private readonly pending = new Map<string, { edits: PageEdit[]; written: number; kept: string[] }>()
   private readonly states = new Map<string, ReportPageState>()
-  private readonly mainPages = new Map<string, string | undefined>()
   private preparing: Promise<void> | undefined
   private lastTick = -Infinity
   private readonly logger: Logger
@@ -178,7 +179,7 @@ export class ReportPublisher {
     if (off) return this.later(w.code, state, 'shut-off', off)
     const got = await this.options.source.rows(w.code)
     if ('notReady' in got) return this.later(w.code, state, 'waiting', got.notReady)
-    const main = await this.mainPage(w.code)
+    const main = await this.options.mainPage(w.code)
     const readAt = this.now()
     const input: ReportPagesInput = {
       wiki: w.code,
@@ -245,14 +246,6 @@ export class ReportPublisher {
     return { pages, at: (res as { curtimestamp?: string }).curtimestamp }
   }
 
-  private async mainPage(wiki: string): Promise<string | undefined> {
-    if (this.mainPages.has(wiki)) return this.mainPages.get(wiki)
-    const res = await this.options.readers(wiki)?.get({ action: 'query', meta: 'siteinfo', siprop: 'general' })
-    const main = (res?.query as { general?: { mainpage?: string } } | undefined)?.general?.mainpage
-    this.mainPages.set(wiki, main)
-    return main
-  }
-
   /** Sends the wiki's next page edit (its turn in the throttle has come). */
   async editNext(wiki: string): Promise<void> {
     const run = this.pending.get(wiki)
@@ -300,7 +293,5 @@ export class ReportPublisher {
 }
 
 function diffOf(wiki: string, page: ReadPage, text: string): string {
-  const nl = (t: string) => (t.endsWith('\n') ? t : `${t}\n`)
-  const name = `${wiki}:${page.title}`
-  return createTwoFilesPatch(name, name, page.missing ? '' : nl(page.text), nl(text), page.missing ? 'new page' : `as of ${page.timestamp ?? '?'}`, 'report page')
+  return unifiedDiff(`${wiki}:${page.title}`, page.missing ? '' : page.text, text, page.missing ? 'new page' : `as of ${page.timestamp ?? '?'}`, 'report page')
 }

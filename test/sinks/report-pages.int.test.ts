@@ -64,6 +64,7 @@ describe('report pages (int, real MediaWiki)', () => {
       queue,
       throttle,
       readers: () => w,
+      mainPage: async (wiki) => holder.sink?.mainPageOf(wiki),
       editors: () => editor,
       apply: true,
       intervalMs: 3_600_000,
