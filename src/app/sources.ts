@@ -258,7 +258,8 @@ export class Sources {
     })
     this.stream = stream
     const startedAt = Date.now()
-    void stream.start().catch((err: unknown) => this.logger.error({ err: (err as Error).message }, 'eventstreams: could not start'))
+    // A start that cannot read its position fails the source (stream.failed, below), like a failed append.
+    void stream.start()
     void stream.failed.then((err) => {
       if (this.stopping) return
       // In a row: a source that appended something, or ran long enough, before failing starts the count again.

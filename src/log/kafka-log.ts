@@ -7,6 +7,8 @@ import kafkajs, {
   type Consumer,
   type KafkaMessage,
   type Producer,
+  type ProducerRecord,
+  type RecordMetadata,
   type LogEntry,
   type PartitionAssigner,
 } from 'kafkajs'
@@ -45,12 +47,16 @@ export interface KafkaLogOptions {
 // The log on Kafka, through kafkajs. Partitions are chosen here with the same murmur2 as the embedded log
 // (identical to kafkajs' DefaultPartitioner and Java's), so placement never depends on the client. The
 // producer is idempotent with acks=all: a retried send does not duplicate, and append() resolves only once the
-// in-sync replicas have the batch.
+// in-sync replicas have the batch. After a send that failed, the next append uses a new producer: kafkajs'
+// idempotent producer can be left with sequence numbers a restarted broker refuses for good
+// (OUT_OF_ORDER_SEQUENCE_NUMBER on every later send), and a new producer id starts them afresh.
 export class KafkaLog implements EventLog {
   readonly kind = 'kafka' as const
   private readonly kafka: Kafka
   private readonly admin: Admin
-  private readonly producer: Producer
+  private producer: Producer
+  /** The current producer's connect (a renewed producer connects while the next append waits for it). */
+  private producerReady: Promise<void> = Promise.resolve()
   private readonly partitionCounts = new Map<string, number>()
   private readonly roundRobin = new RoundRobin()
   private readonly subscriptions = new Set<KafkaSubscription>()
@@ -84,7 +90,7 @@ export class KafkaLog implements EventLog {
       },
     })
     const admin = kafka.admin()
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false })
+    const producer = newProducer(kafka)
     try {
       await admin.connect()
       await producer.connect()
@@ -173,7 +179,7 @@ export class KafkaLog implements EventLog {
       }
       return m.key === null ? this.roundRobin.pick(topic, partitions) : partitionForKey(m.key, partitions)
     })
-    const metadata = await this.producer.send({
+    const metadata = await this.send({
       topic,
       acks: -1,
       messages: messages.map((m, i) => ({
@@ -193,6 +199,24 @@ export class KafkaLog implements EventLog {
       seen.set(partition, index + 1)
       return { partition, offset: base.get(partition)! + index }
     })
+  }
+
+  /** Sends with the current producer; a failure renews it (see the class comment) and is thrown. */
+  private async send(record: ProducerRecord): Promise<RecordMetadata[]> {
+    const producer = this.producer
+    try {
+      await this.producerReady
+      return await producer.send(record)
+    } catch (err) {
+      // Appends in flight on the failed producer fail too: only the first of them renews it.
+      if (this.producer === producer && !this.closed) {
+        this.producer = newProducer(this.kafka)
+        this.producerReady = this.producer.connect()
+        this.producerReady.catch(() => undefined)
+        void producer.disconnect().catch(() => undefined)
+      }
+      throw err
+    }
   }
 
   async read(topic: string, partition: number, offset: number, max: number): Promise<StoredMessage[]> {
@@ -300,6 +324,10 @@ export class KafkaLog implements EventLog {
   private assertOpen(): void {
     if (this.closed) throw new MbwaError('MBWA_LOG_CLOSED', 'the Kafka log is closed')
   }
+}
+
+function newProducer(kafka: Kafka): Producer {
+  return kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false })
 }
 
 /**

@@ -10,7 +10,10 @@ import type { SourceMeter } from './source-meter.js'
 // Wikimedia EventStreams (SSE) as a source: one connection for all streams (the service allows two per IP),
 // events of configured wikis mapped to mbwa events, canaries dropped, malformed data to the dead-letter topic.
 // Events are buffered and appended in batches; the Last-Event-ID of a batch is stored only after the batch is
-// durably appended, so a restart resumes where the log is. The server closes connections routinely (~15 min)
+// durably appended, so a restart resumes where the log is. An append that failed may still have reached the log
+// in part (a produce request some partitions took before the broker went away), so a source that did not stop
+// cleanly first reads the log after its last acknowledged append and drops what the feed sends again of it: the
+// log, not the checkpoint, says what is there. The server closes connections routinely (~15 min)
 // and sends no heartbeats, so a silence watchdog reconnects, and every reconnect backs off exponentially.
 
 export const DEFAULT_STREAMS = [
@@ -53,6 +56,8 @@ export interface EventStreamsOptions {
   storedDedupe?: number
   /** How far before the last seen timestamp a resume starts (see resumeId). Default 1 ms. */
   resumeOverlapMs?: number
+  /** After a start that was not clean, most messages per partition read past the last acknowledged append. Default 50,000. */
+  tailScan?: number
   /** Wait after HTTP 429 (another connection from this address is open). Default 30 s. */
   tooManyConnectionsWaitMs?: number
   /** Counts for status and metrics, stored with the position. */
@@ -82,6 +87,15 @@ export interface EventStreamsStats {
 }
 
 const CHECKPOINT_KEY = 'eventstreams:position'
+const TAIL_KEY = 'eventstreams:tail'
+
+/** Where this source's acknowledged appends end in the events topic, and whether it stopped cleanly after them. */
+interface Tail {
+  /** Per partition: the offset after this source's last acknowledged append (the end, when it first started). */
+  offsets: number[]
+  /** False from start to an orderly stop: a crash or a failed append may have left unacknowledged events after `offsets`. */
+  clean: boolean
+}
 
 interface Position {
   /** The Last-Event-ID covering everything appended. */
@@ -121,6 +135,9 @@ export class EventStreamsSource {
   private failedConnects = 0
   private stopped = false
   private readonly seen = new Map<string, true>()
+  /** `id|key` of events found in the log after the last acknowledged append (see Tail): not appended again. */
+  private inLog = new Set<string>()
+  private tail: number[] = []
   /** meta.ids of appended events, newest last: only these may be stored as seen. */
   private appendedIds: string[] = []
   private readonly logger: Logger
@@ -143,8 +160,19 @@ export class EventStreamsSource {
     return (await this.options.checkpoints.get<Position>(CHECKPOINT_KEY))?.lastEventId
   }
 
+  /** Reads its position (and, after a start that was not clean, the log's tail), then connects. A failure here fails the source. */
   async start(): Promise<void> {
-    const position = await this.options.checkpoints.get<Position>(CHECKPOINT_KEY)
+    let position: Position | undefined
+    try {
+      await this.readTail()
+      position = await this.options.checkpoints.get<Position>(CHECKPOINT_KEY)
+    } catch (err) {
+      this.failure = err
+      this.logger.error({ err: (err as Error).message }, 'eventstreams: cannot read where the log is; stopping the source')
+      await this.stop()
+      this.fail(err)
+      return
+    }
     this.lastReceivedId = position?.lastEventId
     for (const metaId of position?.recent ?? []) this.remember(metaId)
     this.appendedIds = [...(position?.recent ?? [])]
@@ -156,6 +184,36 @@ export class EventStreamsSource {
         this.reconnect(0)
       }
     }, Math.max(50, Math.min(idle / 4, 10_000)))
+  }
+
+  /**
+   * The tail of the events topic this source may have written without an acknowledgement: read when the last run
+   * did not stop cleanly, so what reached the log is not appended twice. Marks the run as not clean until stop().
+   */
+  private async readTail(): Promise<void> {
+    const { checkpoints, events, topic } = this.options
+    const stored = await checkpoints.get<Tail>(TAIL_KEY)
+    const ends = await events.log.endOffsets(topic)
+    const max = this.options.tailScan ?? 50_000
+    if (stored && !stored.clean) {
+      const reads = ends.map(async (end, p) => {
+        const from = stored.offsets[p] ?? Math.max(0, end - max)
+        const to = Math.min(end, from + max)
+        for (let offset = from; offset < to; ) {
+          const batch = await events.log.read(topic, p, offset, to - offset)
+          if (batch.length === 0) break
+          for (const m of batch) {
+            const value = events.registry.decode(m.value).value as { id?: unknown }
+            if (typeof value.id === 'string') this.inLog.add(`${value.id}|${m.key ?? ''}`)
+          }
+          offset = batch[batch.length - 1]!.offset + 1
+        }
+      })
+      await Promise.all(reads)
+      if (this.inLog.size > 0) this.logger.info({ events: this.inLog.size }, 'eventstreams: the last run did not stop cleanly; events it left in the log are not appended again')
+    }
+    this.tail = ends.map((end, p) => stored?.offsets[p] ?? end)
+    await checkpoints.put(TAIL_KEY, { offsets: this.tail, clean: false } satisfies Tail)
   }
 
   private connect(): void {
@@ -244,17 +302,18 @@ export class EventStreamsSource {
         this.options.meter?.dropped('malformed')
         this.push({ id: id || undefined, events: [], dead: { value: Buffer.from(data, 'utf8'), reason: mapped.reason } })
         return
-      case 'events':
-        if (mapped.metaId !== undefined) {
-          if (this.seen.has(mapped.metaId)) {
-            this.stats.duplicates++
-            this.options.meter?.dropped('duplicates')
-            this.push({ id: id || undefined, events: [] })
-            return
-          }
-          this.remember(mapped.metaId)
+      case 'events': {
+        const fresh = this.inLog.size === 0 ? mapped.events : mapped.events.filter((e) => !this.inLog.has(`${(e.value as { id: string }).id}|${e.key ?? ''}`))
+        const repeat = (mapped.metaId !== undefined && this.seen.has(mapped.metaId)) || (fresh.length === 0 && mapped.events.length > 0)
+        if (mapped.metaId !== undefined) this.remember(mapped.metaId)
+        if (repeat) {
+          this.stats.duplicates++
+          this.options.meter?.dropped('duplicates')
+          this.push({ id: id || undefined, events: [] })
+          return
         }
-        this.push({ id: id || undefined, metaId: mapped.metaId, events: mapped.events, at: eventTime(parsed) })
+        this.push({ id: id || undefined, metaId: mapped.metaId, events: fresh, at: eventTime(parsed) })
+      }
     }
   }
 
@@ -319,7 +378,8 @@ export class EventStreamsSource {
             })),
           )
         }
-        if (out.length > 0) await events.append(topic, out)
+        if (out.length > 0) for (const r of await events.append(topic, out)) this.tail[r.partition] = Math.max(this.tail[r.partition] ?? 0, r.offset + 1)
+        const tail: Tail = { offsets: this.tail, clean: false }
         const last = [...batch].reverse().find((p) => p.id)?.id
         if (last) {
           for (const p of batch) if (p.metaId !== undefined) this.appendedIds.push(p.metaId)
@@ -328,9 +388,9 @@ export class EventStreamsSource {
           const meter = this.options.meter
           if (meter) {
             for (const p of batch) for (const e of p.events) meter.appended(1, p.at ?? null, (e.value as { wiki?: string }).wiki)
-            await checkpoints.putAll([[CHECKPOINT_KEY, position], meter.entry()])
-          } else await checkpoints.put(CHECKPOINT_KEY, position)
-        }
+            await checkpoints.putAll([[CHECKPOINT_KEY, position], [TAIL_KEY, tail], meter.entry()])
+          } else await checkpoints.putAll([[CHECKPOINT_KEY, position], [TAIL_KEY, tail]])
+        } else await checkpoints.put(TAIL_KEY, tail)
         this.stats.appended += out.length
         this.stats.flushes++
         this.held -= batch.length
@@ -364,6 +424,9 @@ export class EventStreamsSource {
     clearTimeout(this.reconnectTimer)
     this.es?.close()
     this.es = undefined
-    if (this.failure === undefined) await this.flush()
+    if (this.failure !== undefined) return
+    await this.flush()
+    // Everything appended is acknowledged and covered by the position: the next start need not read the log.
+    if (this.failure === undefined) await this.options.checkpoints.put(TAIL_KEY, { offsets: this.tail, clean: true } satisfies Tail)
   }
 }

@@ -125,12 +125,16 @@ wikis:
     try {
       // A fact's identity: its id under its key (a move is one fact appended under both titles, with one id).
       const ids = async () => (await readEvents(log, topicNames(prefix).events)).map((e) => `${(e.event.value as { id: string }).id}|${e.key ?? ''}`)
+      // As a supervisor does: an mbwa that stopped (exit 1) is started again.
+      const alive = async () => {
+        if (run.child.exitCode === null) return
+        expect(run.child.exitCode).toBe(1)
+        restarts++
+        run = start()
+        base = await run.url(60_000)
+      }
       await waitFor(async () => {
-        if (run.child.exitCode !== null) {
-          restarts++
-          run = start()
-          base = await run.url(60_000)
-        }
+        await alive()
         const s = await stats(base).catch(() => undefined)
         return s !== undefined && s.lag === 0 && s.partitions.length === 4 && stream.framesSent >= EVENTS
       }, 240_000, 'every event applied')
@@ -140,6 +144,7 @@ wikis:
       let all: string[] = []
       let lost: string[] = wanted
       await waitFor(async () => {
+        await alive()
         all = await ids()
         const have = new Set(all.map((id) => id.split('|')[0]!.replace(/^.*?(:rev:|:stream:)/, '$1')))
         lost = wanted.filter((w) => !have.has(w))
