@@ -17,6 +17,7 @@ import { MediaWikiClient } from '../mediawiki/client.js'
 import { TextReader } from '../streams/text-reader.js'
 import { DumpJobs, dumpsDirOf } from './dump-jobs.js'
 import { interlanguageCodes } from '../sinks/wiki-codes.js'
+import type { StatsResponse } from '../projections/http/responses.js'
 
 // The projection side of `mbwa run`: the title store, the projector feeding it from the events topic, and the
 // query server. The server listens first (it answers /healthz and a 503 /readyz while partitions restore), so
@@ -34,7 +35,7 @@ export class ProjectionService {
     private readonly dumpJobs: DumpJobs | undefined,
   ) {}
 
-  static async start(config: Config, events: EventStore, topics: TopicNames, logger: Logger, parts: { sink?: () => Promise<unknown>; sources?: () => unknown } = {}): Promise<ProjectionService> {
+  static async start(config: Config, events: EventStore, topics: TopicNames, logger: Logger, parts: { sink?: () => Promise<unknown>; sources?: () => StatsResponse['sources'] } = {}): Promise<ProjectionService> {
     const dir = join(resolve(config.dataDir), 'projection')
     // Damage done while mbwa was stopped is found before anything is served; a damaged store is rebuilt from the log.
     await guardStore(dir, logger)

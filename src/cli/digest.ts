@@ -5,6 +5,7 @@ import { request } from 'undici'
 import { MbwaError } from '../errors/errors.js'
 import { digestHex, TitleStore, wikiDigest } from '../projections/title-store.js'
 import { commandContext, endpointHeaders } from './context.js'
+import type { DigestResponse, ErrorBody } from '../projections/http/responses.js'
 
 // The digest of the projection: the same events give the same digest, whatever the batch sizes, restarts or
 // number of instances. Offline from the local store, or from a running deployment (which sums its members').
@@ -18,7 +19,7 @@ export function registerDigest(program: Command): void {
       const { config } = commandContext(command)
       if (options.url && !options.wiki) {
         const res = await request(`${options.url.replace(/\/$/, '')}/v1/digest`, { headers: endpointHeaders(config) })
-        const body = (await res.body.json()) as { digest: string; pages: number; complete: boolean; error?: { message: string } }
+        const body = (await res.body.json()) as DigestResponse & Partial<ErrorBody>
         if (res.statusCode !== 200) throw new MbwaError('MBWA_RESTORING', `${options.url}: ${body.error?.message ?? res.statusCode}`)
         process.stdout.write(`${body.digest}  ${body.pages} pages${body.complete ? '' : ' (not every partition answered)'}\n`)
         return

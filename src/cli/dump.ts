@@ -17,6 +17,7 @@ import type { Config } from '../config/schema.js'
 import type { Logger } from '../logging.js'
 import { safeWikiCode } from '../domain/wiki-code.js'
 import { Progress } from '../progress.js'
+import type { WikisResponse } from '../projections/http/responses.js'
 import { dumpsDirOf } from '../app/dump-jobs.js'
 import { commandContext, endpointHeaders, flagOverrides, untilSignal, type GlobalFlags } from './context.js'
 
@@ -222,6 +223,6 @@ async function endpointWikis(base: string, headers: Record<string, string>): Pro
     await res.body.dump()
     throw new MbwaError('MBWA_UNREACHABLE', `${base}/v1/wikis answered ${res.statusCode}`)
   }
-  const body = (await res.body.json()) as { wikis: { code: string; closed: boolean; locked?: boolean }[] }
+  const body = (await res.body.json()) as WikisResponse
   return body.wikis.filter((w) => !w.closed).map((w) => w.code)
 }

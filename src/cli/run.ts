@@ -8,6 +8,7 @@ import { openLog } from '../log/open-log.js'
 import { commandContext, endpointHeaders, exitAfterStop, untilSignal } from './context.js'
 import { missingNodeFlags } from '../node-flags.js'
 import { preflight } from '../app/preflight.js'
+import type { StatsResponse } from '../projections/http/responses.js'
 
 export function registerRun(program: Command): void {
   program
@@ -36,7 +37,7 @@ export function registerRun(program: Command): void {
         const s = config.sink.enabled ? await SinkService.start(config, events, topics, logger) : undefined
         sink = s
         if (s) started.push(s)
-        let sourcesStatus: () => unknown = () => ({})
+        let sourcesStatus: () => StatsResponse['sources'] = () => null
         const p = await ProjectionService.start(config, events, topics, logger, { sink: s ? () => s.status() : undefined, sources: () => sourcesStatus() })
         projection = p
         started.push(p)

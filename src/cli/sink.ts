@@ -7,6 +7,7 @@ import type { Config } from '../config/schema.js'
 import { MbwaError } from '../errors/errors.js'
 import { EditQueue, type PauseInfo } from '../sinks/edit-queue.js'
 import { WIKI_CODE } from '../domain/wiki-code.js'
+import type { StatsResponse } from '../projections/http/responses.js'
 import { commandContext, endpointHeaders, endpointUrl } from './context.js'
 
 // The edit sink from the command line: what waits per wiki and which wikis are paused and why; resuming a paused
@@ -56,7 +57,7 @@ export function registerSink(program: Command): void {
       const res = await request(`${url}/v1/stats`, { headers: endpointHeaders(config) }).catch((err: unknown) => {
         throw new MbwaError('MBWA_MEDIAWIKI_UNREACHABLE', `${url}: ${(err as Error).message}`)
       })
-      const stats = (await res.body.json()) as { sink: SinkStatus | null }
+      const stats = (await res.body.json()) as StatsResponse<SinkStatus>
       if (!stats.sink) throw new MbwaError('MBWA_NOT_FOUND', `${url} runs no sink`)
       printStatus(stats.sink, url)
     })

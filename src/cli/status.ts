@@ -1,33 +1,16 @@
 import type { Command } from 'commander'
 import { request } from 'undici'
 import { MbwaError } from '../errors/errors.js'
-import type { SourceStatus } from '../streams/source-meter.js'
+import type { StatsResponse } from '../projections/http/responses.js'
 import type { SinkStatus } from '../app/sink.js'
-import type { WikiDumpStatus } from '../projections/dump-monitor.js'
 import { commandContext, endpointHeaders, endpointUrl } from './context.js'
 
 // `mbwa status`: one screen from a running deployment, read from its /v1/stats (and, in a consumer group, from
 // every member it names, so the partitions of the whole group show): the sources, the projection, the sink and
 // the dumps.
 
-export interface Stats {
-  eventsApplied: number
-  eventsInStore: number
-  commandsSent: number
-  partitions: { partition: number; offset: number; end: number; lag: number; restoring: boolean }[]
-  partitionCount: number
-  lag: number
-  members: string[]
-  storeBytes: number
-  /** Failed snapshot attempts in a row per wiki, from the log (absent from an older mbwa). */
-  snapshotFailures?: Record<string, number>
-  /** Entries of the discrepancy index per wiki, then kind (absent from an older mbwa). */
-  reports?: Record<string, Record<string, number>>
-  sources: { sources: SourceStatus[]; wikis: { total: number; closed: number; discoveredAt: number | null } } | null
-  sink: SinkStatus | null
-  dumps: WikiDumpStatus[] | null
-  at: string
-}
+/** What /v1/stats answers, as `mbwa status` reads it. */
+export type Stats = StatsResponse<SinkStatus>
 
 const n = (x: number) => x.toLocaleString('en-US')
 

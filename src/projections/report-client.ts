@@ -1,6 +1,7 @@
 import { request } from 'undici'
 import { MbwaError } from '../errors/errors.js'
 import { TEXT_WANTED, type DiscrepancyItem } from './title-store.js'
+import type { DiscrepanciesResponse, StatsResponse, WikisResponse } from './http/responses.js'
 
 // A client of the query endpoint's reports: every report of a wiki, page after page over every partition (the
 // endpoint gathers them from the group's members), and when the wiki's last complete reading ended. `mbwa report`
@@ -18,9 +19,9 @@ export async function fetchReportItems(base: string, headers: Record<string, str
         throw new MbwaError(res.statusCode === 404 ? 'MBWA_WIKI_NOT_CONFIGURED' : 'MBWA_UNREACHABLE', `${base} answered ${res.statusCode} for ${wiki}'s reports: ${text.slice(0, 200)}`)
       }
       // The endpoint gives times in ISO 8601.
-      const body = (await res.body.json()) as { items: (Omit<DiscrepancyItem, 'at'> & { at?: string | number })[]; cursor: string | null }
-      out.push(...body.items.map(({ at, ...i }) => (at === undefined ? i : { ...i, at: typeof at === 'string' ? Date.parse(at) : at })))
-      cursor = body.cursor
+      const body = (await res.body.json()) as DiscrepanciesResponse
+      out.push(...body.items.map(({ at, ...i }) => (at === undefined || at === null ? i : { ...i, at: typeof at === 'string' ? Date.parse(at) : at })))
+      cursor = body.cursor ?? null
     } while (cursor)
   }
   return out
@@ -36,7 +37,7 @@ export async function fetchWikiState(base: string, headers: Record<string, strin
     const text = await res.body.text()
     throw new MbwaError('MBWA_UNREACHABLE', `${base} answered ${res.statusCode} for /v1/wikis: ${text.slice(0, 200)}`)
   }
-  const body = (await res.body.json()) as { wikis: { code: string; lastSnapshot: string | null; lag?: number }[] }
+  const body = (await res.body.json()) as WikisResponse
   const w = body.wikis.find((x) => x.code === wiki)
   return { lastSnapshot: w?.lastSnapshot ? Date.parse(w.lastSnapshot) : undefined, lag: w?.lag ?? 0 }
 }
@@ -51,6 +52,6 @@ export async function fetchTextsWanted(base: string, headers: Record<string, str
     const text = await res.body.text()
     throw new MbwaError('MBWA_UNREACHABLE', `${base} answered ${res.statusCode} for /v1/stats: ${text.slice(0, 200)}`)
   }
-  const body = (await res.body.json()) as { reports?: Record<string, Record<string, number>> }
+  const body = (await res.body.json()) as StatsResponse
   return body.reports?.[wiki]?.[TEXT_WANTED] ?? 0
 }

@@ -360,6 +360,20 @@ export class TitleStore {
     return out
   }
 
+  /** A wiki's pages in partition `p`, in title order after `after`, at most `limit`; `next` continues them (null at the end). */
+  async wikiPages(p: number, wiki: string, after: string | undefined, limit: number): Promise<{ items: { title: string; page: PageState }[]; next: string | null }> {
+    const prefix = keys.titlePrefix(p)
+    const items: { title: string; page: PageState }[] = []
+    let last: string | null = null
+    for await (const [k, v] of this.db.iterator<string, Buffer>({ ...(after === undefined ? { gte: prefix } : { gt: prefix + after }), lt: end(prefix), valueEncoding: 'buffer' })) {
+      last = k.slice(prefix.length)
+      const page = decodeTitleRecord(v, last, this.strings).pages[wiki]
+      if (page) items.push({ title: last, page })
+      if (items.length >= limit) break
+    }
+    return { items, next: items.length >= limit ? last : null }
+  }
+
   /**
    * Titles of partition `p` with real pages on at least `minWikis` wikis and none on `wiki`, most-present first
    * (then by title), after the position `after` (a `rank \0 title` a previous answer ended with), at most `limit`.

@@ -17,6 +17,7 @@ let store: TitleStore
 let projector: Projector
 let server: QueryServer
 let base: string
+const returned = new Map<string, unknown>()
 
 const config = loadConfig({
   env: {},
@@ -46,6 +47,11 @@ beforeAll(async () => {
   store = await TitleStore.open(join(h.dir, 'projection'))
   projector = new Projector({ store, events: h.events, topics: h.topics, groupId: 'q', rules: wikiRules(config), settleMs: 0 })
   server = new QueryServer({ store, projector, rules: wikiRules(config), partitions: PARTITIONS })
+  // What each handler returned, before its response schema serialized it (a field the schema lacks is dropped).
+  server.app.addHook('preSerialization', async (req, _reply, payload) => {
+    returned.set(req.url, JSON.parse(JSON.stringify(payload)))
+    return payload
+  })
   base = await server.listen('127.0.0.1', 0)
   await projector.start()
   const ends = await h.log.endOffsets(h.topics.events)
@@ -128,6 +134,21 @@ describe('query endpoint (unit, embedded log)', () => {
     // The route's schema names what is wrong.
     const bad = await get('/v1/wikis/en/discrepancies?limit=5000')
     expect(bad.body).toEqual({ error: { code: 'MBWA_BAD_REQUEST', message: expect.stringMatching(/limit must be <= 1000/) } })
+  })
+
+  it('sends every field a JSON route returns: the response schemas drop nothing', async () => {
+    const title = encodeURIComponent('Ελλάδα')
+    const paths = ['/healthz', '/v1/stats', '/v1/digest', '/v1/wikis', `/v1/titles/${title}`, '/v1/titles/Kuchen', '/v1/wikis/de/discrepancies', '/v1/wikis/de/discrepancies?kind=stale-missing', '/v1/wikis/de/missing?minWikis=2', '/v1/wikis/en/pages?partition=0&limit=5']
+    for (let p = 0; p < PARTITIONS; p++) paths.push(`/v1/wikis/de/discrepancies?partition=${p}`, `/v1/wikis/de/missing?partition=${p}`, `/v1/wikis/en/pages?partition=${p}`)
+    for (const path of paths) {
+      const { status, body } = await get(path)
+      expect(status, path).toBe(200)
+      expect(returned.has(path), path).toBe(true)
+      expect(body, path).toEqual(returned.get(path))
+    }
+    // Not an empty comparison: the pages and entries are there.
+    expect((returned.get('/v1/wikis/de/discrepancies') as { items: unknown[] }).items.length).toBeGreaterThan(0)
+    expect((returned.get('/v1/wikis/en/pages?partition=0&limit=5') as { items: unknown[] }).items.length).toBeGreaterThan(0)
   })
 
   it('is read-only: other methods get 405', async () => {

@@ -1,6 +1,7 @@
 import type { QueryServer } from './query-server.js'
 import { digestHex } from '../title-store.js'
 import { metricsRegistry, setStatusMetrics, type StatusForMetrics } from '../../metrics.js'
+import { responseSchemas, type DigestResponse, type Health } from './responses.js'
 
 // Probes and counters: liveness, readiness (every held partition restored), Prometheus metrics, the member's
 // stats, and the digest of the whole projection (gathered from every member).
@@ -8,7 +9,7 @@ import { metricsRegistry, setStatusMetrics, type StatusForMetrics } from '../../
 export function registerProbeRoutes(s: QueryServer): void {
   const app = s.app
   const { projector } = s.options
-  app.get('/healthz', async () => ({ status: 'ok' }))
+  app.get('/healthz', { schema: { response: responseSchemas.health } }, async (): Promise<Health> => ({ status: 'ok' }))
 
   app.get('/readyz', async (_req, reply) => {
     const status = projector.status()
@@ -22,9 +23,9 @@ export function registerProbeRoutes(s: QueryServer): void {
     return reply.header('content-type', metricsRegistry.contentType).send(await metricsRegistry.metrics())
   })
 
-  app.get('/v1/stats', async () => s.stats())
+  app.get('/v1/stats', { schema: { response: responseSchemas.stats } }, async () => s.stats())
 
-  app.get('/v1/digest', async (req) => {
+  app.get('/v1/digest', { schema: { response: responseSchemas.digest } }, async (req): Promise<DigestResponse> => {
     const local = (req.query as { local?: string }).local === '1'
     const parts = (await s.fanOut.gather(req, local, () => s.localDigest())) as { sum: string; pages: number; partitions: number[] }[]
     let sum = 0n

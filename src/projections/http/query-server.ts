@@ -17,6 +17,7 @@ import { registerReportPages } from './report-html.js'
 import { registerDumpRoutes } from './dumps.js'
 import { FanOut } from './fan-out.js'
 import { sharedSchemas } from './schemas.js'
+import type { StatsResponse } from './responses.js'
 
 // The read-only HTTP query endpoint over the title store (fastify). Any member answers any title: a title whose
 // partition another member holds is forwarded to it (once; a forwarded request is never forwarded again).
@@ -36,7 +37,7 @@ export interface QueryServerOptions {
   /** The edit sink's state (waiting commands, wikis it stopped writing to), for /v1/stats. */
   sink?: () => Promise<unknown>
   /** The sources' status (this process's sources: EventStreams, recent changes, snapshots, discovery). */
-  sources?: () => unknown
+  sources?: () => StatsResponse['sources']
   /**
    * A bearer token every request must carry (http.token), but the liveness and readiness probes; forwarded
    * queries between members carry it too.
@@ -133,7 +134,7 @@ export class QueryServer {
 
 
   /** One member's status: the projection, its sources, sink and dumps (/v1/stats, /metrics, `mbwa status`). */
-  async stats(): Promise<Record<string, unknown>> {
+  async stats(): Promise<StatsResponse> {
     const { projector, store } = this.options
     const status = projector.status()
     return {

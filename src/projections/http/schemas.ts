@@ -1,8 +1,9 @@
 import { REPORT_KINDS } from '../report-rows.js'
 import { KINDS } from './http-util.js'
+import { responseSchemas } from './responses.js'
 
 // JSON schemas of the routes' parameters and query strings (fastify validates them before a handler runs; a
-// request that fails is a 400 MBWA_BAD_REQUEST naming what is wrong). Shared pieces are added to the server once
+// request that fails is a 400 MBWA_BAD_REQUEST naming what is wrong), with their answers' (responses.ts). Shared pieces are added to the server once
 // and referred to with $ref, as fastify's shared-schema example does. Built per server: partitions bound the
 // partition parameter.
 
@@ -23,6 +24,7 @@ export const discrepanciesQuery = {
     type: 'object',
     properties: { kind: { type: 'string', enum: [...KINDS] }, limit: { $ref: 'pageLimit#' }, cursor: { $ref: 'cursor#' }, partition: { $ref: 'partition#' }, after: { $ref: 'title#' } },
   },
+  response: responseSchemas.discrepancies,
 }
 
 /** A wiki's "missing here" list. */
@@ -32,6 +34,7 @@ export const missingQuery = {
     type: 'object',
     properties: { minWikis: { type: 'integer', minimum: 2, maximum: 99_999 }, limit: { $ref: 'pageLimit#' }, cursor: { $ref: 'cursor#' }, partition: { $ref: 'partition#' }, after: { type: 'string', maxLength: 2048 } },
   },
+  response: responseSchemas.missing,
 }
 
 /** A wiki's pages in one partition, in title order (dump workers elsewhere). */
@@ -42,6 +45,7 @@ export const pagesQuery = {
     properties: { partition: { $ref: 'partition#' }, limit: { type: 'integer', minimum: 1, maximum: 10_000 }, after: { $ref: 'title#' } },
     required: ['partition'],
   },
+  response: responseSchemas.pages,
 }
 
 /** One wiki's reports as a page or CSV, filtered by kind. */

@@ -2,6 +2,7 @@ import type { QueryServer } from './query-server.js'
 import { partitionForKey } from '../../log/partitioner.js'
 import { titleKey } from '../../events/titles.js'
 import { fail, iso, withIsoTimes } from './http-util.js'
+import { responseSchemas } from './responses.js'
 
 // One title: its pages on every wiki, its link set and the verdict on each page, served by the member that holds
 // its partition (forwarded there from any other).
@@ -10,7 +11,7 @@ export function registerTitleRoutes(s: QueryServer): void {
   const app = s.app
   const { store, projector } = s.options
   // The rest of the path is the title, slashes and all (`and/or`: many Wiktionary titles have one; %2F works too).
-  app.get<{ Params: { '*': string } }>('/v1/titles/*', async (req, reply) => {
+  app.get<{ Params: { '*': string } }>('/v1/titles/*', { schema: { response: responseSchemas.title } }, async (req, reply) => {
     const title = s.validTitle(req.params['*'])
     const key = titleKey(title)
     const partition = partitionForKey(key, s.options.partitions)

@@ -1,8 +1,7 @@
 import type { QueryServer } from './query-server.js'
 import { discrepanciesQuery, missingQuery, pagesQuery } from './schemas.js'
-import { decodeTitleRecord } from '../title-record-codec.js'
-import { keys as storeKeys } from '../title-store.js'
 import { fail, iso } from './http-util.js'
+import { responseSchemas, type DiscrepanciesResponse, type MissingResponse, type PagesResponse, type WikisResponse } from './responses.js'
 
 // The wikis as JSON: each one's counts and last snapshot (gathered from every member), its discrepancy index and
 // "missing here" list (page after page over every partition), and its pages for dump workers elsewhere.
@@ -10,7 +9,7 @@ import { fail, iso } from './http-util.js'
 export function registerWikiRoutes(s: QueryServer): void {
   const app = s.app
   const { projector } = s.options
-  app.get('/v1/wikis', async (req) => {
+  app.get('/v1/wikis', { schema: { response: responseSchemas.wikis } }, async (req): Promise<WikisResponse> => {
     const local = (req.query as { local?: string }).local === '1'
     const parts = await s.fanOut.gather(req, local, async () => {
       const out: Record<string, { titles: number; lastSnapshot: number | null; lag: number; snapshotFailures: number }> = {}
@@ -60,7 +59,7 @@ export function registerWikiRoutes(s: QueryServer): void {
 function registerWikiIndexes(s: QueryServer): void {
   const app = s.app
   const { store, projector } = s.options
-  app.get<{ Params: { wiki: string }; Querystring: { kind?: string; limit?: number; cursor?: string; partition?: number; after?: string } }>('/v1/wikis/:wiki/discrepancies', { schema: discrepanciesQuery }, async (req, reply) => {
+  app.get<{ Params: { wiki: string }; Querystring: { kind?: string; limit?: number; cursor?: string; partition?: number; after?: string }; Reply: DiscrepanciesResponse }>('/v1/wikis/:wiki/discrepancies', { schema: discrepanciesQuery }, async (req, reply) => {
     const { wiki } = req.params
     if (!projector.rules().has(wiki)) fail('MBWA_NOT_FOUND', `no wiki ${wiki} configured or discovered`, { wiki })
     const q = req.query
@@ -79,7 +78,7 @@ function registerWikiIndexes(s: QueryServer): void {
 
   // "Missing here": titles that are real pages on at least minWikis other wikis and absent on this one, most-present
   // first. Internal form (?partition=): one partition's part, served here or by its owner.
-  app.get<{ Params: { wiki: string }; Querystring: { minWikis?: number; limit?: number; cursor?: string; partition?: number; after?: string } }>('/v1/wikis/:wiki/missing', { schema: missingQuery }, async (req, reply) => {
+  app.get<{ Params: { wiki: string }; Querystring: { minWikis?: number; limit?: number; cursor?: string; partition?: number; after?: string }; Reply: MissingResponse }>('/v1/wikis/:wiki/missing', { schema: missingQuery }, async (req, reply) => {
     const { wiki } = s.reportQuery(req.params.wiki, undefined)
     const { minWikis, limit, after } = s.missingQuery(req.query)
     if (req.query.partition !== undefined) {
@@ -91,24 +90,14 @@ function registerWikiIndexes(s: QueryServer): void {
     return { wiki, minWikis, items: items.map(({ title, wikis }) => ({ title, wikis, count: wikis.length })), cursor: next }
   })
   // A wiki's pages, one partition at a time, in title order: what dump workers elsewhere read.
-  app.get<{ Params: { wiki: string }; Querystring: { partition: number; limit?: number; after?: string } }>('/v1/wikis/:wiki/pages', { schema: pagesQuery }, async (req, reply) => {
+  app.get<{ Params: { wiki: string }; Querystring: { partition: number; limit?: number; after?: string }; Reply: PagesResponse }>('/v1/wikis/:wiki/pages', { schema: pagesQuery }, async (req, reply) => {
     const { wiki } = req.params
     if (!projector.rules().has(wiki)) fail('MBWA_NOT_FOUND', `no wiki ${JSON.stringify(wiki)} configured or discovered`)
     const p = req.query.partition
     const limit = req.query.limit ?? 1000
     if (!s.isLocal(p)) return s.fanOut.forward(req, reply, p)
     if (projector.owned.get(p)!.restoring) fail('MBWA_RESTORING', `partition ${p} is being restored`, { partition: p })
-    const prefix = storeKeys.titlePrefix(p)
-    const after = req.query.after
-    const items: { title: string; page: unknown }[] = []
-    let last: string | undefined
-    for await (const [k, v] of store.db.iterator<string, Buffer>({ ...(after === undefined ? { gte: prefix } : { gt: prefix + after }), lt: storeKeys.end(prefix), valueEncoding: 'buffer' })) {
-      last = k.slice(prefix.length)
-      const page = decodeTitleRecord(v, last, store.strings).pages[wiki]
-      if (page) items.push({ title: last, page })
-      if (items.length >= limit) break
-    }
-    return { partition: p, items, next: items.length >= limit ? last : null }
+    return { partition: p, ...(await store.wikiPages(p, wiki, req.query.after, limit)) }
   })
 
 }
