@@ -8,13 +8,14 @@ import { tpKey, type Subscription } from '../log/types.js'
 import { MediaWikiApiError, type MediaWikiClient } from '../mediawiki/client.js'
 import { evaluateTitle, type PageVerdict } from '../domain/link-rules.js'
 import { REFRESH_LINKS } from '../projections/edit-commands.js'
-import { readTitles } from './verify.js'
 import type { KnownWiki, RulesByWiki } from '../domain/wiki-rules.js'
 import { botsDenied } from '../wikitext/bots.js'
 import { isMbwaError } from '../errors/errors.js'
 import { isBlank, rewriteLanguageLinks, type LinkOrder } from '../wikitext/interwiki.js'
 import type { DiscoveredList, EditQueue, QueuedCommand, Waiting } from './edit-queue.js'
-import { PerMinute, type Throttle } from './throttle.js'
+import type { Throttle } from './throttle.js'
+import { LinkPurges } from './link-purge.js'
+import { appliedEvent, failedEvent, skippedEvent } from './outcome-events.js'
 import { asPageState, observation, verifyTitles, type LivePage, type Verification, type VerifyItem } from './verify.js'
 import type { WikiEditor } from './wiki-editor.js'
 import { doublingDelay } from '../backoff.js'
@@ -118,7 +119,7 @@ const DEFAULT_RETRY: RetryOptions = { maxAttempts: 5, baseDelayMs: 60_000, maxDe
 
 export class EditSink {
   readonly stats: SinkStats = { applied: 0, skipped: {}, failed: 0, shown: 0, verified: 0, batches: 0, purged: 0 }
-  private purges: PerMinute | undefined
+  private purges: LinkPurges | undefined
   private subscription: Subscription | undefined
   private readonly stopping = new AbortController()
   private worker: Promise<void> | undefined
@@ -313,19 +314,15 @@ export class EditSink {
     if (events.length > 0) await this.options.events.append(this.options.topics.events, events)
   }
 
-  private skipped(c: EditRequested, reason: string): EventToAppend {
-    this.stats.skipped[reason] = (this.stats.skipped[reason] ?? 0) + 1
-    this.logger.info({ wiki: c.wiki, title: c.title, reason, command: c.reason }, 'sink: skipped')
-    return { type: 'EditSkipped', key: titleKey(c.title), value: { id: `${c.commandId}:skipped`, source: 'sink', observedAt: this.now(), wiki: c.wiki, title: c.title, commandId: c.commandId, reason } }
-  }
-
   private failed(c: QueuedCommand, code: string, message: string, retriable: boolean): EventToAppend {
     this.stats.failed++
-    return { type: 'EditFailed', key: titleKey(c.title), value: { id: `${c.commandId}:failed:${c.attempts ?? 0}:${code}`, source: 'sink', observedAt: this.now(), wiki: c.wiki, title: c.title, commandId: c.commandId, code, message, retriable } }
+    return failedEvent(c, { code, message, retriable }, this.now())
   }
 
   private async skip(key: string, c: EditRequested, reason: string): Promise<void> {
-    await this.outcome([this.skipped(c, reason)])
+    this.stats.skipped[reason] = (this.stats.skipped[reason] ?? 0) + 1
+    this.logger.info({ wiki: c.wiki, title: c.title, reason, command: c.reason }, 'sink: skipped')
+    await this.outcome([skippedEvent(c, reason, this.now())])
     await this.options.queue.finish(key, c.commandId, reason)
   }
 
@@ -414,8 +411,7 @@ export class EditSink {
 
   /**
    * refreshLinks: the page's langlinks, read just now, are still outdated (a links update would change them): a
-   * purge with a links update, on its own budget (sink.maxPurgesPerMinute a wiki), recorded like an edit (an
-   * EditApplied at the page's revision, adding and removing nothing), then the page read again.
+   * purge with a links update (LinkPurges), or in a dry run what it would be.
    */
   private async purge(key: string, c: QueuedCommand, verdict: PageVerdict, revision: number | null, editor: WikiEditor | undefined): Promise<void> {
     const outdated = verdict.reports.filter((x) => x.kind === 'langlinks-outdated')
@@ -428,15 +424,15 @@ export class EditSink {
       await this.show(key, c, `purge ${c.wiki}:${c.title} (revision ${revision}${this.pageUrlOf(c) ? `, ${this.pageUrlOf(c)}` : ''}): langlinks-outdated ${what}; --apply sends action=purge&forcelinkupdate=1\n`)
       return
     }
-    this.purges ??= new PerMinute(this.options.purgesPerMinute ?? 10, this.now)
+    this.purges ??= new LinkPurges(this.options.purgesPerMinute ?? 10, this.now, this.logger)
     const at = this.purges.nextAt(c.wiki)
     if (at > this.now()) {
       await this.options.queue.later(key, c, at, false)
       return
     }
-    this.purges.record(c.wiki)
+    let events: EventToAppend[]
     try {
-      await editor.purge(c.title)
+      events = await this.purges.purge(c, revision, editor, this.clients.get(c.wiki), this.codes)
     } catch (err) {
       if (err instanceof MediaWikiApiError && err.apiCode === 'missingtitle') {
         await this.skip(key, c, 'page-missing')
@@ -447,19 +443,6 @@ export class EditSink {
     }
     this.stats.purged++
     this.readings.forget(c.title)
-    const events: EventToAppend[] = [
-      { type: 'EditApplied', key: titleKey(c.title), value: { id: `${c.commandId}:applied`, source: 'sink', observedAt: this.now(), wiki: c.wiki, title: c.title, commandId: c.commandId, revision: revision ?? 0, added: [], removed: [] } },
-    ]
-    // The page as the links update left it (read again: what the purge did is the wiki's to say).
-    const client = this.clients.get(c.wiki)
-    if (client) {
-      try {
-        const again = await readTitles(client, c.wiki, [c.title], { text: true, perRequest: 1, codes: this.codes })
-        for (const [title, p] of again) events.push({ type: 'PageObserved', key: title, value: observation(p, title, this.now()) })
-      } catch (err) {
-        this.logger.warn({ wiki: c.wiki, title: c.title, err: (err as Error).message }, 'sink: the page could not be read again after its purge')
-      }
-    }
     await this.outcome(events)
     // Not an edit: no cool-down for the page, no edit counted on the wiki's pace.
     await this.options.queue.finish(key, c.commandId, 'purged')
@@ -643,7 +626,7 @@ export class EditSink {
         this.stats.applied++
         const title = titleKey(c.title)
         await this.outcome([
-          { type: 'EditApplied', key: title, value: { id: `${c.commandId}:applied`, source: 'sink', observedAt: this.now(), wiki: c.wiki, title: c.title, commandId: c.commandId, revision: o.revision, added: o.verdict.add, removed: o.verdict.remove } },
+          appliedEvent(c, { revision: o.revision, added: o.verdict.add, removed: o.verdict.remove }, this.now()),
           // What the page is now, known without reading it again (manual wikis: its language links are its text's).
           ...(o.now ? [{ type: 'PageObserved' as const, key: title, value: { ...observation(o.now, title, this.now()), source: 'sink' } }] : []),
         ])

@@ -1,5 +1,6 @@
 import { readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
+import { doubled } from '../backoff.js'
 import type { Logger } from '../logging.js'
 import type { EditQueue } from './edit-queue.js'
 import type { WikiEditor } from './wiki-editor.js'
@@ -63,7 +64,7 @@ export class PauseControl {
         continue
       }
       const max = this.options.check?.maxDelayMs ?? 3600_000
-      const backoffMs = Math.min(max, info.backoffMs * 2)
+      const backoffMs = doubled(info.backoffMs, max)
       await queue.pause(wiki, { ...info, reason: state.reason, checkAt: now() + info.backoffMs, backoffMs })
     }
   }

@@ -6,6 +6,7 @@ import { userAgent } from '../mediawiki/client.js'
 import type { CheckpointStore } from './checkpoints.js'
 import { mapStreamEvent, resumeId } from './eventstreams-mapping.js'
 import type { SourceMeter } from './source-meter.js'
+import { doubled } from '../backoff.js'
 
 // Wikimedia EventStreams (SSE) as a source: one connection for all streams (the service allows two per IP),
 // events of configured wikis mapped to mbwa events, canaries dropped, malformed data to the dead-letter topic.
@@ -262,7 +263,7 @@ export class EventStreamsSource {
     this.es = undefined
     if (this.stopped) return
     clearTimeout(this.reconnectTimer)
-    if (!this.gotMessageOnConnection) this.backoffMs = Math.min(this.options.reconnectMaxMs ?? 60_000, this.backoffMs * 2)
+    if (!this.gotMessageOnConnection) this.backoffMs = doubled(this.backoffMs, this.options.reconnectMaxMs ?? 60_000)
     else this.backoffMs = this.options.reconnectMinMs ?? 1000
     this.reconnectTimer = setTimeout(() => this.connect(), waitMs)
   }

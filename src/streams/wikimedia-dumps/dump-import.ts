@@ -131,28 +131,36 @@ export class WikimediaDumpImport {
   }
 
   /** Imports `run` as the snapshot of `wiki` (its API client reads siteinfo and the recent changes). */
-  async run(wiki: WikiSource, run: CompleteRun, signal?: AbortSignal): Promise<DumpImportResult> {
+  /** The run's snapshot begun: its state (a new one for a newer run), SnapshotStarted, and how the wiki compares titles. */
+  private async begin(wiki: WikiSource, run: CompleteRun): Promise<{ state: DumpImportState; titleCase: 'first-letter' | 'case-sensitive' | null; mainPage: string | null }> {
     const { events, topic, checkpoints } = this.options
-    const began = this.now()
     const code = wiki.code
-    // Everything downloaded and checked first: a cut or altered file stops here, before any event is appended.
-    const { pagePath, linksPath } = await this.download(run, code)
-    if (signal?.aborted) throw signal.reason
-
     let state = await this.state(code)
     if (!state || state.date !== run.date || state.completedAt !== undefined) {
       state = { date: run.date, snapshotId: `wikimedia:${code}:${run.date}` }
       await checkpoints.put(WikimediaDumpImport.stateKey(code), state)
     }
     const snapshotId = state.snapshotId
-    const startedAt = run.startedAt
-    await events.append(topic, [{ type: 'SnapshotStarted', key: `snapshot:${code}`, value: { id: `${snapshotId}:started`, source: 'dump', observedAt: startedAt, wiki: code, snapshotId } }])
+    await events.append(topic, [{ type: 'SnapshotStarted', key: `snapshot:${code}`, value: { id: `${snapshotId}:started`, source: 'dump', observedAt: run.startedAt, wiki: code, snapshotId } }])
     const info = await wiki.client.get({ action: 'query', meta: 'siteinfo', siprop: 'general' })
     const general = (info.query as { general?: { case?: string; mainpage?: string } } | undefined)?.general
     const titleCase = general?.case === 'first-letter' || general?.case === 'case-sensitive' ? general.case : null
+    return { state, titleCase, mainPage: general?.mainpage ?? null }
+  }
 
+  async run(wiki: WikiSource, run: CompleteRun, signal?: AbortSignal): Promise<DumpImportResult> {
+    const { events, topic } = this.options
+    const began = this.now()
+    const code = wiki.code
+    // Everything downloaded and checked first: a cut or altered file stops here, before any event is appended.
+    const { pagePath, linksPath } = await this.download(run, code)
+    if (signal?.aborted) throw signal.reason
+
+    const { state, titleCase, mainPage } = await this.begin(wiki, run)
+    const snapshotId = state.snapshotId
+    const startedAt = run.startedAt
     const linksFinished = run.finishedAt.langlinks
-    const linksUpTo = linksFinished === null ? null : mwTimestamp(linksFinished)
+    const rowContext = { code, snapshotId, startedAt, linksUpTo: linksFinished === null ? null : mwTimestamp(linksFinished) }
     const progress = new Progress({ label: `import ${run.db}-${run.date}`, unit: 'pages', total: null, logger: this.logger, bar: this.options.bar ?? false, everyMs: this.options.progressEveryMs ?? 30_000, fields: { wiki: code } })
     this.options.meter?.snapshotProgress(code, snapshotId, startedAt, 0, null)
     let pages = 0
@@ -170,21 +178,9 @@ export class WikimediaDumpImport {
           lastId = id
           const pageLinks = await links.of(id)
           if (row[at.page_namespace] !== 0) continue
-          const title = String(row[at.page_title]).replace(/_/g, ' ')
-          const revision = int(row[at.page_latest], 'page_latest')
-          const redirect = row[at.page_is_redirect] === 1
-          const updated = at.page_links_updated === undefined ? null : row[at.page_links_updated]
-          // Object literals, not spreads of a shared base: V8 builds a spread of that many fields ten times slower,
-          // and the event's encoding then reads a slower object (measured: 10 µs against 1 µs an event).
-          const eventId = `${snapshotId}:${id}`
-          if (linksUpTo !== null && typeof updated === 'string' && updated > linksUpTo) {
-            linksNewer++
-            batch.push(titleEvent('PageEdited', { id: eventId, source: 'dump', observedAt: startedAt, wiki: code, title, pageId: id, revision, byBot: false }))
-          } else {
-            const len = int(row[at.page_len], 'page_len')
-            const blank = surelyNotBlank(len, pageLinks) ? false : null
-            batch.push(titleEvent('PageObserved', { id: eventId, source: 'dump', observedAt: startedAt, wiki: code, title, pageId: id, exists: true, redirect, blank, revision, links: pageLinks, writtenLinks: null, snapshotId }))
-          }
+          const event = pageRowEvent(row, at, id, pageLinks, rowContext)
+          if (event.type === 'PageEdited') linksNewer++
+          batch.push(event)
           pages++
           if (batch.length >= 5000) {
             // One append in flight while the next batch is read: the log's write and the parse overlap.
@@ -211,12 +207,30 @@ export class WikimediaDumpImport {
     }
     // What happened during the run's dumping and since: recent changes from the run's date, after its pages.
     if (this.options.catchUp) await this.options.catchUp(wiki, startedAt)
-    await this.complete(code, state, { startedAt, pages, titleCase, mainPage: general?.mainpage ?? null })
+    await this.complete(code, state, { startedAt, pages, titleCase, mainPage })
     const seconds = (this.now() - began) / 1000
     const result = { snapshotId, date: run.date, pages, linksNewer, orphanLinks: links.orphans, seconds }
     this.logger.info({ wiki: code, ...result }, 'wikimedia dump imported')
     return result
   }
+}
+
+/**
+ * A namespace-0 page row as an event: a PageObserved as of the run's start, or, where the page's links were updated
+ * after the langlinks table was dumped, a PageEdited (its links are read again live).
+ */
+function pageRowEvent(row: SqlValue[], at: Columns<typeof PAGE_COLUMNS>, id: number, pageLinks: LanguageLink[], c: { code: string; snapshotId: string; startedAt: number; linksUpTo: string | null }): EventToAppend {
+  const title = String(row[at.page_title]).replace(/_/g, ' ')
+  const revision = int(row[at.page_latest], 'page_latest')
+  const updated = at.page_links_updated === undefined ? null : row[at.page_links_updated]
+  // Object literals, not spreads of a shared base: V8 builds a spread of that many fields ten times slower,
+  // and the event's encoding then reads a slower object (measured: 10 µs against 1 µs an event).
+  const eventId = `${c.snapshotId}:${id}`
+  if (c.linksUpTo !== null && typeof updated === 'string' && updated > c.linksUpTo) {
+    return titleEvent('PageEdited', { id: eventId, source: 'dump', observedAt: c.startedAt, wiki: c.code, title, pageId: id, revision, byBot: false })
+  }
+  const blank = surelyNotBlank(int(row[at.page_len], 'page_len'), pageLinks) ? false : null
+  return titleEvent('PageObserved', { id: eventId, source: 'dump', observedAt: c.startedAt, wiki: c.code, title, pageId: id, exists: true, redirect: row[at.page_is_redirect] === 1, blank, revision, links: pageLinks, writtenLinks: null, snapshotId: c.snapshotId })
 }
 
 type Columns<C extends readonly string[]> = { [K in C[number]]: number } & Record<string, number | undefined>
