@@ -1,5 +1,5 @@
 import type { LanguageLink } from '../events/types.js'
-import { cognateKey, normaliseTitle } from '../events/titles.js'
+import { cognateKey, normaliseTitle, ucfirst } from '../events/titles.js'
 import type { PageState } from './page-state.js'
 import type { RulesByWiki, WikiRules } from './wiki-rules.js'
 
@@ -70,17 +70,17 @@ export interface EvaluationContext {
    * them for the same word, so cognate mode judges a target's presence under that key.
    */
   spellings?: ReadonlyMap<string, ReadonlyMap<string, PageState>>
+  /**
+   * Where this title begins with a letter a first-letter wiki capitalises (`chat`): that wiki's page of the
+   * capitalised form (`Chat`, kept under its own key), by wiki, for first-letter wikis only. It is the page
+   * [[W:chat]] names: this title's pages link to it; it is judged under its own title, never under this one.
+   */
+  firstLetter?: ReadonlyMap<string, PageState>
 }
 
 export type TitleCase = 'first-letter' | 'case-sensitive'
 
-/** The first letter as MediaWiki capitalises it (a letter whose capital is longer, like ß, stays as it is). */
-export function ucfirst(title: string): string {
-  if (title === '') return title
-  const first = String.fromCodePoint(title.codePointAt(0)!)
-  const upper = first.toUpperCase()
-  return [...upper].length === 1 ? upper + title.slice(first.length) : title
-}
+export { ucfirst }
 
 /** Whether a link's target names `title` on a wiki that compares titles as `titleCase` says. */
 export function sameTitle(target: string, title: string, titleCase: TitleCase | undefined): boolean {
@@ -125,10 +125,12 @@ export function evaluateTitle(title: string, pages: ReadonlyMap<string, PageStat
   const linkSet = [...pages.keys()].filter((w) => participates(title, pages.get(w), rules.get(w), ctx)).sort()
   const inSet = new Set(linkSet)
   const redirects = new Set([...pages.keys()].filter((w) => linkableRedirect(title, pages.get(w), rules.get(w), ctx)))
+  const capitalised = ucfirst(title)
+  const firstLetter = new Set([...(ctx.firstLetter?.keys() ?? [])].filter((w) => !pages.has(w) && participates(capitalised, ctx.firstLetter!.get(w), rules.get(w), ctx)))
   const incomplete: string[] = []
   for (const [code, r] of rules) {
     if (r.closed) continue
-    if (!ctx.snapshotted.has(code) && !pages.has(code)) incomplete.push(`${code}: not snapshotted yet`)
+    if (!ctx.snapshotted.has(code) && !pages.has(code) && !ctx.firstLetter?.has(code)) incomplete.push(`${code}: not snapshotted yet`)
   }
   for (const [code, page] of pages) {
     if (!rules.has(code)) continue
@@ -142,7 +144,7 @@ export function evaluateTitle(title: string, pages: ReadonlyMap<string, PageStat
     if (!r) continue
     const part = inSet.has(code)
     const editable = part && r.edit && !r.closed && !r.locked
-    const at: PageContext = { title, code, page, r, inSet, redirects, rules, complete, part, editable, titleCase: ctx.titleCase, known: (w) => ctx.snapshotted.has(w), pages, spellings: ctx.spellings }
+    const at: PageContext = { title, code, page, r, inSet, redirects, rules, complete, part, editable, titleCase: ctx.titleCase, known: (w) => ctx.snapshotted.has(w), pages, spellings: ctx.spellings, firstLetter, firstLetterPages: ctx.firstLetter }
     verdicts.push(r.linkMode === 'manual' ? manual(at) : cognate(at))
   }
   return { title, linkSet, complete, incomplete, pages: verdicts }
@@ -173,13 +175,17 @@ interface PageContext {
   /** The title's pages (participating or not: redirects, blank pages). */
   pages: ReadonlyMap<string, PageState>
   spellings: EvaluationContext['spellings']
+  /** First-letter wikis whose page of the capitalised title (EvaluationContext.firstLetter) takes part: linked to. */
+  firstLetter: ReadonlySet<string>
+  firstLetterPages: EvaluationContext['firstLetter']
 }
 
-function manual({ title, code, page, r, inSet, redirects, rules, complete, part, editable, titleCase }: PageContext): PageVerdict {
+function manual({ title, code, page, r, inSet, redirects, rules, complete, part, editable, titleCase, firstLetter }: PageContext): PageVerdict {
   const names = (l: LanguageLink) => sameTitle(l.title, title, rules.get(l.code)?.titleCase ?? titleCase?.(l.code))
   const elsewhere = (c: string) => keptUnderAnotherKey(title, rules.get(c)?.titleCase ?? titleCase?.(c))
   const desired: string[] = []
   for (const c of inSet) if (c !== code && !r.nolink.has(c)) desired.push(c)
+  for (const c of firstLetter) if (c !== code && !r.nolink.has(c)) desired.push(c)
   if (r.linkRedirects) for (const c of redirects) if (c !== code && !r.nolink.has(c)) desired.push(c)
   desired.sort()
   if (page.links === null) return { wiki: code, mode: 'manual', participates: part, editable, reports: [], shouldCarry: desired, add: [], remove: [], unknown: 'links-unknown' }
@@ -224,7 +230,7 @@ type Presence = 'yes' | 'no' | 'unknown'
  */
 function presence(at: PageContext, wiki: string): Presence {
   let redirect = false
-  const onWiki = [at.pages.get(wiki), ...[...(at.spellings?.values() ?? [])].map((p) => p.get(wiki))]
+  const onWiki = [at.pages.get(wiki), at.firstLetterPages?.get(wiki), ...[...(at.spellings?.values() ?? [])].map((p) => p.get(wiki))]
   for (const page of onWiki) {
     if (!page) continue
     if (!page.redirect) return 'yes'

@@ -30,6 +30,36 @@ export function cognateKey(title: string): string {
   return title.replace(/[\u02BC\u2019]/g, "'").replace(/\u2026/g, '...').normalize('NFC')
 }
 
+/** The first letter as MediaWiki capitalises it (a letter whose capital is longer, like ß, stays as it is). */
+export function ucfirst(title: string): string {
+  if (title === '') return title
+  const first = String.fromCodePoint(title.codePointAt(0)!)
+  const upper = first.toUpperCase()
+  return [...upper].length === 1 ? upper + title.slice(first.length) : title
+}
+
+/**
+ * What a key is placed by (which partition): its Cognate key, with the first letter folded as a first-letter wiki
+ * folds it, then put in lower case. So `Chat` and `chat` (one page on a first-letter wiki: a case-sensitive wiki's
+ * `chat` links to it) share a partition, as `l'eau` and `l’eau` do; wiki codes and keys that begin in lower case
+ * are placed by themselves.
+ */
+export function placementKey(key: string): string {
+  const k = cognateKey(key)
+  const c = k.charCodeAt(0)
+  if (c >= 0x41 && c <= 0x5a) return String.fromCharCode(c + 32) + k.slice(1) // ASCII capital: the common case
+  if (c < 0x80) return k // ASCII lower case, digits, punctuation
+  return lcfirst(ucfirst(k))
+}
+
+/** The first letter in lower case (where that is one letter: İ stays as it is). */
+export function lcfirst(title: string): string {
+  if (title === '') return title
+  const first = String.fromCodePoint(title.codePointAt(0)!)
+  const lower = first.toLowerCase()
+  return [...lower].length === 1 ? lower + title.slice(first.length) : title
+}
+
 /** Whether another title may share this title's Cognate key (it has a character the folding touches). */
 export function hasSpellings(title: string): boolean {
   return /['\u02BC\u2019\u2026]|\.\.\./.test(title)

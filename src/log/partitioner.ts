@@ -2,8 +2,10 @@
 // the partition count (Java's Utils.murmur2 / toPositive). Both logs use it, so a key lands on the same
 // partition number in the embedded log and in Kafka. One difference: the bytes hashed are those of the key's
 // Cognate key (’ ʼ as ', … as ...), so titles Cognate takes for one word (`l'eau`, `l’eau`) share a partition
-// and are judged together. Keys without those characters hash exactly as Kafka's own partitioner does.
-import { cognateKey } from '../events/titles.js'
+// and are judged together; and the first letter is folded (placementKey), so `Chat` and `chat` do too: a
+// case-sensitive wiki's `chat` links to a first-letter wiki's `Chat`. Keys that begin in lower case and have none
+// of those characters (wiki codes, `snapshot:en`) hash exactly as Kafka's own partitioner does.
+import { placementKey } from '../events/titles.js'
 
 const SEED = 0x9747b28c
 const M = 0x5bd1e995
@@ -36,7 +38,7 @@ export function murmur2(data: Uint8Array): number {
 }
 
 export function partitionForKey(key: string, partitions: number): number {
-  return (murmur2(Buffer.from(cognateKey(key), 'utf8')) & 0x7fffffff) % partitions
+  return (murmur2(Buffer.from(placementKey(key), 'utf8')) & 0x7fffffff) % partitions
 }
 
 /** Unkeyed messages go round-robin, per topic. */

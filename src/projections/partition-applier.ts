@@ -9,7 +9,8 @@ import { TimeSlice } from '../time-slice.js'
 import { BootstrapGate } from './bootstrap-gate.js'
 import { TitleIndex } from './title-index.js'
 import { planEdits, type Answer } from './edit-planner.js'
-import { cognateKey, hasSpellings } from '../events/titles.js'
+import { cognateKey, hasSpellings, lcfirst, titleKey, ucfirst } from '../events/titles.js'
+import type { PageState } from '../domain/page-state.js'
 
 // Applies one partition's events to the store: page facts in order, snapshot sweeps, the discrepancy index, and
 // edit commands for pages that have settled. Each write carries the partition's next offset, so state and
@@ -131,9 +132,51 @@ export class PartitionApplier {
     }
   }
 
-  verdict(title: string, pages: TitlePages, spellings?: ReadonlyMap<string, TitlePages>): TitleVerdict {
+  verdict(title: string, pages: TitlePages, spellings?: ReadonlyMap<string, TitlePages>, firstLetter?: ReadonlyMap<string, PageState>): TitleVerdict {
     const others = spellings && spellings.size > 0 ? new Map([...spellings].map(([t, pgs]) => [t, new Map(Object.entries(pgs))])) : undefined
-    return evaluateTitle(title, new Map(Object.entries(pages)), this.current, { snapshotted: this.gate.snapshotted, titleCase: this.titleCase, mainPage: this.mainPage, spellings: others })
+    return evaluateTitle(title, new Map(Object.entries(pages)), this.current, { snapshotted: this.gate.snapshotted, titleCase: this.titleCase, mainPage: this.mainPage, spellings: others, firstLetter })
+  }
+
+  /** Wikis that capitalise a title's first letter: as configured, else as the wiki's last snapshot said. */
+  private firstLetterWikis(): string[] {
+    return [...this.current.values()].filter((r) => (r.titleCase ?? this.titleCase(r.code)) === 'first-letter').map((r) => r.code)
+  }
+
+  /**
+   * For each title a first-letter wiki would capitalise (`chat`), that wiki's page of the capitalised title
+   * (`Chat`, in this partition: see placementKey), from `fresh` where there, else from the store. Where no wiki
+   * is first-letter (the Wiktionaries), nothing is read.
+   */
+  async firstLetterOf(titles: readonly string[], fresh?: ReadonlyMap<string, { pages: TitlePages }>): Promise<Map<string, Map<string, PageState>>> {
+    const out = new Map<string, Map<string, PageState>>()
+    const wikis = this.firstLetterWikis()
+    if (wikis.length === 0) return out
+    const capital = new Map<string, string>()
+    for (const t of titles) {
+      const u = titleKey(ucfirst(t))
+      if (u !== t) capital.set(t, u)
+    }
+    const load = [...new Set([...capital.values()])].filter((u) => !fresh?.has(u))
+    const records = load.length > 0 ? await this.store.records(this.partition, load) : []
+    const stored = new Map(load.map((u, i) => [u, records[i]?.pages]))
+    for (const [t, u] of capital) {
+      const pages = fresh?.get(u)?.pages ?? stored.get(u)
+      const on = new Map<string, PageState>()
+      for (const w of wikis) if (pages?.[w]) on.set(w, pages[w])
+      if (on.size > 0) out.set(t, on)
+    }
+    return out
+  }
+
+  /** The titles that link to these titles' pages on first-letter wikis (`chat` for `Chat`): judged again with them. */
+  lowerCaseSiblings(titles: Iterable<string>): string[] {
+    if (this.firstLetterWikis().length === 0) return []
+    const out: string[] = []
+    for (const t of titles) {
+      const lower = titleKey(lcfirst(t))
+      if (lower !== t && titleKey(ucfirst(lower)) === t) out.push(lower)
+    }
+    return out
   }
 
   /**
@@ -261,6 +304,7 @@ export class PartitionApplier {
     // from the others too.
     const others = new Set<string>()
     for (const t of work.keys()) if (hasSpellings(t)) for (const o of await this.store.spellings(p, cognateKey(t))) if (!work.has(o)) others.add(o)
+    for (const o of this.lowerCaseSiblings(work.keys())) if (!work.has(o)) others.add(o)
     if (others.size > 0) {
       const list = [...others]
       const recs = await this.store.records(p, list)
@@ -348,7 +392,9 @@ export class PartitionApplier {
   async evaluate(items: Work[], ops: Op[], answered: Answer[] = [], fresh?: ReadonlyMap<string, Work>): Promise<{ commands: number; evaluated: number }> {
     const p = this.partition
     const now = this.options.now()
-    const spellings = await this.spellingsOf(items.map((i) => i.title), fresh ?? new Map(items.map((i) => [i.title, i])))
+    const fresher = fresh ?? new Map(items.map((i) => [i.title, i]))
+    const spellings = await this.spellingsOf(items.map((i) => i.title), fresher)
+    const firstLetter = await this.firstLetterOf(items.map((i) => i.title), fresher)
     const touched = new Set<string>()
     let evaluated = 0
     const needPending: { item: Work; actionable: PageVerdict[]; answers: Answer[] }[] = []
@@ -363,7 +409,7 @@ export class PartitionApplier {
         if (item.disc.length > 0 || answered.some((a) => a.title === title)) ops.push({ type: 'del', key: keys.pending(p, title) })
         continue
       }
-      const v = this.verdict(title, pages, spellings.get(title))
+      const v = this.verdict(title, pages, spellings.get(title), firstLetter.get(title))
       evaluated++
       const entries: [string, string][] = []
       for (const pv of v.pages) {
@@ -510,6 +556,11 @@ export class PartitionApplier {
     }
     // One pass over the partition's titles (a sweep is rare: once per wiki and snapshot).
     const candidates = this.sweepCandidates(wiki, passAll, mark)
+    const siblingOf = async (title: string): Promise<Work | undefined> => {
+      const [lower] = this.lowerCaseSiblings([title])
+      const record = lower === undefined ? undefined : (await this.store.records(p, [lower]))[0]
+      return record ? toWork(lower!, record) : undefined
+    }
     async function* judged(): AsyncGenerator<Work> {
       for await (const [title, record] of candidates) {
         stats.sweepReads++
@@ -524,6 +575,9 @@ export class PartitionApplier {
         }
         stats.reevaluated++
         yield item
+        // The title that links to this one's page on a first-letter wiki (`chat` to `Chat`) is judged again after it.
+        const sibling = gone ? await siblingOf(title) : undefined
+        if (sibling) yield sibling
       }
     }
     await this.inChunks(judged(), nextOffset, stats, last, (chunk, ops) => this.titles.update(chunk, ops))

@@ -70,6 +70,30 @@ describe('link rules (unit)', () => {
     expect(of(mixed, 'en')).toMatchObject({ add: ['de'], remove: [] })
   })
 
+  it("issue 28 item 9b: a case-sensitive wiki's `chat` links to a first-letter wiki's `Chat`; that page is linked to, never judged under `chat`", () => {
+    const configured = rulesFor({ en: {}, fr: { case: 'first-letter' }, de: {}, nl: {} })
+    const frChat = page(['en:Chat'], {}, 'Chat')
+    // en:chat and de:chat, fr:Chat kept under its own key and given as the first-letter form's page.
+    const v = evaluateTitle('chat', new Map([['en', page(['de'], {}, 'chat')], ['de', page(['en'], {}, 'chat')]]), configured, { snapshotted: ALL, firstLetter: new Map([['fr', frChat]]) })
+    expect(of(v, 'en')).toMatchObject({ add: ['fr'], remove: [] })
+    expect(of(v, 'de')).toMatchObject({ add: ['fr'], remove: [] })
+    expect(v.pages.map((p) => p.wiki).sort()).toEqual(['de', 'en']) // fr is not judged here
+    // A link already there, written either way, is right.
+    for (const written of ['fr:chat', 'fr:Chat']) {
+      const has = evaluateTitle('chat', new Map([['en', page(['de', written], {}, 'chat')], ['de', page(['en', 'fr'], {}, 'chat')]]), configured, { snapshotted: ALL, firstLetter: new Map([['fr', frChat]]) })
+      expect(of(has, 'en'), written).toMatchObject({ add: [], remove: [] })
+    }
+    // fr's Chat as a redirect, blank, or fr closed: nothing to link to.
+    for (const [fr, rules] of [[page([], { redirect: true }, 'Chat'), configured], [page([], { blank: true }, 'Chat'), configured], [frChat, rulesFor({ en: {}, fr: { case: 'first-letter', closed: true }, de: {}, nl: {} })]] as const) {
+      const none = evaluateTitle('chat', new Map([['en', page(['de'], {}, 'chat')], ['de', page(['en'], {}, 'chat')]]), rules, { snapshotted: ALL, firstLetter: new Map([['fr', fr]]) })
+      expect(of(none, 'en')).toMatchObject({ add: [], remove: [] })
+    }
+    // fr not snapshotted yet: its page of Chat is known, so chat's verdict is not incomplete for want of fr.
+    const early = evaluateTitle('chat', new Map([['en', page(['de'], {}, 'chat')], ['de', page(['en'], {}, 'chat')]]), configured, { snapshotted: new Set(['en', 'de', 'nl']), firstLetter: new Map([['fr', frChat]]) })
+    expect(early.incomplete).toEqual([])
+    expect(of(early, 'en')).toMatchObject({ add: ['fr'] })
+  })
+
   it('manual mode: every page should carry the whole link set; what is missing is added', () => {
     const v = evaluate({ en: page(['fr']), fr: page(['en', 'de']), de: page([]) })
     expect(v.linkSet).toEqual(['de', 'en', 'fr'])

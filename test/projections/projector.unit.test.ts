@@ -239,6 +239,38 @@ describe('title-links projection (unit, embedded log)', () => {
     expect(main.pages.find((x) => x.wiki === 'en')).toMatchObject({ participates: false, editable: false, add: [] })
   })
 
+  it("issue 28 item 9b: case-sensitive wikis' `chat` is asked to link to a first-letter wiki's `Chat` (one partition), and no more once it is gone", async () => {
+    h = await harness(PARTITIONS)
+    let now = 1_700_000_000_000
+    // nl compares first letters (its snapshot says so); en, fr, de are case-sensitive (every Wiktionary).
+    await h.events.append(h.topics.events, [
+      ...['en', 'fr', 'de'].flatMap((w) => snapshotDone(w, `s-${w}`, PARTITIONS, now - 100_000, now - 90_000, 'case-sensitive')),
+      ...snapshotDone('nl', 's-nl', PARTITIONS, now - 100_000, now - 90_000, 'first-letter'),
+      observed('en', 'chat', ['fr'], { at: now }),
+      observed('fr', 'chat', ['en'], { at: now }),
+      observed('nl', 'Chat', [], { at: now }),
+    ])
+    expect(partitionForKey('chat', PARTITIONS)).toBe(partitionForKey('Chat', PARTITIONS))
+    const a = await project('first-letter', { settleMs: 1000, now: () => now })
+    await caughtUp(a.projector)
+    now += 1001
+    await a.projector.settleAll()
+    const sent = () => readEvents(h!.log, h!.topics.edits).then((es) => es.map((e) => e.event.value as { wiki: string; title: string; add: string[]; remove: string[] }).map((c) => `${c.wiki}:${c.title} +${c.add.join(',')} -${c.remove.join(',')}`).sort())
+    // nl:Chat's own verdict (under "Chat", where en and fr have no page) asks nothing of it.
+    expect(await sent()).toEqual(['en:chat +nl -', 'fr:chat +nl -'])
+    const p = partitionForKey('chat', PARTITIONS)
+    expect((await a.store.discrepancies(p, 'en', undefined, undefined, 10)).map((d) => [d.kind, d.title, d.codes])).toEqual([['missing', 'chat', ['nl']]])
+    // nl's page goes: chat is judged again with it, and nothing is missing any more.
+    await h.events.append(h.topics.events, [deleted('nl', 'Chat')])
+    await caughtUp(a.projector)
+    const applier = a.projector.owned.get(p)!.applier
+    const verdict = applier.verdict('chat', (await a.store.title(p, 'chat'))!, undefined, (await applier.firstLetterOf(['chat'])).get('chat'))
+    const left = await a.store.discrepancies(p, 'en', undefined, undefined, 10)
+    await a.projector.stop()
+    expect(verdict.pages.map((x) => x.add)).toEqual([[], []])
+    expect(left).toEqual([])
+  })
+
   it('sends an edit command per discrepancy once pages settled, with a deterministic id, and not again on replay', async () => {
     h = await harness(PARTITIONS)
     let now = 1_700_000_000_000

@@ -19,7 +19,7 @@ export function registerTitleRoutes(s: QueryServer): void {
     const owned = projector.owned.get(partition)!
     if (owned.restoring) fail('MBWA_RESTORING', `partition ${partition} is being restored`, { partition })
     const { pages, pending } = await store.titleWithPending(partition, key)
-    const verdict = owned.applier.verdict(key, pages, (await owned.applier.spellingsOf([key])).get(key))
+    const verdict = owned.applier.verdict(key, pages, (await owned.applier.spellingsOf([key])).get(key), (await owned.applier.firstLetterOf([key])).get(key))
     return {
       title: key,
       partition,
