@@ -23,6 +23,7 @@ export const ERRORS = {
   MBWA_TOPIC_UNKNOWN: { retriable: false, summary: 'The topic does not exist (ensureTopics first)' },
   MBWA_PARTITION_INVALID: { retriable: false, summary: 'The partition is outside the topic' },
   MBWA_TOPIC_RETENTION: { retriable: false, summary: 'A topic that must keep every message deletes old ones (rebuilds would be partial)' },
+  MBWA_LOG_PLACEMENT: { retriable: false, summary: "The events topic's messages are not where this mbwa places their keys (an older mbwa's log, or partitions changed)" },
   MBWA_LOG_TRUNCATED: { retriable: false, summary: 'Messages a store still needs were deleted from the log (below its start offset)' },
   MBWA_STORE_DAMAGED: { retriable: false, summary: 'A title record of the projection store does not read back (damage LevelDB did not catch); the store is rebuilt from the log' },
   MBWA_STORE_FORMAT: { retriable: false, summary: 'The projection store was written in another format (an older mbwa); it is rebuilt from the log' },

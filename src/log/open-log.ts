@@ -7,6 +7,7 @@ import { EmbeddedLog } from './embedded-log.js'
 import { KafkaLog } from './kafka-log.js'
 import { topicNames, topicSpecs, type TopicNames } from './topics.js'
 import type { EventLog } from './types.js'
+import { checkPlacement } from './placement-check.js'
 
 export interface OpenedLog {
   log: EventLog
@@ -14,7 +15,8 @@ export interface OpenedLog {
 }
 
 /**
- * The log the configuration asks for (Kafka when brokers are set, else embedded), with mbwa's topics created.
+ * The log the configuration asks for (Kafka when brokers are set, else embedded), with mbwa's topics created and
+ * the events topic's placement checked (checkPlacement).
  * `existing`: a command that only reads: an embedded log that is not there is an error (MBWA_NO_STORE), not made.
  */
 export async function openLog(config: Config, logger: Logger, o: { existing?: boolean } = {}): Promise<OpenedLog> {
@@ -38,6 +40,7 @@ export async function openLog(config: Config, logger: Logger, o: { existing?: bo
   }
   try {
     await log.ensureTopics(topicSpecs(topics, config.log.partitions))
+    await checkPlacement(log, topics.events)
   } catch (err) {
     await log.close()
     throw err
