@@ -387,7 +387,7 @@ export class EditSink {
     const at = batchStart
     this.readings.keep(readings, at)
     const seen: EventToAppend[] = []
-    for (const [title, v] of readings) for (const p of v.pages.values()) seen.push({ type: 'PageObserved', key: title, value: observation(p, title, at) })
+    for (const [title, v] of readings) for (const p of v.pages.values()) seen.push({ type: 'PageObserved', key: titleKey(p.asTitle ?? title), value: observation(p, title, at) })
     this.stats.verified += readings.size
     this.stats.batches++
     await this.outcome(seen)

@@ -1,4 +1,5 @@
 import type { EventToAppend } from '../events/event-log.js'
+import { titleKey } from '../events/titles.js'
 import type { EditRequested } from '../events/types.js'
 import type { Logger } from '../logging.js'
 import type { MediaWikiClient } from '../mediawiki/client.js'
@@ -38,7 +39,7 @@ export class LinkPurges {
     if (!reader) return events
     try {
       const again = await readTitles(reader, c.wiki, [c.title], { text: true, perRequest: 1, codes })
-      for (const [title, p] of again) events.push({ type: 'PageObserved', key: title, value: observation(p, title, this.now()) })
+      for (const [title, p] of again) events.push({ type: 'PageObserved', key: titleKey(p.asTitle ?? title), value: observation(p, title, this.now()) })
     } catch (err) {
       this.logger.warn({ wiki: c.wiki, title: c.title, err: (err as Error).message }, 'sink: the page could not be read again after its purge')
     }

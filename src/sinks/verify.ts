@@ -12,6 +12,11 @@ import { isBlank, languageLinks, surelyNotBlank } from '../wikitext/language-lin
 
 export interface LivePage {
   wiki: string
+  /**
+   * The title the wiki read where it is another than the one asked for (a first-letter wiki reads `chat` as
+   * `Chat`): what was seen is that page's, and is recorded under it, never under the title asked for.
+   */
+  asTitle?: string
   exists: boolean
   redirect: boolean
   /** Null when the text was not read and the length does not settle it. */
@@ -123,7 +128,9 @@ async function readChunk(client: MediaWikiClient, wiki: string, chunk: string[],
   }
   for (const title of chunk) {
     const page = byApiTitle.get(renamed.get(title) ?? title)
-    out.set(normaliseTitle(title), { ...livePage(wiki, page, readAt, o), readStartedAt: startedAt })
+    const asked = normaliseTitle(title)
+    const read = normaliseTitle(renamed.get(title) ?? title)
+    out.set(asked, { ...livePage(wiki, page, readAt, o), readStartedAt: startedAt, ...(read !== asked ? { asTitle: read } : {}) })
   }
 }
 
@@ -230,7 +237,9 @@ export function asPageState(p: LivePage, now: number): PageState {
 }
 
 /** What was seen, as an event for the projection. */
-export function observation(p: LivePage, title: string, now: number): PageObserved {
+/** What a reading saw, as a fact of the page the wiki read (`asTitle` where it is another than `title`). */
+export function observation(p: LivePage, asked: string, now: number): PageObserved {
+  const title = p.asTitle ?? asked
   return {
     id: `${p.wiki}:verify:${title}:${p.revision ?? 'missing'}:${p.readAt ?? now}`,
     source: 'verify',

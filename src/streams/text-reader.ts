@@ -122,7 +122,7 @@ export class TextReader {
       const readings: { type: 'PageObserved'; key: string; value: PageObserved }[] = []
       for (const [title, page] of pages) {
         const value = observation(page, title, now())
-        readings.push({ type: 'PageObserved', key: titleKey(title), value: { ...value, source: 'text', id: value.id.replace(':verify:', ':text:') } })
+        readings.push({ type: 'PageObserved', key: titleKey(value.title), value: { ...value, source: 'text', id: value.id.replace(':verify:', ':text:') } })
       }
       await this.o.events.append(this.o.topics.events, readings)
       for (const e of batch) this.asked.set(`${wiki}\0${e.title}`, e.revision)

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { MediaWikiClient } from '../../src/mediawiki/client.js'
-import { readTitles, verifyTitles } from '../../src/sinks/verify.js'
+import { observation, readTitles, verifyTitles } from '../../src/sinks/verify.js'
 
 // Batched reads against a loopback server that speaks the part of the Action API verify uses, and watches how it
 // is asked: titles per request, requests in flight, continuation (langlinks split over answers), normalisation.
@@ -95,6 +95,12 @@ describe('batched verify (unit, loopback API)', () => {
     expect(read.get('chat')!.links.map((l) => l.code)).toEqual(['de', 'en', 'nl'])
     expect(read.get('chat')!.writtenLinks!.map((l) => l.code)).toEqual(['de', 'en', 'nl'])
     expect(read.get('absent')).toMatchObject({ exists: false })
+    // Read as the wiki read them (`Chat`, `Absent`): what was seen is recorded as those pages' facts (issue 28, 9b).
+    expect(read.get('chat')!.asTitle).toBe('Chat')
+    expect(observation(read.get('chat')!, 'chat', Date.now())).toMatchObject({ title: 'Chat', wiki: 'fr', exists: true })
+    expect(observation(read.get('absent')!, 'absent', Date.now())).toMatchObject({ title: 'Absent', exists: false })
+    const same = await readTitles(client, 'fr', ['Chat'], { text: false, perRequest: 50, codes: CODES })
+    expect(same.get('Chat')!.asTitle).toBeUndefined()
   })
 
   it('reads a title on its command wiki with text, elsewhere without, and the text only where blankness is open', async () => {
