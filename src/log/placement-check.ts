@@ -1,3 +1,4 @@
+import { doublingDelay } from '../backoff.js'
 import { MbwaError } from '../errors/errors.js'
 import { partitionForKey } from './partitioner.js'
 import type { EventLog } from './types.js'
@@ -10,7 +11,7 @@ import type { EventLog } from './types.js'
 // whose newest messages all begin in lower case would pass; such a log's titles are placed as they were.
 
 export async function checkPlacement(log: EventLog, topic: string, sample = 100): Promise<void> {
-  const [starts, ends] = await Promise.all([log.startOffsets(topic), log.endOffsets(topic)])
+  const [starts, ends] = await offsetsOf(log, topic)
   const partitions = ends.length
   const found = await Promise.all(
     ends.map(async (end, p) => {
@@ -33,4 +34,19 @@ export async function checkPlacement(log: EventLog, topic: string, sample = 100)
       'Start a new log (another log.topicPrefix on Kafka, another dataDir with the embedded log: the snapshots fill it again), or go on with the older mbwa',
     { topic, partition: wrong.partition, offset: wrong.offset, key: wrong.key, expected: wrong.placed },
   )
+}
+
+/**
+ * The topic's start and end offsets. A topic created a moment ago may not have its leaders known yet to the broker
+ * asked (Kafka's NOT_LEADER_OR_FOLLOWER, retriable): asked again a few times before that is an error.
+ */
+async function offsetsOf(log: EventLog, topic: string): Promise<[number[], number[]]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await Promise.all([log.startOffsets(topic), log.endOffsets(topic)])
+    } catch (err) {
+      if (attempt >= 10 || (err as { retriable?: unknown }).retriable !== true) throw err
+      await new Promise((r) => setTimeout(r, doublingDelay(attempt, 100, 2000)))
+    }
+  }
 }

@@ -54,6 +54,24 @@ describe('placement check (unit, embedded log)', () => {
     await five.log.close()
   })
 
+  it('asks again while a topic just created has no leader known (retriable), and not for other errors', async () => {
+    const { log } = await logWith([{ key: 'chat' }])
+    let fails = 2
+    const flaky = Object.create(log) as typeof log
+    flaky.endOffsets = async (t: string) => {
+      if (fails-- > 0) throw Object.assign(new Error('This server is not the leader for that topic-partition'), { retriable: true })
+      return log.endOffsets(t)
+    }
+    await expect(checkPlacement(flaky, 't')).resolves.toBeUndefined()
+    expect(fails).toBe(-1)
+    const broken = Object.create(log) as typeof log
+    broken.endOffsets = async () => {
+      throw new Error('topic t does not exist')
+    }
+    await expect(checkPlacement(broken, 't')).rejects.toThrow('does not exist')
+    await log.close()
+  })
+
   it('openLog refuses such a log before anything is appended, and leaves it closed', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mbwa-placement-open-'))
     dirs.push(dir)
