@@ -32,10 +32,15 @@ export function cognateKey(title: string): string {
 
 /** The first letter as MediaWiki capitalises it (a letter whose capital is longer, like ß, stays as it is). */
 export function ucfirst(title: string): string {
+  return withFirstLetter(title, (c) => c.toUpperCase())
+}
+
+/** The title with its first letter changed, where the change gives one letter (else the title as it is). */
+function withFirstLetter(title: string, change: (letter: string) => string): string {
   if (title === '') return title
   const first = String.fromCodePoint(title.codePointAt(0)!)
-  const upper = first.toUpperCase()
-  return [...upper].length === 1 ? upper + title.slice(first.length) : title
+  const changed = change(first)
+  return [...changed].length === 1 ? changed + title.slice(first.length) : title
 }
 
 /**
@@ -54,10 +59,7 @@ export function placementKey(key: string): string {
 
 /** The first letter in lower case (where that is one letter: İ stays as it is). */
 export function lcfirst(title: string): string {
-  if (title === '') return title
-  const first = String.fromCodePoint(title.codePointAt(0)!)
-  const lower = first.toLowerCase()
-  return [...lower].length === 1 ? lower + title.slice(first.length) : title
+  return withFirstLetter(title, (c) => c.toLowerCase())
 }
 
 /** Whether another title may share this title's Cognate key (it has a character the folding touches). */

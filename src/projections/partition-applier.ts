@@ -556,8 +556,10 @@ export class PartitionApplier {
     }
     // One pass over the partition's titles (a sweep is rare: once per wiki and snapshot).
     const candidates = this.sweepCandidates(wiki, passAll, mark)
+    // Only a first-letter wiki's pages are linked to from another title (decided once, not per title).
+    const linkedFromLowerCase = this.firstLetterWikis().includes(wiki)
     const siblingOf = async (title: string): Promise<Work | undefined> => {
-      const [lower] = this.lowerCaseSiblings([title])
+      const [lower] = linkedFromLowerCase ? this.lowerCaseSiblings([title]) : []
       const record = lower === undefined ? undefined : (await this.store.records(p, [lower]))[0]
       return record ? toWork(lower!, record) : undefined
     }
