@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { createGunzip } from 'node:zlib'
+import { ClassicLevel } from 'classic-level'
 import { request } from 'undici'
 import { NODE_FLAGS } from '../src/node-flags.js'
 import { PACKAGE_ROOT } from '../src/paths.js'
@@ -236,6 +237,12 @@ ${CODES.map((c, w) => `  ${c}: {api: "${api.url}/${c}/api.php", dbname: ${DB[w]}
     await new Promise((r) => child.once('exit', r))
     const store = du(join(dir, 'data', 'projection'))
     const disk = du(join(dir, 'data'))
+    // The store's size as its format makes it: compacted (LevelDB keeps overwritten versions until it compacts them).
+    const db = new ClassicLevel(join(dir, 'data', 'projection'))
+    await db.open()
+    await db.compactRange('\x00', '\uffff')
+    await db.close()
+    const compacted = du(join(dir, 'data', 'projection'))
     const logBytes = du(join(dir, 'data', 'log'))
     await site.close()
     await api.close()
@@ -255,7 +262,7 @@ dumps site (Range, two connections per address); \`mbwa run\`, embedded log, sin
 | raw gunzip + parse of the same files, same run | ${raw.seconds.toFixed(1)} s (${fmt(Math.round(raw.rows / raw.seconds))} rows/s, talk pages included) |
 | ratio raw parse / consistent (aim ≥ 0.5) | ${(raw.seconds / consS).toFixed(2)} |
 | peak RSS of mbwa (aim ≤ 1 GB) | ${fmt(rss)} MB |
-| projection store | ${(store / 1e6).toFixed(0)} MB, ${(store / pages).toFixed(0)} bytes per page |
+| projection store as left / compacted | ${(store / 1e6).toFixed(0)} MB, ${(store / pages).toFixed(0)} bytes per page / ${(compacted / 1e6).toFixed(0)} MB, ${(compacted / pages).toFixed(0)} bytes per page |
 | disk used (log ${(logBytes / 1e9).toFixed(2)} GB, store, downloads deleted after each import) | ${(disk / 1e9).toFixed(2)} GB |
 | oracle: sampled titles whose pages, links and verdict are as generated | ${right} / ${checked} |
 ${wrong.length > 0 ? `\nFirst wrong:\n\n${wrong.map((x) => `- \`${x}\``).join('\n')}\n` : ''}`

@@ -27,9 +27,13 @@ export function registerRebuild(program: Command): void {
       const fresh = join(dir, 'projection.rebuild')
       if (existsSync(live)) {
         // Refuse early if the live store is open elsewhere: swapping a directory under a running process loses it.
-        const probe = await TitleStore.open(live).catch(() => undefined)
-        if (!probe) throw new MbwaError('MBWA_LOG_LOCKED', `the projection at ${live} is in use: stop mbwa run first`)
-        await probe.close()
+        // A store of another format is not in use: the rebuild is what replaces it.
+        const probe = await TitleStore.open(live).catch((err: { code?: string; cause?: { code?: string } }) => {
+          if (err.code === 'MBWA_STORE_FORMAT') return undefined
+          if (err.cause?.code === 'LEVEL_LOCKED') throw new MbwaError('MBWA_LOG_LOCKED', `the projection at ${live} is in use: stop mbwa run first`, {}, { cause: err })
+          throw err
+        })
+        await probe?.close()
       }
       rmSync(fresh, { recursive: true, force: true })
       const { log, topics } = await openLog(config, logger)

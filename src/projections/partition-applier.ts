@@ -65,6 +65,11 @@ export class PartitionApplier {
   private loaded = false
   /** Discrepancy index entries per `wiki \0 kind` (reports and text-wanted too), kept with the entries (key c). */
   private counted = new Map<string, number>()
+  /**
+   * Wikis that may have tombstones here (a superset): a reading is checked against tombstones only on these, so a
+   * bootstrap, which has none, looks none up.
+   */
+  private tombstoned = new Set<string>()
   /** The wikis the link rules know in this partition: configured ones, and those the log said were discovered. */
   private current: RulesByWiki
 
@@ -91,6 +96,7 @@ export class PartitionApplier {
     await this.gate.load(this.store, Object.keys(this.marks))
 
     this.counted = await this.store.reportCounts(this.partition)
+    this.tombstoned = new Set(await this.store.tombstoneWikis(this.partition))
     this.loaded = true
   }
 
@@ -191,8 +197,9 @@ export class PartitionApplier {
     if (byKey.size === 0) return out
     const groups = new Map<string, string[]>()
     const load = new Set<string>()
+    const listedUnder = await this.store.spellings(this.partition, byKey.keys())
     for (const key of byKey.keys()) {
-      const listed = new Set([...(await this.store.spellings(this.partition, key)), ...byKey.get(key)!])
+      const listed = new Set([...listedUnder.get(key)!, ...byKey.get(key)!])
       for (const [t] of fresh ?? []) if (hasSpellings(t) && cognateKey(t) === key) listed.add(t)
       groups.set(key, [...listed])
       for (const t of listed) if (!fresh?.has(t)) load.add(t)
@@ -279,6 +286,7 @@ export class PartitionApplier {
           if (prev) {
             gone.set(tomb, event.value.observedAt)
             goneOps.push({ type: 'put', key: tomb, value: String(event.value.observedAt) })
+            this.tombstoned.add(wiki)
           }
         } else if (next !== undefined) {
           w.pages[wiki] = next
@@ -289,7 +297,11 @@ export class PartitionApplier {
       if (event.type === 'EditFailed') answered.push({ title: key, wiki: event.value.wiki, commandId: event.value.commandId, done: !event.value.retriable })
     }
     const ops: Op[] = goneOps
-    this.titles.update([...work.values()], ops)
+    // The titles sharing a Cognate key with this batch's (read once: the index keeps them, and they are judged together).
+    const listed = await this.store.spellings(p, [...work.keys()].filter(hasSpellings).map(cognateKey))
+    const others = new Set<string>()
+    for (const titles of listed.values()) for (const o of titles) if (!work.has(o)) others.add(o)
+    this.titles.update([...work.values()], ops, listed)
     // A title that only a wiki's first snapshot changed waits for the pass over every title, which comes when
     // the last open wiki has its first snapshot: judging it now would be judging it again there (a bootstrap
     // would judge every title once per wiki), and its verdict stays incomplete until then anyway.
@@ -302,8 +314,6 @@ export class PartitionApplier {
     if (now.length < work.size) ops.push(...this.gate.startHolding())
     // A title's other spellings are judged with it (Cognate links them as one word): a change to one is looked at
     // from the others too.
-    const others = new Set<string>()
-    for (const t of work.keys()) if (hasSpellings(t)) for (const o of await this.store.spellings(p, cognateKey(t))) if (!work.has(o)) others.add(o)
     for (const o of this.lowerCaseSiblings(work.keys())) if (!work.has(o)) others.add(o)
     if (others.size > 0) {
       const list = [...others]
@@ -327,11 +337,11 @@ export class PartitionApplier {
    * Judges titles as they stream (a pass, a sweep), CHUNK at a time: `onChunk` adds what a chunk writes and the
    * chunk is written; the last (possibly empty) one is committed with `last()`'s operations and the offset.
    */
-  private async inChunks(items: AsyncIterable<Work>, nextOffset: number, stats: ApplyStats, last: () => Promise<Op[]> | Op[], onChunk: (chunk: Work[], ops: Op[]) => void = () => undefined): Promise<void> {
+  private async inChunks(items: AsyncIterable<Work>, nextOffset: number, stats: ApplyStats, last: () => Promise<Op[]> | Op[], onChunk: (chunk: Work[], ops: Op[]) => Promise<void> | void = () => undefined): Promise<void> {
     let chunk: Work[] = []
     const judge = async (): Promise<Op[]> => {
       const ops: Op[] = []
-      onChunk(chunk, ops)
+      await onChunk(chunk, ops)
       const { commands, evaluated } = await this.evaluate(chunk, ops)
       stats.commands += commands
       stats.evaluated += evaluated
@@ -352,7 +362,8 @@ export class PartitionApplier {
    */
   private async tombstones(events: DecodedEvent[]): Promise<Map<string, number>> {
     const wanted = new Set<string>()
-    for (const { key, event } of events) if (key !== null && isReadingOfExisting(event)) wanted.add(keys.gone(this.partition, event.value.wiki, key))
+    if (this.tombstoned.size === 0) return new Map()
+    for (const { key, event } of events) if (key !== null && isReadingOfExisting(event) && this.tombstoned.has(event.value.wiki)) wanted.add(keys.gone(this.partition, event.value.wiki, key))
     const out = new Map<string, number>()
     if (wanted.size === 0) return out
     const list = [...wanted]
@@ -551,7 +562,12 @@ export class PartitionApplier {
       if (failedBefore) ops.push({ type: 'del', key: keys.snapshotFailures(p, wiki) })
       // Tombstones older than the snapshot: it read the wiki after them, and its sweep decides from here.
       const prefix = keys.gonePrefix(p, wiki)
-      for await (const [k, v] of this.store.db.iterator({ gte: prefix, lt: keys.end(prefix) })) if (Number(v) < mark.startedAt) ops.push({ type: 'del', key: k })
+      let kept = 0
+      for await (const [k, v] of this.store.db.iterator({ gte: prefix, lt: keys.end(prefix) })) {
+        if (Number(v) < mark.startedAt) ops.push({ type: 'del', key: k })
+        else kept++
+      }
+      if (kept === 0) this.tombstoned.delete(wiki)
       return ops
     }
     // One pass over the partition's titles (a sweep is rare: once per wiki and snapshot).
@@ -582,7 +598,8 @@ export class PartitionApplier {
         if (sibling) yield sibling
       }
     }
-    await this.inChunks(judged(), nextOffset, stats, last, (chunk, ops) => this.titles.update(chunk, ops))
+    const index = async (chunk: Work[], ops: Op[]): Promise<void> => this.titles.update(chunk, ops, await this.store.spellings(p, chunk.map((w) => w.title).filter(hasSpellings).map(cognateKey)))
+    await this.inChunks(judged(), nextOffset, stats, last, index)
   }
 }
 

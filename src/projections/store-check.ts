@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, wr
 import { ClassicLevel } from 'classic-level'
 import { silentLogger, type Logger } from '../logging.js'
 import { decodeTitleRecord } from './title-record-codec.js'
-import { loadStringTable, STORE_FORMAT, storeFormat, titleOfKey } from './title-store.js'
+import { loadRecordTables, STORE_FORMAT, storeFormat, titleOfKey } from './title-store.js'
 
 // A projection store damaged while mbwa was stopped (a table file deleted, truncated or altered, the manifest
 // broken) must never be served. LevelDB notices some damage when it opens (a missing file, a broken manifest) and
@@ -67,11 +67,11 @@ export async function checkStore(dir: string): Promise<StoreCheck> {
     if (format !== STORE_FORMAT && format !== 'empty') return { ok: false, format: true, reason: `it has format ${format}, and this mbwa reads format ${STORE_FORMAT}` }
     if (sealed) return { ok: true, how: 'sealed', keys: 0 }
     let n = 0
-    const strings = await loadStringTable(db)
+    const tables = await loadRecordTables(db)
     for await (const [k, v] of db.iterator()) {
       // Title records are Avro: a value that does not decode (or names a string the table lacks) is damage
       // LevelDB's own checks let through.
-      if (k.charCodeAt(0) === 0x74 /* t */) decodeTitleRecord(v, titleOfKey(k), strings)
+      if (k.charCodeAt(0) === 0x74 /* t */) decodeTitleRecord(v, titleOfKey(k), tables)
       n++
     }
     return { ok: true, how: 'scanned', keys: n }

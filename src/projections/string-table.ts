@@ -10,16 +10,23 @@ import { MbwaError } from '../errors/errors.js'
 export class StringTable {
   private readonly numbers = new Map<string, number>()
   private readonly strings: string[] = []
+  /** Numbers whose entry a completed write stored: batches issued after it need not store them again. */
+  private readonly stored = new Set<number>()
 
   /** A table of stored entries (number → string). */
   constructor(entries: Iterable<[number, string]> = []) {
     for (const [n, s] of entries) {
       this.strings[n] = s
       this.numbers.set(s, n)
+      this.stored.add(n)
     }
   }
 
-  /** The number of `s`, given one if it has none; `used` collects the numbers the caller's batch must store. */
+  /**
+   * The number of `s`, given one if it has none; `used` collects the numbers the caller's batch must store: those
+   * no completed write has stored yet (a batch written while another with the same new entry is in flight stores
+   * it too, since either may be the one a crash keeps).
+   */
   number(s: string, used: Set<number>): number {
     let n = this.numbers.get(s)
     if (n === undefined) {
@@ -27,8 +34,16 @@ export class StringTable {
       this.strings.push(s)
       this.numbers.set(s, n)
     }
-    used.add(n)
+    if (!this.stored.has(n)) used.add(n)
     return n
+  }
+
+  /**
+   * These numbers' entries are in the store (their batch's write completed). LevelDB applies writes in the order
+   * they complete, and a crash keeps a prefix of them, so any batch issued from now on is kept only with them.
+   */
+  markStored(numbers: Iterable<number>): void {
+    for (const n of numbers) this.stored.add(n)
   }
 
   string(n: number): string {

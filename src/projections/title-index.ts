@@ -41,8 +41,12 @@ export class TitleIndex {
     return this.counts
   }
 
-  /** The operations that keep counts and indexes in step with `changes`. */
-  update(changes: readonly TitleChange[], ops: Op[]): void {
+  /**
+   * The operations that keep counts and indexes in step with `changes`. `listed` holds the stored titles of each
+   * Cognate key among the changed titles' (TitleStore.spellings); it is updated in place.
+   */
+  update(changes: readonly TitleChange[], ops: Op[], listed: ReadonlyMap<string, string[]>): void {
+    const relisted = new Set<string>()
     const touched = new Set<string>()
     const p = this.partition
     if (this.flagIndex) {
@@ -59,7 +63,15 @@ export class TitleIndex {
       if (hasSpellings(title)) {
         const had = Object.keys(before).length > 0
         const has = Object.keys(pages).length > 0
-        if (had !== has) ops.push(has ? { type: 'put', key: keys.spelling(p, cognateKey(title), title), value: '' } : { type: 'del', key: keys.spelling(p, cognateKey(title), title) })
+        if (had !== has) {
+          const key = cognateKey(title)
+          const titles = listed.get(key)
+          if (titles === undefined) throw new Error(`the titles of Cognate key ${JSON.stringify(key)} were not read before its title changed`)
+          const at = titles.indexOf(title)
+          if (has && at < 0) titles.push(title)
+          if (!has && at >= 0) titles.splice(at, 1)
+          relisted.add(key)
+        }
       }
       for (const w in pages) {
         const page = pages[w]!
@@ -78,6 +90,10 @@ export class TitleIndex {
       }
     }
     for (const w of touched) ops.push({ type: 'put', key: keys.count(p, w), value: String(this.counts[w] ?? 0) })
+    for (const key of relisted) {
+      const titles = listed.get(key)!
+      ops.push(titles.length > 0 ? { type: 'put', key: keys.spelling(p, key), value: titles.join('\0') } : { type: 'del', key: keys.spelling(p, key) })
+    }
   }
 }
 

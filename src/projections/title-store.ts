@@ -7,7 +7,7 @@ import { sealStore, unsealStore } from './store-check.js'
 import type { PageState } from '../domain/page-state.js'
 import { MbwaError } from '../errors/errors.js'
 import { StringTable } from './string-table.js'
-import { decodeTitleRecord, encodeTitleRecord } from './title-record-codec.js'
+import { decodeTitleRecord, encodeTitleRecord, type RecordTables } from './title-record-codec.js'
 import { TimeSlice } from '../time-slice.js'
 
 // The title-links store on LevelDB. Everything is grouped by partition of the events topic, so a consumer-group
@@ -36,8 +36,10 @@ import { TimeSlice } from '../time-slice.js'
 //                                                   none ever did, the pass over every title does not wait for it)
 //   q P wiki title       → revision               cognate mode: pages whose reports wait for their text (the text
 //                                                   reader reads them); kept in the title record's entries like x
-//   v P key title        → ''                     titles that share a Cognate key with others (`l'eau`, `l’eau`):
+//   v P key              → titles (\0 between)    titles that share a Cognate key with others (`l'eau`, `l’eau`):
 //                                                   only titles with a character the folding touches are listed
+//   u n                  → code                   the code table: wiki codes of language links, as title records
+//                                                   store them (title-record-codec.ts); not by partition
 //   g P wiki title       → time                   tombstones (below)
 //   c P wiki kind        → count                  entries of the discrepancy index (and q) per wiki and kind
 //   m P rank title       → codes                  titles with real pages (not redirects, not blank) on two wikis or
@@ -45,11 +47,13 @@ import { TimeSlice } from '../time-slice.js'
 //                                                   here" lists of a wiki are the entries whose codes lack it
 
 /**
- * The store's format: 6 = 5 with the presence index (m, "missing here"); 5 = 4 with the index of titles sharing a Cognate key (titles are partitioned by that key); 4 = title records in Avro, a link to the record's own title without it, sources and snapshot
+ * The store's format: 7 = 6 with language links as numbers of a code table where they name the record's own title
+ * (records that scale with Cognate), changedAt as its distance from observedAt, and one value per Cognate key
+ * listing its titles (v); 6 = 5 with the presence index (m, "missing here"); 5 = 4 with the index of titles sharing a Cognate key (titles are partitioned by that key); 4 = title records in Avro, a link to the record's own title without it, sources and snapshot
  * ids as numbers of the string table (3 kept the strings, 2 every link's title; 1, unmarked, was JSON). Another
  * format is rebuilt from the log.
  */
-export const STORE_FORMAT = '6'
+export const STORE_FORMAT = '7'
 
 export type TitlePages = Record<string, PageState>
 
@@ -108,8 +112,8 @@ export const keys = {
   /** A title with real pages on `codes.length` ≥ 2 wikis, ranked most-present first. */
   presence: (p: number, count: number, title: string) => `m${S}${hex(p)}${S}${presenceRank(count)}${S}${title}`,
   presencePrefix: (p: number) => `m${S}${hex(p)}${S}`,
-  spelling: (p: number, key: string, title: string) => `v${S}${hex(p)}${S}${key}${S}${title}`,
-  spellingPrefix: (p: number, key: string) => `v${S}${hex(p)}${S}${key}${S}`,
+  /** The titles with pages that share a Cognate key (one value: a batch reads all its keys' lists in one call). */
+  spelling: (p: number, key: string) => `v${S}${hex(p)}${S}${key}`,
   discPrefix: (p: number, wiki: string, kind?: string) => `x${S}${hex(p)}${S}${wiki}${S}${kind === undefined ? '' : kind + S}`,
   pending: (p: number, title: string) => `e${S}${hex(p)}${S}${title}`,
   deferred: (p: number, due: number, title: string) => `d${S}${hex(p)}${S}${dueHex(due)}${S}${title}`,
@@ -145,6 +149,9 @@ export const keys = {
   /** An entry of the string table. */
   string: (n: number) => `j${S}${n.toString(16).padStart(8, '0')}`,
   stringPrefix: `j${S}`,
+  /** An entry of the code table (wiki codes of language links, numbered as title records store them). */
+  code: (n: number) => `u${S}${n.toString(16).padStart(8, '0')}`,
+  codePrefix: `u${S}`,
 }
 
 /** An entry of the discrepancy index as read back. */
@@ -180,11 +187,16 @@ export function decodeSweepStamp(value: string, strings: StringTable): SweepStam
   return { observedAt, snapshotId: space < 0 ? null : strings.string(parseInt(value.slice(space + 1), 36)) }
 }
 
-/** The string table of an open store. */
-export async function loadStringTable(db: ClassicLevel<string, string> | ClassicLevel<string, Buffer>): Promise<StringTable> {
+/** The string table of an open store (or its code table: `keys.codePrefix`). */
+export async function loadStringTable(db: ClassicLevel<string, string> | ClassicLevel<string, Buffer>, prefix: string = keys.stringPrefix): Promise<StringTable> {
   const entries: [number, string][] = []
-  for await (const [k, v] of (db as ClassicLevel<string, string>).iterator({ gte: keys.stringPrefix, lt: end(keys.stringPrefix), valueEncoding: 'utf8' })) entries.push([parseInt(k.slice(keys.stringPrefix.length), 16), v])
+  for await (const [k, v] of (db as ClassicLevel<string, string>).iterator({ gte: prefix, lt: end(prefix), valueEncoding: 'utf8' })) entries.push([parseInt(k.slice(prefix.length), 16), v])
   return new StringTable(entries)
+}
+
+/** The tables title records are read with, from an open store. */
+export async function loadRecordTables(db: ClassicLevel<string, string> | ClassicLevel<string, Buffer>): Promise<RecordTables> {
+  return { strings: await loadStringTable(db), codes: await loadStringTable(db, keys.codePrefix) }
 }
 
 /** The format of an open store: its mark, '1' for an unmarked store with keys (JSON records), 'empty' for none. */
@@ -206,6 +218,8 @@ export class TitleStore {
     readonly path: string,
     /** The strings title records store as numbers. */
     readonly strings: StringTable,
+    /** The wiki codes of language links, as title records store them. */
+    readonly codes: StringTable,
   ) {}
 
   static async open(path: string): Promise<TitleStore> {
@@ -224,9 +238,9 @@ export class TitleStore {
       await db.close()
       throw new MbwaError('MBWA_STORE_FORMAT', `the projection store at ${path} has format ${format}, this mbwa reads format ${STORE_FORMAT}: start \`mbwa run\` (it rebuilds the store from the log) or run \`mbwa rebuild\``, { path, format })
     }
-    const strings = await loadStringTable(db)
+    const { strings, codes } = await loadRecordTables(db)
     unsealStore(path) // a crash from here on leaves no seal: the next start reads the store through
-    return new TitleStore(db, path, strings)
+    return new TitleStore(db, path, strings, codes)
   }
 
   async close(): Promise<void> {
@@ -246,7 +260,7 @@ export class TitleStore {
     const slice = new TimeSlice()
     for (let i = 0; i < values.length; i++) {
       const v = values[i]
-      out[i] = v === undefined ? undefined : decodeTitleRecord(v, titles[i]!, this.strings)
+      out[i] = v === undefined ? undefined : decodeTitleRecord(v, titles[i]!, this)
       if (slice.over()) await slice.handOver()
     }
     return out
@@ -262,7 +276,7 @@ export class TitleStore {
     for await (const run of this.runs<Buffer>(prefix, BUFFER)) {
       for (const [k, v] of run) {
         const title = k.slice(prefix.length)
-        yield [title, decodeTitleRecord(v, title, this.strings)]
+        yield [title, decodeTitleRecord(v, title, this)]
       }
     }
   }
@@ -312,7 +326,7 @@ export class TitleStore {
   async titleWithPending(p: number, title: string): Promise<{ pages: TitlePages; pending: Record<string, PendingCommand> }> {
     const [pages, pending] = await this.db.getMany<string, Buffer>([keys.title(p, title), keys.pending(p, title)], BUFFER)
     return {
-      pages: pages === undefined ? {} : decodeTitleRecord(pages, title, this.strings).pages,
+      pages: pages === undefined ? {} : decodeTitleRecord(pages, title, this).pages,
       pending: pending === undefined ? {} : (JSON.parse(pending.toString('utf8')) as Record<string, PendingCommand>),
     }
   }
@@ -367,7 +381,7 @@ export class TitleStore {
     let last: string | null = null
     for await (const [k, v] of this.db.iterator<string, Buffer>({ ...(after === undefined ? { gte: prefix } : { gt: prefix + after }), lt: end(prefix), valueEncoding: 'buffer' })) {
       last = k.slice(prefix.length)
-      const page = decodeTitleRecord(v, last, this.strings).pages[wiki]
+      const page = decodeTitleRecord(v, last, this).pages[wiki]
       if (page) items.push({ title: last, page })
       if (items.length >= limit) break
     }
@@ -408,12 +422,15 @@ export class TitleStore {
     return out
   }
 
-  /** The other titles listed under a Cognate key in a partition. */
-  async spellings(p: number, key: string): Promise<string[]> {
-    const prefix = keys.spellingPrefix(p, key)
-    const out: string[] = []
-    for await (const k of this.db.keys({ gte: prefix, lt: end(prefix) })) out.push(k.slice(prefix.length))
-    return out
+  /**
+   * The titles listed under each of some Cognate keys in a partition, in one read: a batch has a few dozen such
+   * titles, and a key range read for each, one after the other, made the projection wait on LevelDB
+   * (BENCHMARKS.md).
+   */
+  async spellings(p: number, cognateKeys: Iterable<string>): Promise<Map<string, string[]>> {
+    const list = [...new Set(cognateKeys)]
+    const values = list.length === 0 ? [] : await this.db.getMany(list.map((key) => keys.spelling(p, key)))
+    return new Map(list.map((key, i) => [key, values[i] === undefined ? [] : values[i]!.split(S)]))
   }
 
   /** Pages of a wiki whose cognate reports wait for their text: title and the revision known when it was listed. */
@@ -426,7 +443,16 @@ export class TitleStore {
 
   /** The wikis with pages waiting for their text in a partition. */
   async textWantedWikis(p: number): Promise<string[]> {
-    const prefix = keys.textWantedPrefix(p)
+    return this.wikisUnder(keys.textWantedPrefix(p))
+  }
+
+  /** The wikis with tombstones in a partition (pages deleted since the wiki's last snapshot). */
+  async tombstoneWikis(p: number): Promise<string[]> {
+    return this.wikisUnder(`g${S}${hex(p)}${S}`)
+  }
+
+  /** The wikis that have entries under `prefix` (keys `prefix wiki \0 …`). */
+  private async wikisUnder(prefix: string): Promise<string[]> {
     const out: string[] = []
     let from = prefix
     // A skip scan: one seek per wiki, not one step per page.
@@ -455,18 +481,22 @@ export class TitleStore {
     // A chained batch goes to LevelDB's WriteBatch op by op, without abstract-level's array preprocessing.
     const batch = this.db.batch()
     const slice = new TimeSlice()
-    const used = new Set<number>()
+    const used = { strings: new Set<number>(), codes: new Set<number>() }
     for (const op of ops) {
       if (op.type === 'del') batch.del(op.key)
-      else if ('record' in op) batch.put<string, Buffer>(op.key, encodeTitleRecord(op.record, titleOfKey(op.key), this.strings, used), BUFFER)
-      else if ('stamp' in op) batch.put(op.key, encodeSweepStamp(op.stamp, this.strings, used))
+      else if ('record' in op) batch.put<string, Buffer>(op.key, encodeTitleRecord(op.record, titleOfKey(op.key), this, used), BUFFER)
+      else if ('stamp' in op) batch.put(op.key, encodeSweepStamp(op.stamp, this.strings, used.strings))
       else batch.put(op.key, op.value)
       if (slice.over()) await slice.handOver()
     }
-    // The table's entries go with every batch of records (and index entries) that uses them, a few per batch: a
-    // record never outlives a crash without its strings, whichever batches of other partitions were written or lost.
-    for (const n of used) batch.put(keys.string(n), this.strings.string(n))
+    // The tables' entries go with every batch of records (and index entries) that uses them until a write that
+    // stored them has completed: a record never outlives a crash without its strings, whichever batches of other
+    // partitions were written or lost.
+    for (const n of used.strings) batch.put(keys.string(n), this.strings.string(n))
+    for (const n of used.codes) batch.put(keys.code(n), this.codes.string(n))
     await batch.write({ sync })
+    this.strings.markStored(used.strings)
+    this.codes.markStored(used.codes)
   }
 
   /** Removes everything of a partition (its state is rebuilt from the log). */
@@ -487,7 +517,7 @@ export class TitleStore {
     for (const prefix of ranges) {
       for await (const [k, v] of this.db.iterator<string, Buffer>({ gte: prefix, lt: end(prefix), ...BUFFER })) {
         const title = titleOfKey(k)
-        const byWiki = decodeTitleRecord(v, title, this.strings).pages
+        const byWiki = decodeTitleRecord(v, title, this).pages
         for (const wiki of Object.keys(byWiki).sort()) {
           sum = (sum + pageHash(title, wiki, byWiki[wiki]!)) & MASK
           pages++
@@ -514,7 +544,7 @@ export async function wikiDigest(store: TitleStore, wiki: string): Promise<{ sum
   let pages = 0
   for await (const [k, v] of store.db.iterator<string, Buffer>({ gte: `t${S}`, lt: `t\x01`, ...BUFFER })) {
     const title = titleOfKey(k)
-    const page = decodeTitleRecord(v, title, store.strings).pages[wiki]
+    const page = decodeTitleRecord(v, title, store).pages[wiki]
     if (!page) continue
     const canonical = JSON.stringify([title, wiki, page.redirect, page.blank, page.revision, page.pageId, page.links, page.writtenLinks])
     sum = (sum + BigInt('0x' + createHash('sha256').update(canonical).digest('hex'))) & MASK

@@ -34,10 +34,11 @@ const page: fc.Arbitrary<PageState> = fc.record({
   changedAt: fc.nat(),
 })
 
-// Records as the store writes them: with one string table, each encoding's strings collected as its batch does.
-const strings = new StringTable()
-const encodeTitleRecord = (record: TitleRecord, title: string): Buffer => encode(record, title, strings, new Set())
-const decodeTitleRecord = (bytes: Buffer, title: string): TitleRecord => decode(bytes, title, strings)
+// Records as the store writes them: with one string table and one code table, each encoding's numbers collected as its batch does.
+const tables = { strings: new StringTable(), codes: new StringTable() }
+const uses = () => ({ strings: new Set<number>(), codes: new Set<number>() })
+const encodeTitleRecord = (record: TitleRecord, title: string): Buffer => encode(record, title, tables, uses())
+const decodeTitleRecord = (bytes: Buffer, title: string): TitleRecord => decode(bytes, title, tables)
 
 describe('title records in Avro', () => {
   it('come back exactly as they went in, whatever the titles, links and wikis', () => {
@@ -61,15 +62,50 @@ describe('title records in Avro', () => {
     expect(encodeTitleRecord(record, 'chat').length).toBeLessThan(Buffer.byteLength(JSON.stringify(record)) / 2)
   })
 
-  it('keep a link to the record\'s own title without the title, and every other title whole', () => {
+  it('keep a link to the record\'s own title as its code\'s number, and every other title whole', () => {
     const p = (links: { code: string; title: string }[]): PageState => ({ redirect: false, blank: false, revision: 1, pageId: 1, links, writtenLinks: links, createdAt: null, byBot: null, observedAt: 1, source: 'snapshot', snapshotId: null, changedAt: 1 })
-    const own = Array.from({ length: 50 }, (_, i) => ({ code: `l${i}`, title: 'ἀγάπη' }))
+    // In code order, as the rules keep links (sortLinks).
+    const own = Array.from({ length: 50 }, (_, i) => ({ code: `l${String(i).padStart(2, '0')}`, title: 'ἀγάπη' }))
     const other = own.map((l) => ({ ...l, title: 'ἀγάπα' }))
-    // 50 links × 2 lists × the 12 bytes of the title (and its length), less the union's 1 byte that marks it absent.
-    expect(encodeTitleRecord({ pages: { en: p(other) } }, 'ἀγάπη').length - encodeTitleRecord({ pages: { en: p(own) } }, 'ἀγάπη').length).toBe(100 * 12)
+    // Tables of its own: the first 64 codes have one-byte numbers.
+    const own64 = { strings: new StringTable(), codes: new StringTable() }
+    const size = (links: { code: string; title: string }[], title = 'ἀγάπη') => encode({ pages: { en: p(links) } }, title, own64, uses()).length
+    // A same-title link is one byte (its code's number in the code table, and the list's count once); another
+    // title is written whole beside its code's number: its 11 bytes and their length, in both lists (links and
+    // written links).
+    expect(size(own) - size([])).toBe(2 * (50 + 1))
+    expect(size(other) - size(own)).toBe(2 * 50 * 12)
     // The same bytes read as another title's record give that title: the title is the key's, not the value's.
     expect(decodeTitleRecord(encodeTitleRecord({ pages: { en: p(own) } }, 'ἀγάπη'), 'ἀγάπη').pages.en!.links).toEqual(own)
     expect(decodeTitleRecord(encodeTitleRecord({ pages: { en: p([{ code: 'fr', title: '' }]) } }, 'ἀγάπη'), 'ἀγάπη').pages.en!.links).toEqual([{ code: 'fr', title: '' }])
+    // Own-title and other-title links of one code come back in code and title order, as they went in.
+    const mixed = [{ code: 'de', title: 'ἀγάπα' }, { code: 'de', title: 'ἀγάπη' }, { code: 'de', title: 'ἀγάπω' }, { code: 'en', title: 'ἀγάπη' }, { code: 'fr', title: 'a' }]
+    expect(decodeTitleRecord(encodeTitleRecord({ pages: { en: p(mixed) } }, 'ἀγάπη'), 'ἀγάπη').pages.en!.links).toEqual(mixed)
+    // A list out of that order (no rule makes one) is kept exactly as it is.
+    const unsorted = [{ code: 'fr', title: 'ἀγάπη' }, { code: 'de', title: 'x' }, { code: 'de', title: 'ἀγάπη' }]
+    expect(decodeTitleRecord(encodeTitleRecord({ pages: { en: p(unsorted) } }, 'ἀγάπη'), 'ἀγάπη').pages.en!.links).toEqual(unsorted)
+  })
+
+  it('scale with Cognate: a title on every Wiktionary costs one or two bytes a link, whatever its codes', () => {
+    // 170 codes, long ones among them, each page linking the title on every other wiki (as Cognate makes them).
+    const codes = Array.from({ length: 170 }, (_, i) => (i % 10 === 0 ? `zh-min-nan${i}` : `w${i.toString(36)}`)).sort()
+    const title = 'water'
+    const table = { strings: new StringTable(), codes: new StringTable() }
+    const pages: Record<string, PageState> = {}
+    for (const w of codes) pages[w] = { redirect: false, blank: false, revision: 123456, pageId: 654321, links: codes.filter((c) => c !== w).map((code) => ({ code, title })), writtenLinks: null, createdAt: null, byBot: null, observedAt: 1796112160914, source: 'dump', snapshotId: 'x:2026-12-01', changedAt: 1796112160914 }
+    const bytes = encode({ pages }, title, table, uses())
+    const links = 170 * 169
+    // The first 64 codes take one byte, the others two: 1.6 bytes a link; the page's other fields ~30 bytes.
+    expect(bytes.length / links).toBeLessThan(1.85)
+    expect(decode(bytes, title, table)).toEqual({ pages })
+  })
+
+  it('store changedAt as its distance from observedAt, so the common case (equal) is one byte', () => {
+    const base: PageState = { redirect: false, blank: null, revision: 1, pageId: 1, links: [], writtenLinks: null, createdAt: null, byBot: null, observedAt: 1796112160914, source: 'dump', snapshotId: null, changedAt: 1796112160914 }
+    const size = (page: PageState) => encodeTitleRecord({ pages: { en: page } }, 't').length
+    expect(size({ ...base, changedAt: 1 }) - size(base)).toBe(5)
+    // Later than the observation (a clock moved back) is kept too.
+    expect(decodeTitleRecord(encodeTitleRecord({ pages: { en: { ...base, changedAt: base.observedAt + 5 } } }, 't'), 't').pages.en!.changedAt).toBe(base.observedAt + 5)
   })
 })
 
@@ -80,14 +116,14 @@ describe('the string table', () => {
 
   it('stores sources and snapshot ids once, as numbers: the size of a record does not grow with them', () => {
     const id = 'en:2026-12-02T07:27:23.001Z:97876a26'
-    const table = new StringTable()
-    const used = new Set<number>()
+    const table = { strings: new StringTable(), codes: new StringTable() }
+    const used = uses()
     const record = { pages: { en: page('snapshot', id) } }
     const bytes = encode(record, 'chat', table, used)
-    expect([...used].map((n) => table.string(n)).sort()).toEqual([id, 'snapshot'])
+    expect([...used.strings].map((n) => table.strings.string(n)).sort()).toEqual([id, 'snapshot'])
     expect(decode(bytes, 'chat', table)).toEqual(record)
     // Strings of any length take the bytes of their number (one, for the first 63), not their own.
-    expect(encode({ pages: { en: page('recentchanges'.repeat(20), id.repeat(10)) } }, 'chat', table, new Set()).length).toBe(bytes.length)
+    expect(encode({ pages: { en: page('recentchanges'.repeat(20), id.repeat(10)) } }, 'chat', table, uses()).length).toBe(bytes.length)
     expect(bytes.length).toBeLessThan(Buffer.byteLength(id))
   })
 
@@ -127,8 +163,8 @@ describe('the string table', () => {
   })
 
   it('a record naming a string the table lacks is damage, said so by name', () => {
-    const bytes = encode({ pages: { en: page('snapshot', 'x') } }, 'chat', new StringTable(), new Set())
-    expect(() => decode(bytes, 'chat', new StringTable())).toThrow(expect.objectContaining({ code: 'MBWA_STORE_DAMAGED' }))
+    const bytes = encode({ pages: { en: page('snapshot', 'x') } }, 'chat', { strings: new StringTable(), codes: new StringTable() }, uses())
+    expect(() => decode(bytes, 'chat', { strings: new StringTable(), codes: new StringTable() })).toThrow(expect.objectContaining({ code: 'MBWA_STORE_DAMAGED' }))
   })
 })
 
