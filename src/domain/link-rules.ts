@@ -59,6 +59,11 @@ export interface EvaluationContext {
   /** Wikis whose snapshot has completed in this partition: only for them is a missing page known to be missing. */
   snapshotted: ReadonlySet<string>
   /**
+   * notSnapshotted(rules, snapshotted), where the caller judges many titles with the same rules and snapshots (a
+   * pass over every title): without it each title goes through every wiki's rules.
+   */
+  notSnapshotted?: readonly string[]
+  /**
    * How a wiki compares titles (siteinfo `case`): on a `first-letter` wiki, [[fr:chat]] names the page "Chat".
    * Unknown wikis compare exactly (case-sensitive: every Wiktionary), which never merges two titles.
    */
@@ -121,6 +126,13 @@ function linkableRedirect(title: string, page: PageState | undefined, rules: Wik
   return mainPage === undefined || normaliseTitle(mainPage) !== normaliseTitle(title)
 }
 
+/** The open wikis without a completed snapshot, in the rules' order: a title none of them has is complete for them. */
+export function notSnapshotted(rules: RulesByWiki, snapshotted: ReadonlySet<string>): string[] {
+  const out: string[] = []
+  for (const [code, r] of rules) if (!r.closed && !snapshotted.has(code)) out.push(code)
+  return out
+}
+
 export function evaluateTitle(title: string, pages: ReadonlyMap<string, PageState>, rules: RulesByWiki, ctx: EvaluationContext): TitleVerdict {
   const linkSet = [...pages.keys()].filter((w) => participates(title, pages.get(w), rules.get(w), ctx)).sort()
   const inSet = new Set(linkSet)
@@ -128,9 +140,8 @@ export function evaluateTitle(title: string, pages: ReadonlyMap<string, PageStat
   const capitalised = ucfirst(title)
   const firstLetter = new Set([...(ctx.firstLetter?.keys() ?? [])].filter((w) => !pages.has(w) && participates(capitalised, ctx.firstLetter!.get(w), rules.get(w), ctx)))
   const incomplete: string[] = []
-  for (const [code, r] of rules) {
-    if (r.closed) continue
-    if (!ctx.snapshotted.has(code) && !pages.has(code) && !ctx.firstLetter?.has(code)) incomplete.push(`${code}: not snapshotted yet`)
+  for (const code of ctx.notSnapshotted ?? notSnapshotted(rules, ctx.snapshotted)) {
+    if (!pages.has(code) && !ctx.firstLetter?.has(code)) incomplete.push(`${code}: not snapshotted yet`)
   }
   for (const [code, page] of pages) {
     if (!rules.has(code)) continue
@@ -150,10 +161,18 @@ export function evaluateTitle(title: string, pages: ReadonlyMap<string, PageStat
   return { title, linkSet, complete, incomplete, pages: verdicts }
 }
 
+/** Every wiki's invalid codes together, once per set of rules (a link is checked against all of them). */
+const invalidAnywhere = new WeakMap<RulesByWiki, ReadonlySet<string>>()
+
 function isInvalid(code: string, own: WikiRules, rules: RulesByWiki): boolean {
   if (own.invalidCodes.has(code)) return true
-  for (const r of rules.values()) if (r.invalidCodes.size > 0 && r.invalidCodes.has(code)) return true
-  return false
+  let all = invalidAnywhere.get(rules)
+  if (all === undefined) {
+    const union = new Set<string>()
+    for (const r of rules.values()) for (const c of r.invalidCodes) union.add(c)
+    invalidAnywhere.set(rules, (all = union))
+  }
+  return all.has(code)
 }
 
 /** One page of a title, with what the rules need to judge it. */

@@ -1,7 +1,7 @@
 import type { DecodedEvent } from '../events/event-log.js'
 import { isReadingSource, type EditRequested, type MbwaEvent } from '../events/types.js'
 import { isPurge } from './edit-commands.js'
-import { discrepancies, evaluateTitle, type PageVerdict, type TitleVerdict } from '../domain/link-rules.js'
+import { discrepancies, evaluateTitle, notSnapshotted, type PageVerdict, type TitleVerdict } from '../domain/link-rules.js'
 import { applyToPage, pageWiki } from '../domain/page-state.js'
 import { keys, TEXT_WANTED, type Op, type SnapshotMark, type SweepStamp, type TitlePages, type TitleRecord, type TitleStore } from './title-store.js'
 import type { KnownWiki, RulesByWiki } from '../domain/wiki-rules.js'
@@ -138,9 +138,9 @@ export class PartitionApplier {
     }
   }
 
-  verdict(title: string, pages: TitlePages, spellings?: ReadonlyMap<string, TitlePages>, firstLetter?: ReadonlyMap<string, PageState>): TitleVerdict {
+  verdict(title: string, pages: TitlePages, spellings?: ReadonlyMap<string, TitlePages>, firstLetter?: ReadonlyMap<string, PageState>, waiting?: readonly string[]): TitleVerdict {
     const others = spellings && spellings.size > 0 ? new Map([...spellings].map(([t, pgs]) => [t, new Map(Object.entries(pgs))])) : undefined
-    return evaluateTitle(title, new Map(Object.entries(pages)), this.current, { snapshotted: this.gate.snapshotted, titleCase: this.titleCase, mainPage: this.mainPage, spellings: others, firstLetter })
+    return evaluateTitle(title, new Map(Object.entries(pages)), this.current, { snapshotted: this.gate.snapshotted, notSnapshotted: waiting, titleCase: this.titleCase, mainPage: this.mainPage, spellings: others, firstLetter })
   }
 
   /** Wikis that capitalise a title's first letter: as configured, else as the wiki's last snapshot said. */
@@ -198,9 +198,11 @@ export class PartitionApplier {
     const groups = new Map<string, string[]>()
     const load = new Set<string>()
     const listedUnder = await this.store.spellings(this.partition, byKey.keys())
+    // This batch's titles by key, once (not once per key: a chunk has thousands).
+    const freshByKey = new Map<string, string[]>()
+    for (const t of fresh?.keys() ?? []) if (hasSpellings(t)) freshByKey.set(cognateKey(t), [...(freshByKey.get(cognateKey(t)) ?? []), t])
     for (const key of byKey.keys()) {
-      const listed = new Set([...listedUnder.get(key)!, ...byKey.get(key)!])
-      for (const [t] of fresh ?? []) if (hasSpellings(t) && cognateKey(t) === key) listed.add(t)
+      const listed = new Set([...listedUnder.get(key)!, ...byKey.get(key)!, ...(freshByKey.get(key) ?? [])])
       groups.set(key, [...listed])
       for (const t of listed) if (!fresh?.has(t)) load.add(t)
     }
@@ -407,6 +409,7 @@ export class PartitionApplier {
     const spellings = await this.spellingsOf(items.map((i) => i.title), fresher)
     const firstLetter = await this.firstLetterOf(items.map((i) => i.title), fresher)
     const touched = new Set<string>()
+    const waiting = notSnapshotted(this.current, this.gate.snapshotted)
     let evaluated = 0
     const needPending: { item: Work; actionable: PageVerdict[]; answers: Answer[] }[] = []
     const slice = new TimeSlice()
@@ -420,7 +423,7 @@ export class PartitionApplier {
         if (item.disc.length > 0 || answered.some((a) => a.title === title)) ops.push({ type: 'del', key: keys.pending(p, title) })
         continue
       }
-      const v = this.verdict(title, pages, spellings.get(title), firstLetter.get(title))
+      const v = this.verdict(title, pages, spellings.get(title), firstLetter.get(title), waiting)
       evaluated++
       const entries: [string, string][] = []
       for (const pv of v.pages) {
