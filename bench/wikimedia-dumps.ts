@@ -175,7 +175,7 @@ sources:
   recentChanges: {enabled: false}
   eventStreams: {enabled: false}
   snapshot: {enabled: false}
-  wikimediaDumps: {enabled: true, url: "${site.url}"}
+  wikimediaDumps: {enabled: true, url: "${site.url}", parseIn: ${process.env.MBWA_BENCH_PARSE_IN ?? "auto"}}
 wikis:
 ${CODES.map((c, w) => `  ${c}: {api: "${api.url}/${c}/api.php", dbname: ${DB[w]}, linkMode: manual}`).join('\n')}
 `,

@@ -272,6 +272,11 @@ export const ConfigObject = z
             maxRunAgeDays: z.number().positive().max(30).default(25),
             /** A wiki fed by dumps is read over the API when no usable run came for this long. */
             fallbackAfterDays: z.number().positive().default(30),
+            /**
+             * Where a run's tables are parsed and its events encoded: auto (a worker thread for a page file of 1 MB
+             * or more, so the projection keeps the main thread), worker (always), main (never a worker: one core).
+             */
+            parseIn: z.enum(['auto', 'worker', 'main']).default('auto'),
           })
           .strict()
           .prefault({}),

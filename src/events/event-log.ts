@@ -65,6 +65,13 @@ export class EventStore {
     return encoded.then((messages) => this.log.append(topic, messages))
   }
 
+  /** Appends messages encoded elsewhere (a worker thread), in the order append and this were called. */
+  appendEncoded(topic: string, messages: LogMessage[]): Promise<AppendResult[]> {
+    const ready = this.encoding.then(() => messages)
+    this.encoding = ready.catch(() => undefined)
+    return ready.then((m) => this.log.append(topic, m))
+  }
+
   /**
    * Appends one marker to every partition of `topic` (a snapshot's end or failure, a discovered wiki list): each
    * partition's consumer meets it in order with that partition's own events. `value` makes the partition's marker.

@@ -345,6 +345,8 @@ describe('cognate mode in the projection (unit)', () => {
     await h.events.append(h.topics.events, [observed('fr', 'l\u2019eau', [], { at: t0 + 1, written: [] })])
     await caughtUp(projector)
     expect(await store.discrepancies(p, 'en', undefined, undefined, 10)).toEqual([{ kind: 'langlinks-outdated', title: "l'eau", codes: ['fr'], links: [{ code: 'fr', title: 'l\u2019eau', outdated: 'missing' }], at: t0 }])
+    // The key's titles are listed together, in one entry a batch reads at once.
+    expect((await store.spellings(p, ["l'eau"])).get("l'eau")!.sort()).toEqual(["l'eau", 'l\u2019eau'])
     // The text read: written, so a stale-missing; the entry is gone.
     const reading = observed('en', 'house', [], { at: t0 + 2, written: ['fr'] })
     await h.events.append(h.topics.events, [{ ...reading, value: { ...(reading.value as object), source: 'text' } } as EventToAppend])
@@ -358,6 +360,12 @@ describe('cognate mode in the projection (unit)', () => {
     expect((await store.reportCounts(ph)).get('en\0text-wanted')).toBe(0)
     // The text reading did not read langlinks: the known ones stay (same revision).
     expect((await store.records(ph, ['house']))[0]!.pages.en!.links).toEqual([{ code: 'fr', title: 'house' }])
+    // fr:l’eau deleted: it leaves the key's list, and en:l'eau has nothing missing any more.
+    const gone = deleted('fr', 'l\u2019eau')
+    await h.events.append(h.topics.events, [{ ...gone, value: { ...(gone.value as object), observedAt: t0 + 3 } } as EventToAppend])
+    await caughtUp(projector)
+    expect((await store.spellings(p, ["l'eau"])).get("l'eau")).toEqual(["l'eau"])
+    expect(await store.discrepancies(p, 'en', undefined, undefined, 10)).toEqual([])
     await projector.stop()
   })
 })

@@ -76,7 +76,7 @@ describe('Wikimedia dumps as a bootstrap (int: loopback dumps site, real MediaWi
     rmSync(work, { recursive: true, force: true })
   })
 
-  const deployment = (name: string) => {
+  const deployment = (name: string, parseIn: 'auto' | 'worker' = 'auto') => {
     const dir = join(work, name)
     mkdirSync(dir, { recursive: true })
     writeFileSync(
@@ -87,7 +87,7 @@ wikis:
   en: {api: "${en.api}", dbname: ${en.dbname}}
   fr: {api: "${fr.api}", dbname: ${fr.dbname}}
 sources:
-  wikimediaDumps: {enabled: true, url: "${site.url}"}
+  wikimediaDumps: {enabled: true, url: "${site.url}", parseIn: ${parseIn}}
 `,
     )
     return dir
@@ -155,8 +155,8 @@ sources:
     for (const t of [titles.linked, titles.redirect, titles.newer, titles.odd, titles.plain]) expect((await runMbwa(['dump', 'lookup', file, t], { cwd: dir })).status, t).toBe(0)
     expect((await runMbwa(['dump', 'lookup', file, deletedOnWiki], { cwd: dir })).status).toBe(1)
 
-    // The same run from a local mirror folder: the same projection.
-    const mirror = deployment('mirror')
+    // The same run from a local mirror folder, its tables parsed in a worker thread: the same projection.
+    const mirror = deployment('mirror', 'worker')
     const local = await runMbwa(['import', '--wikimedia', root, '--wiki', 'en', '--no-progress'], { cwd: mirror })
     expect(local.status).toBe(0)
     expect(local.stdout).toMatch(/en: imported 6 pages/)
@@ -188,6 +188,20 @@ sources:
     } finally {
       run.child.kill('SIGTERM')
       expect(await run.exited).toBe(0)
+    }
+  })
+
+  it('a table that does not read stops the import by name, from a worker thread as from the main one', { timeout: 120_000 }, async () => {
+    const cut = join(work, 'cut-site')
+    await writeRun(cut, en.dbname, complete, { page: [pageRow({ id: 1, title: 'cut', latest: 1, len: 500 }), pageRow({ id: 2, title: 'off', latest: 2, len: 500 })], langlinks: [], pageOptions: { truncated: true } })
+    for (const parseIn of ['worker', 'main'] as const) {
+      const dir = deployment(`cut-${parseIn}`)
+      writeFileSync(join(dir, 'mbwa.yaml'), readFileSync(join(dir, 'mbwa.yaml'), 'utf8').replace('parseIn: auto', `parseIn: ${parseIn}`))
+      const res = await runMbwa(['import', '--wikimedia', cut, '--wiki', 'en', '--no-progress'], { cwd: dir })
+      expect(res.status, res.stderr).toBe(1)
+      expect(res.stderr).toMatch(/MBWA_WIKIMEDIA_DUMP_INVALID .*page\.sql\.gz: .*truncated/)
+      // No marker: the snapshot is not complete, and the wiki is tried again later.
+      expect((await eventsOf(dir)).some((e) => e.event.type === 'SnapshotCompleted')).toBe(false)
     }
   })
 

@@ -1,18 +1,13 @@
-import { createReadStream } from 'node:fs'
 import { join } from 'node:path'
-import { createGunzip } from 'node:zlib'
-import { MbwaError } from '../../errors/errors.js'
-import type { EventStore, EventToAppend } from '../../events/event-log.js'
-import type { LanguageLink } from '../../events/types.js'
+import type { EventStore } from '../../events/event-log.js'
 import { silentLogger, type Logger } from '../../logging.js'
 import { Progress } from '../../progress.js'
 import type { CheckpointStore } from '../checkpoints.js'
-import { titleEvent } from '../event-batch.js'
 import type { SourceMeter } from '../source-meter.js'
 import type { WikiSource } from '../wiki-source.js'
-import { surelyNotBlank } from '../../wikitext/interwiki.js'
 import type { CompleteRun, DumpFile, DumpsSite } from './dumps-site.js'
-import { SqlDumpError, sqlDumpRows, type SqlValue } from './sql-dump.js'
+import { pageEventBatches, type PageEventCounts, type PageEventsInput } from './page-events.js'
+import { encodedPageEvents, workerAvailable } from './page-events-thread.js'
 
 // One wiki's snapshot from one complete run of Wikimedia's dumps, instead of reading every page over the API: the
 // run's page and langlinks tables, downloaded and checked before anything is appended, joined by page id as they
@@ -51,7 +46,12 @@ export interface DumpImportOptions {
   pace?: () => Promise<void>
   progressEveryMs?: number
   now?: () => number
+  /** Where a run's tables are parsed: auto (a worker thread for a page file of 1 MB or more), always a worker, or this thread. */
+  parseIn?: 'auto' | 'worker' | 'main'
 }
+
+/** A page file this large (gzipped: some 60,000 pages, a second of parsing; a worker takes ~0.1 s to start) is parsed in a worker thread. */
+const WORKER_FROM_BYTES = 1024 * 1024
 
 export interface DumpImportResult {
   snapshotId: string
@@ -71,8 +71,6 @@ export interface DumpImportState {
   completedAt?: number
 }
 
-const PAGE_COLUMNS = ['page_id', 'page_namespace', 'page_title', 'page_is_redirect', 'page_latest', 'page_len'] as const
-const LINK_COLUMNS = ['ll_from', 'll_lang', 'll_title'] as const
 
 export class WikimediaDumpImport {
   private readonly logger: Logger
@@ -148,8 +146,22 @@ export class WikimediaDumpImport {
     return { state, titleCase, mainPage: general?.mainpage ?? null }
   }
 
-  async run(wiki: WikiSource, run: CompleteRun, signal?: AbortSignal): Promise<DumpImportResult> {
+  /**
+   * The run's page events, batch by batch, each with how to append it: read, joined and encoded in a worker thread
+   * where the run is large (its parse is the import's main cost, and `mbwa run`'s projection needs the thread), on
+   * this thread otherwise (a worker costs more to start than a small run to read).
+   */
+  private async *batches(input: PageEventsInput, counts: PageEventCounts, signal?: AbortSignal): AsyncGenerator<{ append: () => Promise<unknown>; size: number; pages: number }> {
     const { events, topic } = this.options
+    const parse = this.options.parseIn ?? 'auto'
+    if (parse === 'worker' || (parse === 'auto' && (input.pageFile.size ?? 0) >= WORKER_FROM_BYTES && workerAvailable())) {
+      for await (const { messages, pages } of encodedPageEvents(input, counts, signal)) yield { append: () => events.appendEncoded(topic, messages), size: messages.length, pages }
+    } else {
+      for await (const batch of pageEventBatches(input, counts, signal)) yield { append: () => events.append(topic, batch), size: batch.length, pages: counts.pages }
+    }
+  }
+
+  async run(wiki: WikiSource, run: CompleteRun, signal?: AbortSignal): Promise<DumpImportResult> {
     const began = this.now()
     const code = wiki.code
     // Everything downloaded and checked first: a cut or altered file stops here, before any event is appended.
@@ -160,165 +172,36 @@ export class WikimediaDumpImport {
     const snapshotId = state.snapshotId
     const startedAt = run.startedAt
     const linksFinished = run.finishedAt.langlinks
-    const rowContext = { code, snapshotId, startedAt, linksUpTo: linksFinished === null ? null : mwTimestamp(linksFinished) }
+    const input: PageEventsInput = { pagePath, linksPath, pageFile: run.files.page, linksFile: run.files.langlinks, code, snapshotId, startedAt, linksUpTo: linksFinished === null ? null : mwTimestamp(linksFinished), batchSize: 5000 }
     const progress = new Progress({ label: `import ${run.db}-${run.date}`, unit: 'pages', total: null, logger: this.logger, bar: this.options.bar ?? false, everyMs: this.options.progressEveryMs ?? 30_000, fields: { wiki: code } })
     this.options.meter?.snapshotProgress(code, snapshotId, startedAt, 0, null)
-    let pages = 0
-    let linksNewer = 0
-    let batch: EventToAppend[] = []
-    const links = new LinkRows(tableRows(linksPath, run.files.langlinks, 'langlinks', LINK_COLUMNS))
-    let lastId = -1
+    const counts: PageEventCounts = { pages: 0, linksNewer: 0, orphanLinks: 0 }
     let inFlight: Promise<unknown> | undefined
     try {
-      for await (const { rows, at } of tableRows(pagePath, run.files.page, 'page', PAGE_COLUMNS)) {
-        if (signal?.aborted) throw signal.reason
-        for (const row of rows) {
-          const id = int(row[at.page_id], 'page_id')
-          if (id <= lastId) throw invalid(run.files.page, `page ids not in ascending order (${id} after ${lastId}): not a mysqldump of the table`)
-          lastId = id
-          const pageLinks = await links.of(id)
-          if (row[at.page_namespace] !== 0) continue
-          const event = pageRowEvent(row, at, id, pageLinks, rowContext)
-          if (event.type === 'PageEdited') linksNewer++
-          batch.push(event)
-          pages++
-          if (batch.length >= 5000) {
-            // One append in flight while the next batch is read: the log's write and the parse overlap.
-            const appending = events.append(topic, batch)
-            batch = []
-            await inFlight
-            inFlight = appending
-            await this.options.pace?.()
-            progress.update(pages)
-            this.options.meter?.appended(5000, null, code)
-            this.options.meter?.snapshotProgress(code, snapshotId, startedAt, pages, null)
-          }
-        }
+      for await (const { append, size, pages } of this.batches(input, counts, signal)) {
+        // One append in flight while the next batch is read: the log's write and the parse overlap.
+        const appending = append()
+        await inFlight
+        inFlight = appending
+        await this.options.pace?.()
+        progress.update(pages)
+        this.options.meter?.appended(size, null, code)
+        this.options.meter?.snapshotProgress(code, snapshotId, startedAt, pages, null)
       }
-      await links.rest()
       await inFlight
     } finally {
       await inFlight?.catch(() => undefined)
       progress.stop()
     }
-    if (batch.length > 0) {
-      await events.append(topic, batch)
-      this.options.meter?.appended(batch.length, null, code)
-    }
+    const { pages, linksNewer } = counts
     // What happened during the run's dumping and since: recent changes from the run's date, after its pages.
     if (this.options.catchUp) await this.options.catchUp(wiki, startedAt)
     await this.complete(code, state, { startedAt, pages, titleCase, mainPage })
     const seconds = (this.now() - began) / 1000
-    const result = { snapshotId, date: run.date, pages, linksNewer, orphanLinks: links.orphans, seconds }
+    const result = { snapshotId, date: run.date, pages, linksNewer, orphanLinks: counts.orphanLinks, seconds }
     this.logger.info({ wiki: code, ...result }, 'wikimedia dump imported')
     return result
   }
-}
-
-/**
- * A namespace-0 page row as an event: a PageObserved as of the run's start, or, where the page's links were updated
- * after the langlinks table was dumped, a PageEdited (its links are read again live).
- */
-function pageRowEvent(row: SqlValue[], at: Columns<typeof PAGE_COLUMNS>, id: number, pageLinks: LanguageLink[], c: { code: string; snapshotId: string; startedAt: number; linksUpTo: string | null }): EventToAppend {
-  const title = String(row[at.page_title]).replace(/_/g, ' ')
-  const revision = int(row[at.page_latest], 'page_latest')
-  const updated = at.page_links_updated === undefined ? null : row[at.page_links_updated]
-  // Object literals, not spreads of a shared base: V8 builds a spread of that many fields ten times slower,
-  // and the event's encoding then reads a slower object (measured: 10 µs against 1 µs an event).
-  const eventId = `${c.snapshotId}:${id}`
-  if (c.linksUpTo !== null && typeof updated === 'string' && updated > c.linksUpTo) {
-    return titleEvent('PageEdited', { id: eventId, source: 'dump', observedAt: c.startedAt, wiki: c.code, title, pageId: id, revision, byBot: false })
-  }
-  const blank = surelyNotBlank(int(row[at.page_len], 'page_len'), pageLinks) ? false : null
-  return titleEvent('PageObserved', { id: eventId, source: 'dump', observedAt: c.startedAt, wiki: c.code, title, pageId: id, exists: true, redirect: row[at.page_is_redirect] === 1, blank, revision, links: pageLinks, writtenLinks: null, snapshotId: c.snapshotId })
-}
-
-type Columns<C extends readonly string[]> = { [K in C[number]]: number } & Record<string, number | undefined>
-
-/**
- * Rows of one table file, with the index of each column mbwa reads (from the file's own CREATE TABLE). A file that
- * does not read (damaged gzip, malformed or cut SQL, another table, a column missing) is MBWA_WIKIMEDIA_DUMP_INVALID.
- */
-async function* tableRows<C extends readonly string[]>(path: string, file: DumpFile, table: string, wanted: C): AsyncGenerator<{ rows: SqlValue[][]; at: Columns<C> }> {
-  let at: Columns<C> | undefined
-  const input = createReadStream(path, { highWaterMark: 1 << 20 })
-  const gunzip = input.pipe(createGunzip({ chunkSize: 1 << 18 }))
-  input.on('error', (err) => gunzip.destroy(err))
-  try {
-    for await (const b of sqlDumpRows(gunzip)) {
-      if (b.table !== table) throw new SqlDumpError(`rows of table \`${b.table}\` in the ${table} file`, 0)
-      if (!at) {
-        const found: Record<string, number> = {}
-        b.columns.forEach((c, i) => (found[c] = i))
-        for (const c of wanted) if (found[c] === undefined) throw new SqlDumpError(`the ${table} table has no column ${c}`, 0)
-        at = found as Columns<C>
-      }
-      yield { rows: b.rows, at }
-    }
-  } catch (err) {
-    if (err instanceof SqlDumpError) throw invalid(file, err.message, err)
-    if ((err as { code?: string }).code?.startsWith('Z_')) throw invalid(file, `not gzip, or damaged: ${(err as Error).message}`, err)
-    throw err
-  } finally {
-    gunzip.destroy()
-    input.destroy()
-  }
-}
-
-/** The langlinks rows, consumed in page-id order alongside the page table. */
-class LinkRows {
-  private rows: SqlValue[][] = []
-  private i = 0
-  private at: Columns<typeof LINK_COLUMNS> | undefined
-  private ended = false
-  private last = -1
-  orphans = 0
-
-  constructor(private readonly source: AsyncGenerator<{ rows: SqlValue[][]; at: Columns<typeof LINK_COLUMNS> }>) {}
-
-  /** The links of page `id` (pages come in ascending id; rows of pages before it that the page table lacks are dropped). */
-  async of(id: number): Promise<LanguageLink[]> {
-    const out: LanguageLink[] = []
-    for (;;) {
-      if (this.i >= this.rows.length && !(await this.fill())) return out
-      const row = this.rows[this.i]!
-      const at = this.at!
-      const from = row[at.ll_from] as number
-      if (from > id) return out
-      if (from < this.last) throw new SqlDumpError(`langlinks rows not in ascending ll_from order (${from} after ${this.last})`, 0)
-      this.last = from
-      if (from < id) this.orphans++
-      else out.push({ code: String(row[at.ll_lang]), title: String(row[at.ll_title]) })
-      this.i++
-    }
-  }
-
-  /** Reads what is left (rows of pages after the last page are orphans); the file is read to its end either way. */
-  async rest(): Promise<void> {
-    await this.of(Number.MAX_SAFE_INTEGER)
-  }
-
-  private async fill(): Promise<boolean> {
-    if (this.ended) return false
-    const next = await this.source.next()
-    if (next.done) {
-      this.ended = true
-      return false
-    }
-    this.rows = next.value.rows
-    this.at = next.value.at
-    this.i = 0
-    return true
-  }
-}
-
-function int(v: SqlValue | undefined, column: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw new SqlDumpError(`${column} is not an integer: ${JSON.stringify(v)}`, 0)
-  return v
-}
-
-function invalid(file: DumpFile, why: string, cause?: unknown): MbwaError {
-  return new MbwaError('MBWA_WIKIMEDIA_DUMP_INVALID', `${file.name}: ${why}`, { file: file.name }, { cause })
 }
 
 function mb(bytes: number): number {

@@ -57,6 +57,7 @@ export class WikimediaDumpSource {
       meter: options.meter,
       bar: options.bar,
       pace: options.pace,
+      parseIn: wd.parseIn,
       now: this.now,
       catchUp: async (wiki, since) => {
         const r = await RecentChangesPoller.catchUp(wiki, since, { events: options.events, topic: options.topic, checkpoints: options.checkpoints, logger: this.logger, now: this.now })
