@@ -27,11 +27,10 @@ export function registerRebuild(program: Command): void {
       const fresh = join(dir, 'projection.rebuild')
       if (existsSync(live)) {
         // Refuse early if the live store is open elsewhere: swapping a directory under a running process loses it.
-        // A store of another format is not in use: the rebuild is what replaces it.
-        const probe = await TitleStore.open(live).catch((err: { code?: string; cause?: { code?: string } }) => {
-          if (err.code === 'MBWA_STORE_FORMAT') return undefined
+        // Only a lock says it is in use: a store of another format, or one that does not open, is what the rebuild replaces.
+        const probe = await TitleStore.open(live).catch((err: { cause?: { code?: string } }) => {
           if (err.cause?.code === 'LEVEL_LOCKED') throw new MbwaError('MBWA_LOG_LOCKED', `the projection at ${live} is in use: stop mbwa run first`, {}, { cause: err })
-          throw err
+          return undefined
         })
         await probe?.close()
       }

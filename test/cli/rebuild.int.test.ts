@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { ClassicLevel } from 'classic-level'
 import { afterAll, describe, expect, it } from 'vitest'
 import { request } from 'undici'
 import { EventStore } from '../../src/events/event-log.js'
@@ -55,5 +56,24 @@ describe('mbwa rebuild and digest (embedded log, mbwa processes)', () => {
     expect(rebuild.stdout).toContain(live.digest)
     const after = await runMbwa(['digest'], { cwd: work, env })
     expect(after.stdout.split(' ')[0]).toBe(live.digest)
+
+    // A live store of another format (an older mbwa's) is replaced, not taken for one in use.
+    const older = new ClassicLevel(join(work, 'data/projection'))
+    await older.put('f', '6')
+    await older.close()
+    const over = await runMbwa(['rebuild', '--no-progress'], { cwd: work, env })
+    expect(over.status, over.stderr).toBe(0)
+    expect(over.stdout).toContain(live.digest)
+    // A store another process holds open is in use: refused by name, nothing replaced.
+    const holder = new ClassicLevel(join(work, 'data/projection'))
+    await holder.open()
+    try {
+      const refused = await runMbwa(['rebuild', '--no-progress'], { cwd: work, env })
+      expect(refused.status).not.toBe(0)
+      expect(refused.stderr).toContain('MBWA_LOG_LOCKED')
+      expect(refused.stderr).toContain('is in use: stop mbwa run first')
+    } finally {
+      await holder.close()
+    }
   })
 })
