@@ -60,14 +60,17 @@ export class EventStore {
 
   /** Encodes in slices (queries share the thread) and hands batches to the log in the order append was called. */
   append(topic: string, events: EventToAppend[]): Promise<AppendResult[]> {
-    const encoded = this.encoding.then(() => this.encode(events))
-    this.encoding = encoded.catch(() => undefined)
-    return encoded.then((messages) => this.log.append(topic, messages))
+    return this.inCallOrder(topic, () => this.encode(events))
   }
 
   /** Appends messages encoded elsewhere (a worker thread), in the order append and this were called. */
   appendEncoded(topic: string, messages: LogMessage[]): Promise<AppendResult[]> {
-    const ready = this.encoding.then(() => messages)
+    return this.inCallOrder(topic, () => messages)
+  }
+
+  /** Hands `messages()` to the log once every earlier call's messages are ready, so the log sees them in call order. */
+  private inCallOrder(topic: string, messages: () => Promise<LogMessage[]> | LogMessage[]): Promise<AppendResult[]> {
+    const ready = this.encoding.then(messages)
     this.encoding = ready.catch(() => undefined)
     return ready.then((m) => this.log.append(topic, m))
   }

@@ -192,15 +192,13 @@ export class PartitionApplier {
    */
   async spellingsOf(titles: readonly string[], fresh?: ReadonlyMap<string, { pages: TitlePages }>): Promise<Map<string, Map<string, TitlePages>>> {
     const out = new Map<string, Map<string, TitlePages>>()
-    const byKey = new Map<string, string[]>()
-    for (const t of titles) if (hasSpellings(t)) byKey.set(cognateKey(t), [...(byKey.get(cognateKey(t)) ?? []), t])
+    const byKey = byCognateKey(titles)
     if (byKey.size === 0) return out
     const groups = new Map<string, string[]>()
     const load = new Set<string>()
     const listedUnder = await this.store.spellings(this.partition, byKey.keys())
     // This batch's titles by key, once (not once per key: a chunk has thousands).
-    const freshByKey = new Map<string, string[]>()
-    for (const t of fresh?.keys() ?? []) if (hasSpellings(t)) freshByKey.set(cognateKey(t), [...(freshByKey.get(cognateKey(t)) ?? []), t])
+    const freshByKey = byCognateKey(fresh?.keys() ?? [])
     for (const key of byKey.keys()) {
       const listed = new Set([...listedUnder.get(key)!, ...byKey.get(key)!, ...(freshByKey.get(key) ?? [])])
       groups.set(key, [...listed])
@@ -300,7 +298,7 @@ export class PartitionApplier {
     }
     const ops: Op[] = goneOps
     // The titles sharing a Cognate key with this batch's (read once: the index keeps them, and they are judged together).
-    const listed = await this.store.spellings(p, [...work.keys()].filter(hasSpellings).map(cognateKey))
+    const listed = await this.store.spellings(p, byCognateKey(work.keys()).keys())
     const others = new Set<string>()
     for (const titles of listed.values()) for (const o of titles) if (!work.has(o)) others.add(o)
     this.titles.update([...work.values()], ops, listed)
@@ -601,7 +599,7 @@ export class PartitionApplier {
         if (sibling) yield sibling
       }
     }
-    const index = async (chunk: Work[], ops: Op[]): Promise<void> => this.titles.update(chunk, ops, await this.store.spellings(p, chunk.map((w) => w.title).filter(hasSpellings).map(cognateKey)))
+    const index = async (chunk: Work[], ops: Op[]): Promise<void> => this.titles.update(chunk, ops, await this.store.spellings(p, byCognateKey(chunk.map((w) => w.title)).keys()))
     await this.inChunks(judged(), nextOffset, stats, last, index)
   }
 }
@@ -631,6 +629,19 @@ function sameEntries(a: readonly [string, string][], b: readonly [string, string
   return a.length === b.length && a.every(([w, k], i) => b[i]![0] === w && b[i]![1] === k)
 }
 
+
+/** The titles that have other spellings (a character Cognate's folding touches), by their Cognate key. */
+function byCognateKey(titles: Iterable<string>): Map<string, string[]> {
+  const out = new Map<string, string[]>()
+  for (const t of titles) {
+    if (!hasSpellings(t)) continue
+    const key = cognateKey(t)
+    const group = out.get(key)
+    if (group) group.push(t)
+    else out.set(key, [t])
+  }
+  return out
+}
 
 function toWork(title: string, record: TitleRecord): Work {
   return { title, pages: { ...record.pages }, before: record.pages, disc: record.disc ?? [], changed: false }

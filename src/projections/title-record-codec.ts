@@ -80,17 +80,17 @@ function readLinks(stored: StoredLinks | null): LanguageLink[] | null {
   let i = 0
   let j = 0
   let n = 0
-  let next: LanguageLink | undefined = same.length > 0 ? { code: codes!.string(same[0]!), title: current } : undefined
+  const sameAt = (k: number): LanguageLink | undefined => (k < same.length ? { code: codes!.string(same[k]!), title: current } : undefined)
+  const otherAt = (k: number): LanguageLink | undefined => (k < other.length ? { code: codes!.string(other[k]!.code), title: other[k]!.title } : undefined)
+  let next = sameAt(0)
+  let nextOther = otherAt(0)
   while (n < out.length) {
-    const o = j < other.length ? other[j]! : undefined
-    const oLink = o === undefined ? undefined : { code: codes!.string(o.code), title: o.title }
-    if (next !== undefined && (oLink === undefined || inOrder(next, oLink))) {
+    if (next !== undefined && (nextOther === undefined || inOrder(next, nextOther))) {
       out[n++] = next
-      i++
-      next = i < same.length ? { code: codes!.string(same[i]!), title: current } : undefined
+      next = sameAt(++i)
     } else {
-      out[n++] = oLink!
-      j++
+      out[n++] = nextOther!
+      nextOther = otherAt(++j)
     }
   }
   return out
